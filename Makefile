@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine:
+#   make repro   create .venv, install the CPU build of torch when no torch is present, install the
+#                project, run `dvc repro` on params.yaml (the embedded default)
+#   make test    the same set-up, then the test suite
+# GPU users: install the CUDA build of torch into .venv first (see README), set-up keeps it.
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.inbol-installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup repro test test-fast bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# a CPU build of torch unless one is already installed; local wheels first (no network), then
+	@# PyTorch's CPU index (PyPI's default Linux wheel is a multi-GB CUDA build)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --no-index "$(TORCH_SPEC)" 2>/dev/null \
+	  || $(PY) -m pip install -q "$(TORCH_SPEC)" --index-url $(TORCH_INDEX)
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+repro: setup
+	@test -d .dvc || (echo "not a DVC repository: run from the repository root" >&2; exit 2)
+	$(VENV)/bin/dvc repro
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not e2e"
+
+bench: setup
+	$(PY) scripts/bench_sampling.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,335 @@
+"""The project's one wrapper around the ``openai`` package (Chat Completions, OpenAI-compatible servers).
+
+- :class:`LLMConfig`: where and how to call (``base_url`` of OpenAI or a vLLM server, model, generation
+  settings, timeout, retries, concurrency, cache directory).  The API key is read from the environment
+  variable named by ``api_key_env`` at the moment a client is built and is never stored on the config,
+  so it cannot appear in a repr, an ``asdict``, a cache file, a log line or a metrics file.  When the
+  variable is unset the key is ``"EMPTY"`` (what vLLM servers accept).
+- :class:`LLMClient`: ``chat(messages, n=1, **gen) -> [n strings]`` and ``chat_many(requests)`` with
+  bounded concurrency and a progress bar; on-disk cache by request hash (see :mod:`inbol.llm.cache`).
+- Retries: the SDK's own retries are switched off (``max_retries=0``) and this module retries HTTP 408,
+  409, 429 and 5xx, timeouts and connection errors with exponential backoff
+  (``retry_base_s * 2**attempt``, capped at ``retry_max_s``, at least a server's ``Retry-After``).  When
+  the last attempt fails, or on any other HTTP error, or on a body that is not a Chat Completions
+  response, :class:`LLMError` is raised with a one-line message naming the status, the URL and the model.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import logging
+import mimetypes
+import os
+import re
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..config import check, check_range
+from .cache import ResponseCache, request_key
+
+log = logging.getLogger(__name__)
+
+DUMMY_API_KEY = "EMPTY"
+GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop")
+RETRY_STATUS = frozenset({408, 409, 429})          # plus every 5xx
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class LLMError(RuntimeError):
+    """An LLM call failed for good (one-line message: what, status, url, model)."""
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str | None = None          # None: the openai package's default (OPENAI_BASE_URL or api.openai.com)
+    model: str = "gpt-4o-mini"
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    seed: int | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 5                 # retries after the first attempt
+    retry_base_s: float = 1.0
+    retry_max_s: float = 30.0
+    concurrency: int = 8
+    cache_dir: str | None = None         # None: no cache
+    api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable; the key itself is never stored
+    progress: bool = True                # tqdm bar in chat_many
+
+    def validate(self, prefix: str = "llm") -> None:
+        check(self.base_url is None or bool(re.match(r"^https?://[^\s/]+", self.base_url)),
+              f"{prefix}.base_url", self.base_url, "must be null or an http(s):// URL")
+        check(bool(self.model.strip()), f"{prefix}.model", self.model, "must be a non-empty model name")
+        check_range(f"{prefix}.temperature", self.temperature, 0.0, 2.0)
+        check_range(f"{prefix}.top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        check_range(f"{prefix}.max_tokens", self.max_tokens, 1)
+        check_range(f"{prefix}.timeout_s", self.timeout_s, 0.0, lo_open=True)
+        check_range(f"{prefix}.max_retries", self.max_retries, 0, 100)
+        check_range(f"{prefix}.retry_base_s", self.retry_base_s, 0.0)
+        check_range(f"{prefix}.retry_max_s", self.retry_max_s, self.retry_base_s)
+        check_range(f"{prefix}.concurrency", self.concurrency, 1, 1024)
+        check(self.cache_dir is None or bool(self.cache_dir.strip()), f"{prefix}.cache_dir", self.cache_dir,
+              "must be null or a directory path")
+        check(bool(_ENV_NAME.match(self.api_key_env)), f"{prefix}.api_key_env", self.api_key_env,
+              "must be an environment variable name (letters, digits, _)")
+
+    def api_key(self) -> str:
+        """The key from the environment (``"EMPTY"`` when unset); call it, never store it."""
+        return os.environ.get(self.api_key_env) or DUMMY_API_KEY
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+# --------------------------------------------------------------------------------------------
+
+def image_data_url(image_path: str | Path) -> str:
+    """``data:<mime>;base64,...`` for an image file (PNG unless the suffix says otherwise)."""
+    path = Path(image_path)
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    if not mime.startswith("image/"):
+        mime = "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def image_message(text: str, image_path: str | Path | None) -> dict:
+    """A user message in the OpenAI vision format: the image (as a data URL) first, then the text."""
+    if image_path is None:
+        return user_message(text)
+    return {"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": image_data_url(image_path)}},
+        {"type": "text", "text": text},
+    ]}
+
+
+def user_message(text: str) -> dict:
+    return {"role": "user", "content": text}
+
+
+def system_message(text: str) -> dict:
+    return {"role": "system", "content": text}
+
+
+# --------------------------------------------------------------------------------------------
+# client
+# --------------------------------------------------------------------------------------------
+
+def _one_line(text: Any, limit: int = 200) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+class LLMClient:
+    """Chat Completions with cache, retries and bounded concurrency.  Thread-safe."""
+
+    def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep):
+        import openai  # the only import of the package in the project
+
+        config.validate()
+        self.config = config
+        self._openai = openai
+        self._client = openai.OpenAI(api_key=config.api_key(), base_url=config.base_url,
+                                     timeout=config.timeout_s, max_retries=0)
+        self.url = str(self._client.base_url).rstrip("/") + "/chat/completions"
+        self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.stats = {"calls": 0, "http_requests": 0, "cache_hits": 0, "retries": 0}
+
+    def __repr__(self) -> str:
+        return f"LLMClient(model={self.config.model!r}, url={self.url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "LLMClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _count(self, key: str, k: int = 1) -> None:
+        with self._lock:
+            self.stats[key] += k
+
+    # ---------------------------------------------------------------- requests
+    def build_request(self, messages: Sequence[dict], n: int = 1, **gen) -> dict:
+        """The canonical request (also the cache key's input): model, messages, n and every GEN_KEYS value."""
+        unknown = sorted(set(gen) - set(GEN_KEYS))
+        if unknown:
+            raise TypeError(f"unknown generation setting {unknown[0]!r}; allowed: {', '.join(GEN_KEYS)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n = {n!r}: must be an integer >= 1")
+        if not messages:
+            raise ValueError("messages must not be empty")
+        defaults = {"temperature": self.config.temperature, "top_p": self.config.top_p,
+                    "max_tokens": self.config.max_tokens, "seed": self.config.seed, "stop": None}
+        req = {"model": self.config.model, "messages": list(messages), "n": n}
+        for k in GEN_KEYS:
+            v = gen.get(k)
+            req[k] = defaults[k] if v is None else v
+        return req
+
+    def _coerce_request(self, item) -> dict:
+        if isinstance(item, dict):
+            if "messages" not in item:
+                raise ValueError("a request dict needs a 'messages' key")
+            rest = {k: v for k, v in item.items() if k not in ("messages", "n")}
+            return self.build_request(item["messages"], item.get("n", 1), **rest)
+        return self.build_request(list(item))
+
+    # ---------------------------------------------------------------- public API
+    def chat(self, messages: Sequence[dict], n: int = 1, **gen) -> list[str]:
+        """``n`` completions (strings) for one conversation; cached; retried."""
+        return self._run(self.build_request(messages, n, **gen))
+
+    def chat_many(self, requests: Sequence, *, desc: str = "llm", progress: bool | None = None) -> list[list[str]]:
+        """Run many requests (each a list of messages, or a dict ``{messages, n?, temperature?, ...}``),
+        at most ``config.concurrency`` at a time; results in input order.  Cached answers are returned
+        without a call.  The first failure cancels what has not started and is raised (completed calls
+        stay cached, so a re-run resumes)."""
+        from tqdm.auto import tqdm
+
+        reqs = [self._coerce_request(r) for r in requests]
+        out: list[list[str] | None] = [None] * len(reqs)
+        todo = []
+        for i, r in enumerate(reqs):
+            hit = self._cache_get(r)
+            if hit is not None:
+                out[i] = hit
+            else:
+                todo.append(i)
+        show = self.config.progress if progress is None else progress
+        with tqdm(total=len(reqs), initial=len(reqs) - len(todo), desc=desc, disable=not show or not reqs,
+                  leave=False) as bar:
+            if todo:
+                workers = min(self.config.concurrency, len(todo))
+                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
+                try:
+                    futures = {pool.submit(self._run, reqs[i]): i for i in todo}
+                    pending = set(futures)
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        for f in done:
+                            exc = f.exception()
+                            if exc is not None:
+                                for p in pending:
+                                    p.cancel()
+                                raise exc
+                            out[futures[f]] = f.result()
+                            bar.update(1)
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+        return out  # type: ignore[return-value]
+
+    # ---------------------------------------------------------------- internals
+    def _cache_get(self, req: dict) -> list[str] | None:
+        if self.cache is None:
+            return None
+        hit = self.cache.get(request_key(req), n=req["n"])
+        if hit is not None:
+            self._count("cache_hits")
+            self._count("calls")
+        return hit
+
+    def _run(self, req: dict) -> list[str]:
+        hit = self._cache_get(req)
+        if hit is not None:
+            return hit
+        choices = self._call_with_retries(req)
+        if self.cache is not None:
+            meta = {"model": req["model"], "n": req["n"], "gen": {k: req[k] for k in GEN_KEYS}}
+            self.cache.put(request_key(req), choices, meta)
+        self._count("calls")
+        return choices
+
+    def _retry_delay(self, attempt: int, exc: Exception | None) -> float:
+        delay = min(self.config.retry_max_s, self.config.retry_base_s * (2 ** attempt))
+        response = getattr(exc, "response", None)
+        if response is not None:
+            try:
+                ra = float(response.headers.get("retry-after"))
+            except (TypeError, ValueError):
+                ra = None
+            if ra is not None and ra > delay:
+                delay = min(self.config.retry_max_s, ra)
+        return delay
+
+    def _call_with_retries(self, req: dict) -> list[str]:
+        oa = self._openai
+        model = req["model"]
+        kwargs = {k: v for k, v in req.items() if v is not None}
+        attempts = self.config.max_retries + 1
+        for attempt in range(attempts):
+            self._count("http_requests")
+            try:
+                raw = self._client.chat.completions.with_raw_response.create(**kwargs)
+            except oa.APIStatusError as e:
+                err: Exception = e
+                status = e.status_code
+                what = f"HTTP {status}"
+                retryable = status in RETRY_STATUS or status >= 500
+                detail = _one_line(getattr(e, "message", e))
+            except oa.APITimeoutError as e:
+                err = e
+                what, retryable, detail = "timeout", True, f"no answer within {self.config.timeout_s:g}s"
+            except oa.APIConnectionError as e:
+                err = e
+                what, retryable, detail = "connection error", True, _one_line(e.__cause__ or e)
+            else:
+                return self._parse(raw.http_response.status_code, raw.http_response.text, req)
+            if not retryable or attempt == attempts - 1:
+                n_tries = f"after {attempt + 1} attempt{'s' if attempt else ''}"
+                raise LLMError(f"{what} from {self.url} (model {model}) {n_tries}: {detail}") from None
+            delay = self._retry_delay(attempt, err)
+            self._count("retries")
+            log.warning("LLM %s from %s (model %s); retry %d/%d in %.2fs", what, self.url, model,
+                        attempt + 1, self.config.max_retries, delay)
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _parse(self, status: int, text: str, req: dict) -> list[str]:
+        where = f"HTTP {status} from {self.url} (model {req['model']})"
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise LLMError(f"malformed response, {where}: body is not JSON: {_one_line(text, 120)!r}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices:
+            raise LLMError(f"malformed response, {where}: no 'choices' list in body: {_one_line(text, 120)!r}")
+        if all(isinstance(c, dict) and isinstance(c.get("index"), int) for c in choices):
+            choices = sorted(choices, key=lambda c: c["index"])
+        out = []
+        for c in choices:
+            msg = c.get("message") if isinstance(c, dict) else None
+            if not isinstance(msg, dict):
+                raise LLMError(f"malformed response, {where}: a choice has no 'message': {_one_line(c, 120)!r}")
+            content = msg.get("content")
+            if content is None:
+                content = msg.get("refusal") or ""
+            elif isinstance(content, list):  # some servers return content parts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            elif not isinstance(content, str):
+                raise LLMError(f"malformed response, {where}: message content is {type(content).__name__}")
+            out.append(content)
+        if len(out) != req["n"]:
+            raise LLMError(f"malformed response, {where}: asked for n={req['n']} choices, got {len(out)} "
+                           "(does the server support n?)")
+        return out
+
+
+def config_asdict(config: LLMConfig) -> dict:
+    """The config as a plain dict (safe to log or write: it holds no key)."""
+    return dataclasses.asdict(config)
+
+
+__all__ = ["LLMConfig", "LLMClient", "LLMError", "image_message", "image_data_url", "user_message",
+           "system_message", "config_asdict", "DUMMY_API_KEY"]

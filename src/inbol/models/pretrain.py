@@ -1,0 +1,131 @@
+"""Pretrain the tiny LLaVA from scratch on the world's corpus (the embedded default's 'original model').
+
+The corpus holds question/answer pairs in LLaVA's chat format and never a refusal, so, like LLaVA-1.5,
+the base model almost never refuses.  Loss is on the answer tokens only.  Training uses the
+transformers ``Trainer`` (progress bar, device placement, dvclive logging).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import Trainer, TrainingArguments, set_seed
+
+from ..config import check, check_choice, check_range
+from .build import format_completion, format_prompt
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    steps: int = 1200
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.03
+    scheduler: str = "cosine"
+    seed: int = 0
+    log_every: int = 50
+    device: str = "auto"
+
+    def validate(self, prefix: str) -> None:
+        check(self.steps >= 1, f"{prefix}.steps", self.steps, "must be an integer >= 1")
+        check(self.batch_size >= 1, f"{prefix}.batch_size", self.batch_size, "must be an integer >= 1")
+        check_range(f"{prefix}.lr", self.lr, 0.0, 1.0, lo_open=True)
+        check_range(f"{prefix}.weight_decay", self.weight_decay, 0.0, 1.0)
+        check_range(f"{prefix}.warmup_ratio", self.warmup_ratio, 0.0, 1.0)
+        check_choice(f"{prefix}.scheduler", self.scheduler, ("cosine", "linear", "constant"))
+        check(self.log_every >= 1, f"{prefix}.log_every", self.log_every, "must be an integer >= 1")
+        check_choice(f"{prefix}.device", self.device, ("auto", "cpu", "cuda", "mps"))
+
+
+def load_pixels(processor, image_paths: list[str], batch: int = 512) -> dict[str, torch.Tensor]:
+    """Preprocess each distinct image once (pixel_values keyed by path)."""
+    unique = list(dict.fromkeys(image_paths))
+    out: dict[str, torch.Tensor] = {}
+    for i in range(0, len(unique), batch):
+        chunk = unique[i:i + batch]
+        images = [Image.open(p).convert("RGB") for p in chunk]
+        pv = processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        out.update(zip(chunk, pv))
+    return out
+
+
+def n_image_tokens(model) -> int:
+    vc = model.config.vision_config
+    n = (vc.image_size // vc.patch_size) ** 2
+    return n if model.config.vision_feature_select_strategy == "default" else n + 1
+
+
+def encode_example(tokenizer, question: str, answer: str, image_token_id: int, n_img: int):
+    """input_ids/labels for prompt+completion, the image token expanded like LlavaProcessor does."""
+    prompt = tokenizer(format_prompt(question), add_special_tokens=True)["input_ids"]
+    expanded: list[int] = []
+    for t in prompt:
+        expanded.extend([t] * n_img if t == image_token_id else [t])
+    completion = tokenizer(format_completion(answer), add_special_tokens=False)["input_ids"]
+    return expanded + completion, [-100] * len(expanded) + completion
+
+
+class QADataset(torch.utils.data.Dataset):
+    def __init__(self, records: list[dict], tokenizer, pixels: dict[str, torch.Tensor], image_token_id: int,
+                 n_img: int, answer_key=lambda r: r["answers"][0]):
+        self.items = []
+        for r in records:
+            ids, labels = encode_example(tokenizer, r["question"], answer_key(r), image_token_id, n_img)
+            self.items.append((ids, labels, r["image"]))
+        self.pixels = pixels
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        ids, labels, image = self.items[i]
+        return {"input_ids": ids, "labels": labels, "pixel_values": self.pixels[image]}
+
+
+def collate(pad_id: int):
+    """Right-pad a batch for training (causal LM loss ignores padding through labels = -100)."""
+    def fn(batch: list[dict]) -> dict:
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, b in enumerate(batch):
+            n = len(b["input_ids"])
+            ids[i, :n] = torch.tensor(b["input_ids"])
+            labels[i, :n] = torch.tensor(b["labels"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+                "pixel_values": torch.stack([b["pixel_values"] for b in batch])}
+    return fn
+
+
+def pretrain(model, processor, corpus: list[dict], cfg: PretrainConfig, work_dir: str | Path,
+             callbacks=None) -> dict:
+    """Train ``model`` in place on ``corpus``; returns {'final_loss', 'steps', 'epochs', 'history'}."""
+    set_seed(cfg.seed)
+    tok = processor.tokenizer
+    pixels = load_pixels(processor, [r["image"] for r in corpus])
+    ds = QADataset(corpus, tok, pixels, model.config.image_token_index, n_image_tokens(model))
+    use_cpu = not (torch.cuda.is_available() or (cfg.device not in ("auto", "cpu")))
+    if cfg.device == "cpu":
+        use_cpu = True
+    bf16 = (not use_cpu) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    args = TrainingArguments(
+        output_dir=str(work_dir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=int(cfg.warmup_ratio * cfg.steps),
+        lr_scheduler_type=cfg.scheduler, logging_steps=cfg.log_every, save_strategy="no", report_to="none",
+        seed=cfg.seed, data_seed=cfg.seed, use_cpu=use_cpu, bf16=bf16, dataloader_num_workers=0,
+        remove_unused_columns=False, disable_tqdm=False, max_grad_norm=1.0)
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate(tok.pad_token_id),
+                      callbacks=callbacks or [])
+    result = trainer.train()
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    final = float(np.mean([h["loss"] for h in history[-3:]])) if history else math.nan
+    model.eval()
+    return {"final_loss": round(final, 4), "steps": int(result.global_step),
+            "epochs": round(cfg.steps * cfg.batch_size / max(1, len(ds)), 2), "history": history}

@@ -1,0 +1,71 @@
+"""End to end: the real `dvc repro` of the smoke profile in a temporary git repository."""
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_project, run
+from inbol.io import read_json, read_jsonl
+
+pytestmark = pytest.mark.e2e
+
+
+def _lock(repo: Path) -> dict:
+    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+
+def _out_hash(repo: Path, stage: str, path: str) -> str:
+    return next(o["md5"] for o in _lock(repo)[stage]["outs"] if o["path"] == path)
+
+
+def _tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_smoke_repro_produces_every_output(smoke_repo):
+    repo, _ = smoke_repo
+    for split in ("corpus", "pool", "test", "ood_hard", "ood_phrasing", "ood_choice"):
+        records = read_jsonl(repo / "data/world" / f"{split}.jsonl")
+        assert records and all((repo / r["image"]).is_file() for r in records[:20])
+    assert (repo / "models/base/config.json").is_file()
+    assert (repo / "models/base/processor_config.json").is_file() or (repo / "models/base/preprocessor_config.json").is_file()
+    base = read_json(repo / "metrics/base_model.json")
+    assert base["steps"] == 40 and base["final_loss"] > 0
+    assert set(base["heldout"]["accuracy_by_family"]) == {"perception", "emblem", "choice"}
+    assert (repo / "dvclive/base_model/plots/metrics/train/loss.tsv").is_file()
+    assert read_json(repo / "metrics/world.json")["splits"]["pool"]["n"] == 120
+
+
+def test_smoke_repro_leaves_a_clean_status(smoke_repo):
+    repo, _ = smoke_repo
+    status = run(["dvc", "status"], repo).stdout
+    assert "up to date" in status, status
+    again = run(["dvc", "repro"], repo).stdout
+    assert "didn't change" in again and "Running stage" not in again
+
+
+def test_world_stage_is_deterministic_across_repositories(smoke_repo, tmp_path):
+    repo, _ = smoke_repo
+    other = make_project(tmp_path / "other")
+    run(["dvc", "repro", "world"], other)
+    assert _out_hash(other, "world", "data/world") == _out_hash(repo, "world", "data/world")
+
+
+def test_bad_param_fails_before_work_and_keeps_outputs(smoke_repo, tmp_path):
+    repo, _ = smoke_repo
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    before = _tree_digest(copy / "data/world")
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["world"]["sizes"]["pool"] = 0
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run(["dvc", "repro", "world"], copy, check=False)
+    assert proc.returncode != 0
+    assert "world.sizes.pool = 0: must be an integer >= 1" in proc.stderr + proc.stdout
+    assert _tree_digest(copy / "data/world") == before

@@ -1,0 +1,144 @@
+import pytest
+import torch
+
+from inbol.config import DataError, ParamError, from_dict
+from inbol.models import (ArchConfig, BaseModelConfig, PretrainConfig, build_processor, build_tiny_llava,
+                          format_completion, format_prompt, generate, load_model, pick_device, pretrain,
+                          train_tokenizer)
+from inbol.models.base import heldout_slice, load_base, tokenizer_texts
+from inbol.models.pretrain import encode_example, n_image_tokens
+from inbol.world import WorldConfig, build_world
+from inbol.io import read_jsonl
+
+ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 16},
+        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("m")
+    world = root / "world"
+    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 24, "test": 4, "ood_hard": 2,
+                                                  "ood_phrasing": 2, "ood_choice": 2},
+                                        "n_emblems": 6, "emblem_max_exposure": 4}, "world"), world)
+    corpus = read_jsonl(world / "corpus.jsonl")
+    tok = train_tokenizer(tokenizer_texts(corpus), 400)
+    proc = build_processor(tok, 48, 16)
+    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 48, seed=0)
+    return {"root": root, "world": world, "corpus": corpus, "model": model, "processor": proc,
+            "pool": read_jsonl(world / "pool.jsonl")}
+
+
+def test_processor_image_tokens_match_vision_tower(tiny):
+    model, proc = tiny["model"], tiny["processor"]
+    r = tiny["pool"][0]
+    from PIL import Image
+    batch = proc(images=[Image.open(r["image"])], text=[format_prompt(r["question"])], return_tensors="pt")
+    n_tokens = int((batch["input_ids"] == model.config.image_token_index).sum())
+    with torch.no_grad():
+        feats = model.get_image_features(pixel_values=batch["pixel_values"])
+    feats = feats.pooler_output if hasattr(feats, "pooler_output") else feats
+    n_features = sum(f.shape[0] for f in feats) if isinstance(feats, (list, tuple)) else feats.shape[-2]
+    assert n_tokens == n_features == (48 // 16) ** 2 == n_image_tokens(model)
+
+
+def test_chat_template_matches_prompt_format(tiny):
+    proc = tiny["processor"]
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What color is the circle?"}]}]
+    assert proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) == \
+        format_prompt("What color is the circle?") == "USER: <image>\nWhat color is the circle? ASSISTANT:"
+    full = msgs + [{"role": "assistant", "content": [{"type": "text", "text": "red"}]}]
+    assert proc.apply_chat_template(full, tokenize=False) == format_prompt("What color is the circle?") + \
+        format_completion("red")
+
+
+def test_tokenizer_encodes_refusals_and_round_trips(tiny):
+    tok = tiny["processor"].tokenizer
+    text = "Sorry, I can not help with it."
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == text and tok.unk_token_id not in ids
+
+
+def test_labels_cover_only_the_completion(tiny):
+    model, tok = tiny["model"], tiny["processor"].tokenizer
+    ids, labels = encode_example(tok, "What color is the circle?", "red", model.config.image_token_index,
+                                 n_image_tokens(model))
+    completion = [t for t in labels if t != -100]
+    assert tok.decode(completion) == " red</s>"
+    assert len(ids) == len(labels) and labels[: len(ids) - len(completion)] == [-100] * (len(ids) - len(completion))
+
+
+def test_save_load_round_trip_gives_identical_logits(tiny, tmp_path):
+    model, proc = tiny["model"], tiny["processor"]
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    m2, p2 = load_model(tmp_path, device="cpu")
+    recs = tiny["pool"][:3]
+    from PIL import Image
+    kw = dict(images=[Image.open(r["image"]) for r in recs], text=[format_prompt(r["question"]) for r in recs],
+              return_tensors="pt", padding=True)
+    b1, b2 = proc(**kw), p2(**kw)
+    assert torch.equal(b1["input_ids"], b2["input_ids"])
+    with torch.no_grad():
+        assert torch.equal(model.eval()(**b1).logits, m2(**b2).logits)
+
+
+def test_pretraining_lowers_the_loss_and_generation_is_batched(tiny, tmp_path):
+    model, proc = tiny["model"], tiny["processor"]
+    cfg = from_dict(PretrainConfig, {"steps": 30, "batch_size": 8, "lr": 0.005, "log_every": 5}, "p")
+    res = pretrain(model, proc, tiny["corpus"], cfg, tmp_path)
+    losses = [h["loss"] for h in res["history"]]
+    assert res["steps"] == 30 and losses[-1] < losses[0]
+    out_batched = generate(model, proc, tiny["pool"][:6], batch_size=6, max_new_tokens=4, progress=False)
+    out_single = generate(model, proc, tiny["pool"][:6], batch_size=1, max_new_tokens=4, progress=False)
+    assert out_batched == out_single  # left padding does not change greedy answers
+    samples = generate(model, proc, tiny["pool"][:2], batch_size=2, max_new_tokens=4, do_sample=True,
+                       num_return_sequences=5, seed=1, progress=False)
+    assert len(samples) == 2 and all(len(s) == 5 for s in samples)
+
+
+def test_heldout_slice_takes_n_per_family(tiny):
+    held = heldout_slice(tiny["pool"], 3)
+    fams = [r["meta"]["family"] for r in held]
+    assert all(fams.count(f) <= 3 for f in set(fams)) and len(held) == 3 * len(set(fams))
+
+
+def test_external_source_is_a_pointer(tiny, tmp_path):
+    model, proc = tiny["model"], tiny["processor"]
+    ext = tmp_path / "external"
+    model.save_pretrained(ext)
+    proc.save_pretrained(ext)
+    from inbol.io import write_json
+    write_json(tmp_path / "base" / "source.json", {"source": str(ext)})
+    m, _ = load_base(tmp_path / "base", device="cpu")
+    assert m.config.text_config.hidden_size == 32
+
+
+def test_unloadable_model_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="cannot load model from"):
+        load_model(tmp_path / "nothing-here", device="cpu")
+
+
+def test_device_is_picked_from_hardware():
+    dev = pick_device("auto")
+    assert dev.type == ("cuda" if torch.cuda.is_available() else dev.type)
+    assert pick_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"arch": {"vision": {"hidden_size": 30, "num_heads": 4}}}, "base_model.arch.vision.hidden_size"),
+    ({"pretrain": {"steps": 0}}, "base_model.pretrain.steps"),
+    ({"pretrain": {"lr": -1.0}}, "base_model.pretrain.lr"),
+    ({"device": "tpu"}, "base_model.device"),
+    ({"arch": {"vision_feature_layer": -9}}, "base_model.arch.vision_feature_layer"),
+])
+def test_bad_model_params_are_one_line_errors(override, key):
+    with pytest.raises(ParamError) as e:
+        from_dict(BaseModelConfig, override, "base_model")
+    assert str(e.value).startswith(key) and "\n" not in str(e.value)
+
+
+def test_patch_size_must_divide_image_size():
+    cfg = from_dict(BaseModelConfig, {"arch": {"vision": {"patch_size": 5}}}, "base_model")
+    with pytest.raises(ParamError, match=r"^base_model.arch.vision.patch_size = 5: must divide"):
+        cfg.check_image_size(32)
