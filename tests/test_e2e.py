@@ -40,6 +40,24 @@ def test_smoke_repro_produces_every_output(smoke_repo):
     assert set(base["heldout"]["accuracy_by_family"]) == {"perception", "emblem", "choice"}
     assert (repo / "dvclive/base_model/plots/metrics/train/loss.tsv").is_file()
     assert read_json(repo / "metrics/world.json")["splits"]["pool"]["n"] == 120
+    # confidence estimation: K = 4 samples per question on every split, judged and restructured
+    samples = read_jsonl(repo / "data/samples/pool.jsonl")
+    assert len(samples) == 120 and all(len(s["responses"]) == 4 for s in samples)
+    restructured = read_jsonl(repo / "data/restructured/pool.jsonl")
+    assert {r["conf"] for r in restructured} <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    conf = read_json(repo / "metrics/confidence.json")
+    pool = conf["splits"]["pool"]
+    assert pool["known"] + pool["mixed"] + pool["unknown"] == 120
+    assert (repo / "plots/confidence_hist.png").is_file()
+    # unanswerable questions: generated on pool images, filtered, and the evaluation sets
+    kept = read_jsonl(repo / "data/unanswerable/kept.jsonl")
+    assert kept and all(r["kind"] == "unanswerable" and r["conf"] == 0.0 and any(r["meta"]["criteria"].values())
+                        for r in kept)
+    unanswerable = read_json(repo / "metrics/unanswerable.json")
+    assert unanswerable["filter"]["kept"] == len(kept)
+    for name, n in (("uavqa", 10), ("beyond", 10), ("vizwiz", 10)):
+        records = read_jsonl(repo / "data/unanswerable/sets" / f"{name}.jsonl")
+        assert len(records) == n and all((repo / r["image"]).is_file() for r in records)
 
 
 def test_smoke_repro_leaves_a_clean_status(smoke_repo):
@@ -69,3 +87,27 @@ def test_bad_param_fails_before_work_and_keeps_outputs(smoke_repo, tmp_path):
     assert proc.returncode != 0
     assert "world.sizes.pool = 0: must be an integer >= 1" in proc.stderr + proc.stdout
     assert _tree_digest(copy / "data/world") == before
+
+
+UPSTREAM = {"world", "base_model", "sample", "judge", "restructure", "unanswerable_generate", "unanswerable_filter",
+            "unanswerable_sets"}
+
+
+def _would_run(repo: Path) -> set[str]:
+    dry = run(["dvc", "repro", "--dry"], repo).stdout
+    return {line.split("'")[1].split("@")[0] for line in dry.splitlines() if line.startswith("Running stage")}
+
+
+def test_changing_delta_k_reruns_only_construct_and_what_follows(smoke_repo, tmp_path):
+    repo, _ = smoke_repo
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["delta_k"] = 0.7
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = run(["dvc", "status"], copy).stdout
+    changed = {line.rstrip(":").split("@")[0] for line in status.splitlines() if line and not line.startswith(" ")}
+    would_run = _would_run(copy)
+    assert "construct" in changed and "construct" in would_run
+    assert not (changed | would_run) & UPSTREAM, changed | would_run
+    assert would_run >= {"construct", "confidence_report"}

@@ -41,10 +41,12 @@ class Difficulty:
     noise: float = 0.25         # max Gaussian noise std, as a fraction of 255, at difficulty 1
     clutter: float = 0.5        # probability of small specks at difficulty 1
     occlusion: float = 0.3      # probability that a bar hides part of one object at difficulty 1
+    power: float = 2.0          # an image's difficulty is u ** power, u uniform in [0, 1]: > 1 favours easy images
 
     def validate(self, prefix: str) -> None:
-        for k, v in vars(self).items():
-            check_range(f"{prefix}.{k}", v, 0.0, 1.0)
+        for k in ("noise", "clutter", "occlusion"):
+            check_range(f"{prefix}.{k}", getattr(self, k), 0.0, 1.0)
+        check_range(f"{prefix}.power", self.power, 0.1, 10.0)
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,13 @@ def _rng(cfg: WorldConfig, split: str, i: int) -> np.random.Generator:
 
 
 def _perception_scene(cfg: WorldConfig, rng, sid: str, n_objects=(1, None), scale=1.0, difficulty=None) -> dict:
-    d = float(rng.random()) if difficulty is None else difficulty
-    knobs = {k: min(1.0, v * scale) for k, v in vars(cfg.difficulty).items()}
+    d = float(rng.random()) ** cfg.difficulty.power if difficulty is None else difficulty
+    knobs = {k: min(1.0, getattr(cfg.difficulty, k) * scale) for k in ("noise", "clutter", "occlusion")}
     return sample_scene(rng, sid, cfg.image_size, (n_objects[0], n_objects[1] or cfg.max_objects), d, knobs)
 
 
 def _emblem_scene(cfg: WorldConfig, rng, sid: str, emblem: dict) -> dict:
-    d = float(rng.random())
+    d = float(rng.random()) ** cfg.difficulty.power
     scene = sample_scene(rng, sid, cfg.image_size, (0, 0), d, {"noise": cfg.difficulty.noise})
     s = cfg.image_size
     scene["emblem"] = {"id": emblem["id"], "name": emblem["name"],

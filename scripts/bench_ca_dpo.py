@@ -1,0 +1,134 @@
+"""Step time of the CA-DPO trainer (reference log-probs precomputed once, stored as dataset columns)
+against TRL's stock ``DPOTrainer`` (reference log-probs from a reference forward in every step: with a
+LoRA policy, the policy with its adapter disabled), on the same preference pairs and the same LoRA model,
+in one run.  A third row is the CA-DPO trainer with the per-step reference forward (``precompute_ref=
+False``), to show where the difference comes from.
+
+    python scripts/bench_ca_dpo.py                       # 96 pairs, batch 16, 6 timed steps, CPU/GPU as present
+    python scripts/bench_ca_dpo.py --n 256 --batch-size 16 --steps 10 --model models/idk_it
+
+The model is ``--model`` when given, else a fresh tiny LLaVA with the embedded default's architecture
+(untrained: the speed is the same).  The pairs are rendered from a small synthetic world (questions of
+its pool; chosen = the answer, rejected = a refusal), so the script needs no pipeline outputs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from inbol.config import from_dict
+from inbol.io import read_jsonl, write_jsonl
+
+REFUSAL = "Sorry, I can not help with it."
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self):
+        self.times, self._t = [], None
+
+    def _sync(self):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._sync()
+        self._t = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kw):
+        self._sync()
+        self.times.append(time.perf_counter() - self._t)
+
+
+def build(work: Path, n: int, model_path: str | None):
+    from inbol.models import ArchConfig, build_processor, build_tiny_llava, load_model, train_tokenizer
+    from inbol.models.base import tokenizer_texts
+    from inbol.world import WorldConfig, build_world
+
+    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 60, "pool": n, "test": 1, "ood_hard": 1,
+                                                  "ood_phrasing": 1, "ood_choice": 1}}, "world"), work / "world")
+    pool = read_jsonl(work / "world" / "pool.jsonl")[:n]
+    rows = [{"id": r["id"], "image": r["image"], "prompt": r["question"], "chosen": r["answers"][0],
+             "rejected": REFUSAL, "bucket": "known", "weight": 1} for r in pool]
+    write_jsonl(work / "pairs.jsonl", rows)
+    if model_path is None:
+        arch = from_dict(ArchConfig, {}, "arch")              # the embedded default's architecture
+        tok = train_tokenizer(tokenizer_texts(read_jsonl(work / "world" / "corpus.jsonl")), arch.vocab_size)
+        model = build_tiny_llava(arch, tok, 48, seed=0)
+        proc = build_processor(tok, 48, arch.vision.patch_size)
+        model.save_pretrained(work / "model")
+        proc.save_pretrained(work / "model")
+        model_path = str(work / "model")
+    return work / "pairs.jsonl", model_path
+
+
+def run(kind: str, pairs: Path, model_path: str, args, work: Path) -> dict:
+    from trl import DPOConfig, DPOTrainer
+
+    from inbol.models import load_model
+    from inbol.training import CADPOTrainer, LoraParams, TrainParams, lora_config, preference_dataset
+    from inbol.training.runtime import trainer_kwargs
+
+    torch.manual_seed(0)
+    model, proc = load_model(model_path, device="cpu", dtype="float32")
+    train = from_dict(TrainParams, {"batch_size": args.batch_size, "max_steps": args.warmup + args.steps,
+                                    "lr": 1e-4, "logging_steps": 1000, "save_steps": 10**6}, "train")
+    cfg = DPOConfig(**{**trainer_kwargs(train, work / kind, resumable=False), "disable_tqdm": True},
+                    beta=0.1, precompute_ref_log_probs=False, max_length=None)
+    peft = lora_config(from_dict(LoraParams, {}, "lora"), model)
+    ds = preference_dataset(pairs, proc, "dpo")
+    timer = StepTimer()
+    t0 = time.perf_counter()
+    if kind == "stock":
+        # TRL's own vision path: {image, prompt, chosen, rejected} strings, DataCollatorForVisionPreference
+        stock = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
+            ["image", "prompt", "chosen", "rejected"])
+        trainer = DPOTrainer(model=model, args=cfg, train_dataset=stock, processing_class=proc, peft_config=peft,
+                             callbacks=[timer])
+    else:
+        trainer = CADPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=proc, peft_config=peft,
+                               callbacks=[timer], precompute_ref=(kind == "ca_dpo"))
+    setup = time.perf_counter() - t0
+    trainer.train()
+    steps = timer.times[args.warmup:]
+    return {"kind": kind, "step_s": statistics.median(steps), "mean_s": statistics.fmean(steps), "setup_s": setup,
+            "steps": len(steps)}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=96, help="preference pairs")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=6, help="timed optimiser steps (after --warmup)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--model", default=None, help="a saved LLaVA folder (default: a fresh tiny one)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pairs, model_path = build(work, args.n, args.model)
+        rows = [run(k, pairs, model_path, args, work) for k in ("stock", "ca_dpo", "ca_dpo_per_step_ref")]
+    base = rows[0]["step_s"]
+    labels = {"stock": "TRL DPOTrainer (stock, ref forward every step)",
+              "ca_dpo": "CADPOTrainer (ref log-probs precomputed once)",
+              "ca_dpo_per_step_ref": "CADPOTrainer, precompute off (ref forward every step)"}
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"\nDPO step time on {device}, {args.n} pairs, batch {args.batch_size}, median of {args.steps} steps "
+          f"after {args.warmup} warm-up steps")
+    print(f"{'trainer':58s} {'step s':>8s} {'mean s':>8s} {'setup s':>8s} {'vs stock':>9s}")
+    for r in rows:
+        print(f"{labels[r['kind']]:58s} {r['step_s']:8.4f} {r['mean_s']:8.4f} {r['setup_s']:8.2f} "
+              f"{r['step_s'] / base:8.2f}x")
+    print("(setup includes the one-time reference pass of the precomputing trainer)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

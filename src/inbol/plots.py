@@ -1,0 +1,117 @@
+"""Figures of the report (matplotlib/seaborn, Agg backend) and their CSV data.
+
+CSV files come in two shapes: a long table (one row per model and bin, for pandas/seaborn and any other
+tool) and a wide table per figure panel (one column per model) for ``dvc plots``: DVC's built-in
+templates draw one series per (file, field, revision), so a model has to be a column to be its own line.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .io import atomic_path
+
+MODEL_LABELS = {"base": "Original", "refusal_prompt": "Refusal Prompt", "sft": "SFT", "idk_it": "IDK-IT",
+                "ca_dpo": "CA-DPO", "dpo_1": "DPO (1)", "dpo_2": "DPO (2)", "dpo_3": "DPO (3)"}
+
+
+def label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}".rstrip("0").rstrip(".") if v == v else ""
+    return v
+
+
+def write_csv(rows: Iterable[dict], path: str | Path, fields: Sequence[str]) -> None:
+    """``rows`` as CSV with exactly ``fields`` (missing values and None are empty cells)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(fields), extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k)) for k in fields})
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    return plt, sns
+
+
+def _save(fig, path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def plot_figure4(rows: Sequence[dict], path: str | Path, *, scope_labels: dict[str, str] | None = None) -> None:
+    """The paper's Figure 4 from long rows ``{scope, bin, conf, model, refusal_rate, answered_acc}``:
+    (a) refusal rate and (b) answered accuracy by the original model's confidence bin, one colour per
+    model, one line style per scope (in domain / AOKVQA-like)."""
+    plt, sns = _setup()
+    import pandas as pd
+
+    scope_labels = scope_labels or {}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
+    df = pd.DataFrame(list(rows))
+    mids = dict((r["bin"], r["conf"]) for r in rows)
+    panels = (("refusal_rate", "(a) Refusal rate by confidence", "refusal rate (%)"),
+              ("answered_acc", "(b) Answered accuracy by confidence", "answered accuracy (%)"))
+    for ax, (col, title, ylab) in zip(axes, panels):
+        if not df.empty:
+            d = df.dropna(subset=[col]).copy()
+            d["model"] = d["model"].map(label)
+            d["scope"] = d["scope"].map(lambda s: scope_labels.get(s, s))
+            d[col] = d[col].astype(float)
+            if not d.empty:
+                sns.lineplot(data=d, x="conf", y=col, hue="model", style="scope", markers=True, dashes=True, ax=ax)
+        ax.set_xticks(list(mids.values()))
+        ax.set_xticklabels(list(mids), fontsize=7)
+        ax.set_xlabel("original model's confidence")
+        ax.set_ylabel(ylab)
+        ax.set_ylim(-2, 102)
+        ax.set_title(title)
+        if ax.get_legend() is not None:
+            ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_exposure(rows: Sequence[dict], path: str | Path) -> None:
+    """Refusal rate on emblem questions by ground-truth corpus exposure bucket, one line per model."""
+    plt, sns = _setup()
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=120)
+    df = pd.DataFrame(list(rows))
+    buckets = list(dict.fromkeys(r["bucket"] for r in rows))
+    if not df.empty:
+        d = df.dropna(subset=["refusal_rate"]).copy()
+        d["model"] = d["model"].map(label)
+        d["refusal_rate"] = d["refusal_rate"].astype(float)
+        if not d.empty:
+            sns.lineplot(data=d, x="exposure_index", y="refusal_rate", hue="model", marker="o", ax=ax)
+    ax.set_xticks(range(len(buckets)))
+    ax.set_xticklabels(buckets)
+    ax.set_xlabel("emblem's exposure in the pretraining corpus (examples)")
+    ax.set_ylabel("refusal rate (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_title("Refusal by ground-truth knowledge (emblem questions, in domain)")
+    if ax.get_legend() is not None:
+        ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+__all__ = ["MODEL_LABELS", "label", "write_csv", "plot_figure4", "plot_exposure"]

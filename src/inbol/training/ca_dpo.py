@@ -1,0 +1,314 @@
+"""CA-DPO, the confidence-aware DPO of the paper (section 3.3, equation 6), on TRL's ``DPOTrainer``.
+
+For each question x with pairs p1 = (y_w1 > y_l1), p2 = (y_w2 > y_l2) and confidence conf_x:
+
+    L = -E_x[ conf_x * log sigma(beta (D_w1 - D_l1)) + (1 - conf_x) * log sigma(beta (D_w2 - D_l2)) ]
+    D_y = log pi(y|x) - log pi_ref(y|x)          (sums over the completion tokens)
+
+Known and Unknown questions have p1 = p2 (the weights sum to 1), Mixed ones p1 = correct > incorrect and
+p2 = refusal > incorrect.  Plain DPO is the case conf = 1 with p1 = p2.
+
+How it sits on TRL 1.16 (``CADPOTrainer`` subclasses ``trl.DPOTrainer``):
+
+- TRL's vision path (``DataCollatorForVisionPreference``) handles one (chosen, rejected) pair per row and
+  refuses ``precompute_ref_log_probs`` for vision data, so this module brings its own collator
+  (:class:`CADPOCollator`) and loss (:meth:`CADPOTrainer._compute_loss`); everything else is TRL's:
+  PEFT wrapping, the fused LM head (per-token log-probs without materialising the logits), dropout
+  disabled, metric averaging/logging, checkpoints, accelerate/DeepSpeed/FSDP handling.
+- The collator deduplicates the up-to-four completions of a row (Known/Unknown: 2 distinct sequences;
+  Mixed: 3, since l1 = l2 = the incorrect answer), so p1 = p2 costs nothing extra.
+- The reference is the starting model = the policy with the LoRA adapter disabled.  Its sequence
+  log-probabilities are computed once, before training, in a no-grad pass over the dataset and stored as
+  the dataset columns ``ref_w1, ref_l1, ref_w2, ref_l2`` (cached in the work dir for a resumed run);
+  training steps run the policy only.  ``precompute_ref=False`` instead runs the reference forward in
+  every step (the stock behaviour; kept for the benchmark).
+- Logged like TRL: ``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``, ``rewards/accuracies``,
+  ``logps/chosen``, ``logps/rejected`` (each the conf-weighted mix of the two pairs, so conf = 1 gives
+  TRL's numbers exactly), ``entropy``, ``num_tokens``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from accelerate.utils import is_peft_model
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+from transformers import set_seed
+from trl import DPOConfig, DPOTrainer
+from trl.models.utils import disable_gradient_checkpointing
+from trl.trainer.utils import flush_left, use_adapter
+
+from ..models.base import load_base
+from .config import DPOParams, LoraParams, TrainParams
+from .data import PAIR_KEYS, preference_dataset
+from .lora import lora_config
+from .runtime import (CheckpointDir, checkpoint_step, file_digest, fingerprint, last_mean, live_callback, model_stamp,
+                      summary, timed_train, trainer_kwargs)
+from .sft import save_outputs
+
+REF_COLUMNS = tuple(f"ref_{k}" for k in PAIR_KEYS)          # ref_w1, ref_l1, ref_w2, ref_l2
+_NON_MODEL_KEYS = {"completion_mask", "pair_index", "conf", "ref_logps"}
+METRIC_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
+               "logps/rejected")
+
+
+def ca_dpo_loss(policy_w1: torch.Tensor, policy_l1: torch.Tensor, ref_w1: torch.Tensor, ref_l1: torch.Tensor,
+                policy_w2: torch.Tensor, policy_l2: torch.Tensor, ref_w2: torch.Tensor, ref_l2: torch.Tensor,
+                conf: torch.Tensor | float, beta: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Equation (6): the batch mean of ``-(conf log sigma(z1) + (1 - conf) log sigma(z2))`` with
+    ``z_i = beta ((pi_wi - ref_wi) - (pi_li - ref_li))`` (sequence log-probabilities, shape ``(B,)``).
+
+    Returns ``(loss, metrics)``; ``metrics`` holds detached per-example tensors: the conf-weighted
+    rewards (``rewards/chosen`` = beta (conf D_w1 + (1-conf) D_w2), likewise ``rewards/rejected``),
+    ``rewards/margins`` = conf z1 + (1-conf) z2, ``rewards/accuracies`` = conf [z1 > 0] + (1-conf)
+    [z2 > 0], the weighted policy ``logps/chosen`` / ``logps/rejected``, and ``loss`` (per example)."""
+    pw1, pl1, rw1, rl1, pw2, pl2, rw2, rl2 = (t.float() for t in (policy_w1, policy_l1, ref_w1, ref_l1,
+                                                                  policy_w2, policy_l2, ref_w2, ref_l2))
+    c = torch.as_tensor(conf, dtype=torch.float32, device=pw1.device).expand_as(pw1)
+    dw1, dl1, dw2, dl2 = pw1 - rw1, pl1 - rl1, pw2 - rw2, pl2 - rl2
+    z1, z2 = beta * (dw1 - dl1), beta * (dw2 - dl2)
+    per_example = -(c * F.logsigmoid(z1) + (1.0 - c) * F.logsigmoid(z2))
+    with torch.no_grad():
+        metrics = {
+            "rewards/chosen": beta * (c * dw1 + (1 - c) * dw2),
+            "rewards/rejected": beta * (c * dl1 + (1 - c) * dl2),
+            "rewards/margins": c * z1 + (1 - c) * z2,
+            "rewards/accuracies": c * (z1 > 0).float() + (1 - c) * (z2 > 0).float(),
+            "logps/chosen": c * pw1 + (1 - c) * pw2,
+            "logps/rejected": c * pl1 + (1 - c) * pl2,
+            "loss": per_example.detach(),
+        }
+    return per_example.mean(), metrics
+
+
+@dataclass
+class CADPOCollator:
+    """Batch rows ``{image, prompt, w1, l1, w2, l2, conf[, ref_*]}`` into one padded batch of the distinct
+    (prompt + completion) sequences of each row, like TRL's ``DataCollatorForVisionPreference``: the prompt
+    (with its image, through the processor) left-padded, the completion right-padded, then flushed left.
+
+    Output: ``input_ids``, ``attention_mask``, ``pixel_values`` (one per sequence), ``completion_mask``,
+    ``pair_index`` (B x 4: the sequence of w1, l1, w2, l2), ``conf`` (B) and, when the rows carry them,
+    ``ref_logps`` (B x 4)."""
+    processor: Any
+    max_length: int | None = None
+
+    def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
+        prompts, images, completions, index = [], [], [], []
+        for ex in examples:
+            distinct: list[str] = []
+            for k in PAIR_KEYS:
+                if ex[k] not in distinct:
+                    distinct.append(ex[k])
+            base = len(completions)
+            index.append([base + distinct.index(ex[k]) for k in PAIR_KEYS])
+            completions.extend(distinct)
+            prompts.extend([ex["prompt"]] * len(distinct))
+            images.extend([[ex["image"]]] * len(distinct))
+        tok = self.processor.tokenizer
+        p = self.processor(images=images, text=prompts, padding=True, padding_side="left", return_tensors="pt",
+                           add_special_tokens=False)
+        c = tok(completions, padding=True, padding_side="right", return_tensors="pt", add_special_tokens=False)
+        input_ids = torch.cat((p["input_ids"], c["input_ids"]), dim=1)
+        attention_mask = torch.cat((p["attention_mask"], c["attention_mask"]), dim=1)
+        completion_mask = torch.cat((torch.zeros_like(p["attention_mask"]), c["attention_mask"]), dim=1)
+        attention_mask, input_ids, completion_mask = flush_left(attention_mask, input_ids, completion_mask)
+        if self.max_length is not None:
+            input_ids, attention_mask, completion_mask = (t[:, :self.max_length] for t in
+                                                          (input_ids, attention_mask, completion_mask))
+        out = dict(p)
+        out.update(input_ids=input_ids, attention_mask=attention_mask, completion_mask=completion_mask,
+                   pair_index=torch.tensor(index, dtype=torch.long),
+                   conf=torch.tensor([float(ex["conf"]) for ex in examples], dtype=torch.float32))
+        if REF_COLUMNS[0] in examples[0]:
+            out["ref_logps"] = torch.tensor([[float(ex[k]) for k in REF_COLUMNS] for ex in examples],
+                                            dtype=torch.float32)
+        return out
+
+
+class CADPOTrainer(DPOTrainer):
+    """``trl.DPOTrainer`` with the CA-DPO loss over rows with two weighted pairs (see the module doc).
+
+    Use it like DPOTrainer with a ``peft_config`` (the reference is the adapter-disabled policy), a dataset
+    of :func:`inbol.training.data.preference_dataset` rows and ``args.precompute_ref_log_probs=False`` (the
+    reference pass is this class's own).  ``precompute_ref``: compute the reference log-probabilities once
+    before training (default) instead of in every step; ``ref_cache``: a file to keep them in between runs
+    (a resumed run reads it instead of recomputing)."""
+
+    _tag_names = ["trl", "dpo", "ca-dpo"]
+    _name = "CA-DPO"
+
+    def __init__(self, *args, precompute_ref: bool = True, ref_cache: str | Path | None = None, **kwargs):
+        kwargs.setdefault("data_collator", None)
+        if kwargs["data_collator"] is None:
+            kwargs["data_collator"] = CADPOCollator(kwargs["processing_class"])
+        super().__init__(*args, **kwargs)
+        if self.args.precompute_ref_log_probs:
+            raise ValueError("CADPOTrainer computes its own reference log-probs: set precompute_ref_log_probs=False "
+                             "in the DPOConfig and use precompute_ref=True")
+        self.precompute_ref = precompute_ref
+        if precompute_ref:
+            self.train_dataset = self.add_reference_columns(self.train_dataset, ref_cache)
+
+    def _set_signature_columns_if_needed(self):
+        if self._signature_columns is None:
+            self._signature_columns = ["image", "prompt", *PAIR_KEYS, "conf", *REF_COLUMNS]
+
+    # ---------------------------------------------------------------------------------------------
+    # log-probabilities
+    # ---------------------------------------------------------------------------------------------
+
+    def sequence_logps(self, model, inputs: dict) -> tuple[torch.Tensor, Any]:
+        """Summed completion log-probabilities of every sequence in the batch (and the fused outputs)."""
+        model_kwargs = {k: v for k, v in inputs.items() if k not in _NON_MODEL_KEYS}
+        model_kwargs["use_cache"] = False
+        completion_mask = inputs["completion_mask"]
+        labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
+        outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
+        per_token = outputs.log_probs[:, -(completion_mask.size(1) - 1):]     # zero off the completion
+        return per_token.sum(dim=1), outputs
+
+    @contextlib.contextmanager
+    def reference_context(self):
+        """The policy turned into the reference: no grad, LoRA adapter disabled (or a separate ref model)."""
+        adapter = contextlib.nullcontext()
+        if self.ref_model is None and is_peft_model(self.model):
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
+        checkpointing = contextlib.nullcontext()
+        if self.args.gradient_checkpointing:          # (re-entrant checkpointing warns under no_grad)
+            checkpointing = disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs)
+        with torch.no_grad(), checkpointing, adapter:
+            yield self.ref_model if self.ref_model is not None else self.model
+
+    def reference_logps(self, inputs: dict, engine=None) -> torch.Tensor:
+        """(B, 4) reference log-probabilities of w1, l1, w2, l2 for one collated batch."""
+        with self.reference_context() as ref:
+            seq, _ = self.sequence_logps(engine if engine is not None else ref, inputs)
+        return seq[inputs["pair_index"]].float()
+
+    def compute_reference(self, dataset, batch_size: int | None = None) -> torch.Tensor:
+        """(N, 4) reference log-probabilities of ``dataset`` in row order: one no-grad pass, gathered
+        across processes."""
+        columns = [c for c in REF_COLUMNS if c in dataset.column_names]
+        if columns:
+            dataset = dataset.remove_columns(columns)
+        loader = DataLoader(dataset, batch_size=batch_size or self.args.per_device_train_batch_size,
+                            collate_fn=self.data_collator, shuffle=False,
+                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
+        loader = self.accelerator.prepare(loader)
+        engine = None
+        if self.ref_model is None and self.is_deepspeed_enabled:
+            # before `train`, DeepSpeed has not placed/gathered the parameters yet: TRL's own precompute
+            # wraps the model in an inference engine the same way
+            from trl.models import prepare_deepspeed
+            engine = prepare_deepspeed(self.model, self.accelerator)
+        was_training = self.model.training
+        self.model.eval()
+        out = []
+        try:
+            for batch in tqdm(loader, desc="CA-DPO: reference log-probs", disable=not self.is_world_process_zero(),
+                              mininterval=2):
+                with self.accelerator.autocast():
+                    ref = self.reference_logps(batch, engine)
+                out.append(self.accelerator.gather_for_metrics(ref).cpu())
+        finally:
+            self.model.train(was_training)
+        return torch.cat(out) if out else torch.zeros((0, 4))
+
+    def add_reference_columns(self, dataset, cache: str | Path | None = None):
+        """``dataset`` with the columns ref_w1, ref_l1, ref_w2, ref_l2 (read from ``cache`` when it holds
+        them for a dataset of this length, else computed and written there)."""
+        ref = None
+        if cache is not None and Path(cache).exists():
+            loaded = torch.load(cache, map_location="cpu")
+            if loaded.shape == (len(dataset), 4):
+                ref = loaded
+        if ref is None:
+            ref = self.compute_reference(dataset)
+            if cache is not None and self.accelerator.is_main_process:
+                Path(cache).parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(f"{cache}.tmp")
+                torch.save(ref, tmp)
+                os.replace(tmp, cache)
+        for c in REF_COLUMNS:
+            if c in dataset.column_names:
+                dataset = dataset.remove_columns(c)
+        for j, c in enumerate(REF_COLUMNS):
+            dataset = dataset.add_column(c, ref[:, j].tolist())
+        return dataset
+
+    # ---------------------------------------------------------------------------------------------
+    # loss and metrics
+    # ---------------------------------------------------------------------------------------------
+
+    def _compute_loss(self, model, inputs, return_outputs):
+        mode = "train" if self.model.training else "eval"
+        seq_logps, outputs = self.sequence_logps(model, inputs)
+        idx = inputs["pair_index"]
+        policy = seq_logps[idx]                                                 # (B, 4)
+        ref = inputs["ref_logps"] if "ref_logps" in inputs else self.reference_logps(inputs)
+        loss, m = ca_dpo_loss(policy[:, 0], policy[:, 1], ref[:, 0], ref[:, 1],
+                              policy[:, 2], policy[:, 3], ref[:, 2], ref[:, 3], inputs["conf"], self.beta)
+
+        gather = self.accelerator.gather_for_metrics
+        for k in METRIC_KEYS:
+            self._metrics[mode][k].append(gather(m[k]).mean().item())
+        mask = inputs["completion_mask"][:, 1:]
+        entropy = outputs.entropy[:, -mask.size(1):].detach() if outputs.entropy is not None else None
+        if entropy is not None:
+            tokens = gather(mask.sum()).sum()
+            ent = gather((entropy * mask).sum()).sum()
+            self._metrics[mode]["entropy"].append((ent / tokens).item() if tokens > 0 else 0.0)
+        if mode == "train":
+            self._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item() // self._tp_size
+        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+        if return_outputs:
+            return loss, outputs
+        return loss
+
+
+# -------------------------------------------------------------------------------------------------
+# the train_ca_dpo / train_dpo@N stages' library call
+# -------------------------------------------------------------------------------------------------
+
+REF_CACHE = "ref_logps.pt"
+
+
+def train_preference(data: str | Path, start_model: str | Path, out_dir: str | Path, *, kind: str,
+                     lora: LoraParams, train: TrainParams, dpo: DPOParams, work_dir: str | Path, live_dir: str | Path | None = None,
+                     name: str = "ca_dpo", callbacks=()) -> dict:
+    """CA-DPO (``kind='ca_dpo'``, the preference records) or plain DPO (``kind='dpo'``, a DPO variant's
+    pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference.  Writes the
+    adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward accuracy and
+    margin, steps, seconds)."""
+    train = dpo.apply(train)
+    set_seed(train.seed)
+    model, processor = load_base(start_model, device="cpu", dtype="float32")   # DataError if unloadable
+    ds = preference_dataset(data, processor, kind)                              # DataError if empty/bad
+    peft_config = lora_config(lora, model)                                      # ParamError if no match
+    ckpt = CheckpointDir(work_dir, fingerprint(stage=name, kind=kind, lora=lora, train=train, beta=dpo.beta,
+                                               data=file_digest(data), start=model_stamp(start_model)))
+    resume = ckpt.prepare()
+    args = DPOConfig(**trainer_kwargs(train, work_dir), beta=dpo.beta, precompute_ref_log_probs=False,
+                     max_length=None)
+    cbs = [c for c in (live_callback(live_dir, checkpoint_step(resume)), *callbacks) if c is not None]
+    trainer = CADPOTrainer(model=model, args=args, train_dataset=ds, processing_class=processor,
+                           peft_config=peft_config, callbacks=cbs, ref_cache=Path(work_dir) / REF_CACHE)
+    result, seconds = timed_train(trainer, resume)
+    save_outputs(trainer, start_model, out_dir)
+    hist = trainer.state.log_history
+    metrics = summary(trainer, result, seconds, len(ds), resume)
+    metrics.update(stage=name, kind=kind, start_model=str(start_model), beta=dpo.beta,
+                   final_reward_accuracy=last_mean(hist, "rewards/accuracies"),
+                   final_reward_margin=last_mean(hist, "rewards/margins"),
+                   buckets=dict(sorted(Counter(ds["bucket"]).items())))
+    ckpt.finish()
+    return metrics

@@ -1,0 +1,216 @@
+"""What every training stage shares: hardware-derived precision, TRL config arguments, the resumable
+checkpoint directory, dvclive logging, the multi-process-safe output directory and the metrics summary.
+
+Precision and device come from the hardware, never from a hard-coded choice: on CUDA bf16 mixed
+precision when supported (else fp16), on Apple MPS fp32, on a machine without an accelerator fp32 with
+``use_cpu=True`` (TRL 1.x configs default to ``bf16=True``, which fails there).  Master weights stay fp32,
+so merging the LoRA update into the saved model loses nothing to bf16 rounding.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..io import atomic_dir
+from .config import TrainParams
+
+FINGERPRINT = "fingerprint.json"
+
+
+def hardware() -> dict:
+    """``{device, use_cpu, bf16, fp16}`` for this machine."""
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        return {"device": "cuda", "use_cpu": False, "bf16": bf16, "fp16": not bf16}
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return {"device": "mps", "use_cpu": False, "bf16": False, "fp16": False}
+    return {"device": "cpu", "use_cpu": True, "bf16": False, "fp16": False}
+
+
+def state() -> PartialState:
+    return PartialState()
+
+
+def is_main_process() -> bool:
+    return state().is_main_process
+
+
+def trainer_kwargs(train: TrainParams, work_dir: str | Path, *, resumable: bool = True) -> dict:
+    """Keyword arguments of an ``SFTConfig`` / ``DPOConfig`` for ``train`` (checkpoints in ``work_dir``)."""
+    hw = hardware()
+    return dict(
+        output_dir=str(work_dir), learning_rate=train.lr, num_train_epochs=train.epochs,
+        max_steps=train.max_steps if train.max_steps is not None else -1,
+        per_device_train_batch_size=train.per_device_batch(state().num_processes),
+        gradient_accumulation_steps=train.grad_accum, warmup_steps=train.warmup_ratio,
+        lr_scheduler_type=train.scheduler, seed=train.seed, data_seed=train.seed,
+        logging_steps=train.logging_steps, logging_first_step=True,
+        save_strategy="steps" if resumable else "no", save_steps=train.save_steps, save_total_limit=2,
+        activation_checkpointing=train.activation_checkpointing, use_cpu=hw["use_cpu"], bf16=hw["bf16"],
+        fp16=hw["fp16"], report_to="none", disable_tqdm=False, dataloader_num_workers=0,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# resumable checkpoints
+# ------------------------------------------------------------------------------------------------
+
+def _plain(obj):
+    if is_dataclass(obj):
+        return asdict(obj)
+    return obj
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_stamp(path: str | Path) -> list:
+    """(name, size, mtime) of every file of a model folder: cheap, and any rewrite of it changes it."""
+    path = Path(path)
+    if not path.is_dir():
+        return [str(path)]
+    return sorted([str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns]
+                  for p in path.rglob("*") if p.is_file())
+
+
+def fingerprint(**parts) -> dict:
+    """What a checkpoint depends on: the params, the data, the starting model and this library's code."""
+    code = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(f.read_bytes())
+    return json.loads(json.dumps({**{k: _plain(v) for k, v in parts.items()}, "code": code.hexdigest()},
+                                 sort_keys=True, default=str))
+
+
+class CheckpointDir:
+    """The persistent work directory of one training stage (e.g. ``models/.ckpt/idk_it``).
+
+    Trainer checkpoints (``checkpoint-<step>/``, every ``train.save_steps``) land here; a run killed
+    mid-way resumes from the last one when the stage runs again with the same fingerprint (params, data,
+    starting model, code).  A different fingerprint wipes the directory first, and a completed run
+    removes it, so a stale checkpoint is never resumed."""
+
+    def __init__(self, path: str | Path, fp: dict):
+        self.path, self.fp = Path(path), fp
+
+    def prepare(self) -> str | None:
+        """The checkpoint to resume from, or None (fresh start).  Main process first, then the others."""
+        st = state()
+        with st.main_process_first():
+            if st.is_main_process:
+                stored = self.path / FINGERPRINT
+                same = stored.exists() and json.loads(stored.read_text()) == self.fp
+                if not same and self.path.exists():
+                    shutil.rmtree(self.path)
+                self.path.mkdir(parents=True, exist_ok=True)
+                (self.path / FINGERPRINT).write_text(json.dumps(self.fp, indent=1, sort_keys=True))
+            last = get_last_checkpoint(str(self.path)) if self.path.is_dir() else None
+        return last
+
+    def finish(self) -> None:
+        st = state()
+        st.wait_for_everyone()
+        if st.is_main_process and self.path.exists():
+            shutil.rmtree(self.path)
+
+
+def checkpoint_step(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1]) if checkpoint else 0
+
+
+# ------------------------------------------------------------------------------------------------
+# dvclive
+# ------------------------------------------------------------------------------------------------
+
+def trim_live(live_dir: str | Path, step: int) -> None:
+    """Drop metric rows logged after ``step`` (a resumed run logs them again from its checkpoint)."""
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        lines = tsv.read_text().splitlines()
+        if not lines:
+            continue
+        head = lines[0].split("\t")
+        if "step" not in head:
+            continue
+        col = head.index("step")
+        keep = [lines[0]] + [ln for ln in lines[1:] if ln.split("\t")[col].isdigit() and int(ln.split("\t")[col]) <= step]
+        tsv.write_text("\n".join(keep) + "\n")
+
+
+def live_callback(live_dir: str | Path | None, resume_step: int = 0):
+    """A dvclive callback writing into ``live_dir`` (main process only), with the Trainer's global step as
+    the x axis so a resumed run continues the curves; None when ``live_dir`` is None."""
+    if live_dir is None:
+        return None
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    class StepDVCLiveCallback(DVCLiveCallback):
+        def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+            if state.is_world_process_zero and self.live is not None:
+                self.live.step = state.global_step
+            super().on_log(args, state, control, model=model, logs=logs, **kwargs)
+
+    live = None
+    if is_main_process():
+        if resume_step:
+            trim_live(live_dir, resume_step)
+        live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, resume=bool(resume_step))
+    return StepDVCLiveCallback(live=live)
+
+
+# ------------------------------------------------------------------------------------------------
+# outputs
+# ------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def publish_dir(path: str | Path):
+    """``atomic_dir(path)`` on the main process; a throw-away directory on the others (under
+    ``accelerate launch`` every process runs the stage script, only the main one writes outputs)."""
+    if is_main_process():
+        with atomic_dir(path) as tmp:
+            yield tmp
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield Path(tmp)
+
+
+def last_mean(history: Iterable[dict], key: str, n: int = 3) -> float | None:
+    vals = [h[key] for h in history if key in h and isinstance(h[key], (int, float)) and math.isfinite(h[key])]
+    return round(float(np.mean(vals[-n:])), 4) if vals else None
+
+
+def summary(trainer, result, seconds: float, n_examples: int, resumed_from: str | None) -> dict:
+    """metrics/train/<name>.json: final loss (mean of the last 3 logged), steps, time, ..."""
+    hist = [h for h in trainer.state.log_history if "train_runtime" not in h]
+    out = {"final_loss": last_mean(hist, "loss"), "train_loss": round(float(result.training_loss), 4),
+           "steps": int(result.global_step), "epochs": round(float(trainer.state.epoch or 0.0), 3),
+           "examples": n_examples, "train_seconds": round(seconds, 1),
+           "resumed_from_step": checkpoint_step(resumed_from), "device": hardware()["device"],
+           "processes": state().num_processes,
+           "effective_batch_size": trainer.args.per_device_train_batch_size
+           * trainer.args.gradient_accumulation_steps * state().num_processes}
+    return out
+
+
+def timed_train(trainer, resume_from: str | None):
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    return result, time.time() - t0

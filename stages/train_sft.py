@@ -1,0 +1,27 @@
+"""Stage `train_sft`: the SFT baseline (paper section 4.1.2): LoRA tuning of the original model on ground-truth
+answers (answerable questions) and refusals (unanswerable ones).
+
+Reads params `lora`, `train`; data/constructed/sft.jsonl and models/base.  Writes models/sft/ (merged
+model + processor; LoRA adapter in adapter/), metrics/train/sft.json and dvclive/sft/.  A killed run
+resumes from its last checkpoint in models/.ckpt/sft/ when the stage runs again.
+"""
+from inbol.config import load_params, load_section, run_stage
+from inbol.io import write_json
+from inbol.training import LoraParams, TrainParams, is_main_process, publish_dir, train_sft
+
+NAME, DATA, START = "sft", "data/constructed/sft.jsonl", "models/base"
+
+
+def main() -> None:
+    params = load_params()
+    lora = load_section(LoraParams, "lora", params)
+    train = load_section(TrainParams, "train", params)
+    with publish_dir(f"models/{NAME}") as out:
+        metrics = train_sft(DATA, START, out, lora=lora, train=train, work_dir=f"models/.ckpt/{NAME}",
+                            live_dir=f"dvclive/{NAME}", name=NAME)
+    if is_main_process():
+        write_json(f"metrics/train/{NAME}.json", metrics)
+
+
+if __name__ == "__main__":
+    run_stage(main)

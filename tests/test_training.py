@@ -1,0 +1,437 @@
+"""The training library (inbol.training): the CA-DPO loss of equation (6), the trainers on a tiny LLaVA,
+LoRA placement, the precomputed reference log-probabilities, saving/merging, resume and bad inputs."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+from inbol.config import DataError, ParamError, from_dict
+from inbol.io import read_jsonl, write_jsonl
+from inbol.models import ArchConfig, build_processor, build_tiny_llava, format_prompt, load_model, train_tokenizer
+from inbol.models.base import tokenizer_texts
+from inbol.models.pretrain import encode_example, n_image_tokens
+from inbol.training import (REF_COLUMNS, CADPOCollator, CADPOTrainer, CheckpointDir, DPOParams, LoraParams,
+                            TrainParams, ca_dpo_loss, lora_config, preference_dataset, sft_dataset,
+                            train_preference, train_sft)
+from inbol.training.runtime import hardware, trainer_kwargs
+from inbol.world import WorldConfig, build_world
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 16},
+        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
+REFUSAL, WRONG = "Sorry, I can not help with it.", "zebra"
+LORA = LoraParams()
+TRAIN = {"lr": 0.05, "batch_size": 4, "max_steps": 4, "save_steps": 2, "logging_steps": 1, "warmup_ratio": 0.0}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("train")
+    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 24, "test": 2, "ood_hard": 1,
+                                                  "ood_phrasing": 1, "ood_choice": 1},
+                                        "n_emblems": 6, "emblem_max_exposure": 4}, "world"), root / "world")
+    corpus, pool = read_jsonl(root / "world" / "corpus.jsonl"), read_jsonl(root / "world" / "pool.jsonl")
+    tok = train_tokenizer(tokenizer_texts(corpus), 400)
+    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 48, seed=0)
+    proc = build_processor(tok, 48, 16)
+    model.save_pretrained(root / "base")
+    proc.save_pretrained(root / "base")
+    idk, pref, dpo = [], [], []
+    for i, r in enumerate(pool):
+        bucket, ans = ("known", "unknown", "mixed")[i % 3], r["answers"][0]
+        base = {"id": r["id"], "image": r["image"], "prompt": r["question"], "bucket": bucket, "origin": "vqa"}
+        idk.append({**base, "completion": REFUSAL if bucket == "unknown" else ans})
+        if bucket == "known":
+            p1 = p2 = {"chosen": ans, "rejected": REFUSAL}
+        elif bucket == "unknown":
+            p1 = p2 = {"chosen": REFUSAL, "rejected": WRONG}
+        else:
+            p1, p2 = {"chosen": ans, "rejected": WRONG}, {"chosen": REFUSAL, "rejected": WRONG}
+        pref.append({**base, "p1": dict(p1), "p2": dict(p2), "conf": (0.9, 0.1, 0.3)[i % 3]})
+        dpo.append({**base, "chosen": p2["chosen"], "rejected": p2["rejected"], "weight": 1.0})
+    data = root / "constructed"
+    write_jsonl(data / "idk_it.jsonl", idk)
+    write_jsonl(data / "preference.jsonl", pref)
+    write_jsonl(data / "dpo_1.jsonl", dpo)
+    return {"root": root, "base": root / "base", "data": data, "pool": pool}
+
+
+def train_params(**kw) -> TrainParams:
+    return from_dict(TrainParams, {**TRAIN, **kw}, "train")
+
+
+def dpo_trainer(world, work, data="preference.jsonl", kind="ca_dpo", steps=4, precompute=True, model_path=None,
+                **cfg) -> CADPOTrainer:
+    model, proc = load_model(model_path or world["base"], device="cpu", dtype="float32")
+    ds = preference_dataset(world["data"] / data, proc, kind)
+    args = DPOConfig(**{**trainer_kwargs(train_params(max_steps=steps), work, resumable=False),
+                        "disable_tqdm": True, **cfg}, beta=0.1, precompute_ref_log_probs=False, max_length=None)
+    return CADPOTrainer(model=model, args=args, train_dataset=ds, processing_class=proc,
+                        peft_config=lora_config(LORA, model), precompute_ref=precompute)
+
+
+def one_line(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg and msg
+    return msg
+
+
+# ------------------------------------------------------------------------------------------------
+# the loss of equation (6)
+# ------------------------------------------------------------------------------------------------
+
+def t(*xs):
+    return torch.tensor(xs, dtype=torch.float64)
+
+
+def test_ca_dpo_loss_matches_equation_6_by_hand():
+    beta = 0.1
+    # Known (conf 0.9, p1 = p2): D_w = -2 - (-3) = 1, D_l = -5 - (-4) = -1 -> z = 0.1 * 2 = 0.2
+    #   loss = -(0.9 + 0.1) log sigma(0.2) = log(1 + e^-0.2) = 0.598138869...
+    # Unknown (conf 0.1, p1 = p2): policy = reference -> z = 0 -> loss = log 2
+    # Mixed (conf 0.3): p1 z1 = 0.1 * ((-4 + 5) - (-6 + 5)) = 0.2 ; p2 z2 = 0.1 * ((-8 + 6) - (-6 + 5)) = -0.1
+    #   loss = -(0.3 log sigma(0.2) + 0.7 log sigma(-0.1)) = 0.3 * 0.598138869 + 0.7 * log(1 + e^0.1)
+    #        = 0.179441661 + 0.7 * 0.744396660 = 0.700519323
+    pw1, pl1, rw1, rl1 = t(-2, -1, -4), t(-5, -1, -6), t(-3, -1, -5), t(-4, -1, -5)
+    pw2, pl2, rw2, rl2 = t(-2, -1, -8), t(-5, -1, -6), t(-3, -1, -6), t(-4, -1, -5)
+    conf = t(0.9, 0.1, 0.3)
+    loss, m = ca_dpo_loss(pw1, pl1, rw1, rl1, pw2, pl2, rw2, rl2, conf, beta)
+    expected = [0.5981388694, 0.6931471806, 0.7005193229]
+    assert m["loss"].tolist() == pytest.approx(expected, abs=1e-7)
+    assert loss.item() == pytest.approx(sum(expected) / 3, abs=1e-7)
+    # metrics of the Mixed row, weighted like the loss: chosen 0.1 (0.3 * 1 + 0.7 * -2) = -0.11,
+    # rejected 0.1 (0.3 * -1 + 0.7 * -1) = -0.1, margin 0.3 * 0.2 + 0.7 * -0.1 = -0.01, accuracy 0.3 * 1 + 0.7 * 0
+    assert m["rewards/chosen"][2].item() == pytest.approx(-0.11, abs=1e-7)
+    assert m["rewards/rejected"][2].item() == pytest.approx(-0.1, abs=1e-7)
+    assert m["rewards/margins"][2].item() == pytest.approx(-0.01, abs=1e-7)
+    assert m["rewards/accuracies"].tolist() == pytest.approx([1.0, 0.0, 0.3])
+    assert m["logps/chosen"][2].item() == pytest.approx(0.3 * -4 + 0.7 * -8)
+
+
+def test_ca_dpo_loss_is_standard_dpo_when_conf_is_one():
+    g = torch.Generator().manual_seed(0)
+    pw, pl, rw, rl, junk = (torch.randn(8, generator=g) * 5 for _ in range(5))
+    beta = 0.3
+    loss, m = ca_dpo_loss(pw, pl, rw, rl, junk, junk * 2, junk * 3, junk, torch.ones(8), beta)
+    dpo = -F.logsigmoid(beta * ((pw - rw) - (pl - rl)))
+    assert loss.item() == pytest.approx(dpo.mean().item(), rel=1e-6)
+    assert torch.allclose(m["rewards/chosen"], beta * (pw - rw))
+    assert torch.allclose(m["rewards/rejected"], beta * (pl - rl))
+    assert torch.equal(m["rewards/accuracies"], ((pw - rw) > (pl - rl)).float())
+    # and p2 gets no gradient at conf = 1, p1 none at conf = 0
+    x = [v.clone().requires_grad_() for v in (pw, pl, rw, rl, junk, junk, junk, junk)]
+    ca_dpo_loss(*x, 1.0, beta)[0].backward()
+    assert x[4].grad.abs().sum() == 0 and x[0].grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# data and collators
+# ------------------------------------------------------------------------------------------------
+
+def test_sft_labels_cover_only_the_completion(world):
+    model, proc = load_model(world["base"], device="cpu")
+    ds = sft_dataset(world["data"] / "idk_it.jsonl", proc)
+    args = SFTConfig(**{**trainer_kwargs(train_params(), world["root"] / "sft_collate", resumable=False)},
+                     completion_only_loss=True, max_length=None)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=proc,
+                         peft_config=lora_config(LORA, model))
+    rows = read_jsonl(world["data"] / "idk_it.jsonl")[:3]
+    batch = trainer.data_collator([dict(ds[i]) for i in range(3)])
+    for i, r in enumerate(rows):
+        ids, labels = encode_example(proc.tokenizer, r["prompt"], r["completion"], model.config.image_token_index,
+                                     n_image_tokens(model))
+        n = len(ids)   # right padding after the example
+        assert batch["input_ids"][i, :n].tolist() == ids and batch["labels"][i, :n].tolist() == labels
+        assert (batch["labels"][i, n:] == -100).all()
+        assert proc.tokenizer.decode([x for x in labels if x != -100]) == f" {r['completion']}</s>"
+    assert batch["pixel_values"].shape[0] == 3
+
+
+def test_prompts_use_the_chat_template(world):
+    _, proc = load_model(world["base"], device="cpu")
+    ds = preference_dataset(world["data"] / "preference.jsonl", proc)
+    r = read_jsonl(world["data"] / "preference.jsonl")[2]
+    assert ds[2]["prompt"] == "<s>" + format_prompt(r["prompt"])
+    assert ds[2]["w1"] == f" {r['p1']['chosen']}</s>" and ds[2]["w2"] == f" {REFUSAL}</s>"
+    assert ds[2]["conf"] == pytest.approx(0.3)
+
+
+def test_collator_deduplicates_completions(world):
+    _, proc = load_model(world["base"], device="cpu")
+    ds = preference_dataset(world["data"] / "preference.jsonl", proc)
+    rows = [dict(ds[i]) for i in (0, 1, 2)]          # known, unknown, mixed
+    batch = CADPOCollator(proc)(rows)
+    # Known and Unknown (p1 = p2): 2 sequences each; Mixed (l1 = l2 = incorrect): 3
+    assert batch["input_ids"].shape[0] == 7 == batch["pixel_values"].shape[0]
+    assert batch["pair_index"].tolist() == [[0, 1, 0, 1], [2, 3, 2, 3], [4, 5, 6, 5]]
+    tok = proc.tokenizer
+    for row, idx in zip(rows, batch["pair_index"].tolist()):
+        for key, s in zip(("w1", "l1", "w2", "l2"), idx):
+            comp = batch["input_ids"][s][batch["completion_mask"][s].bool()]
+            assert tok.decode(comp) == row[key]
+    assert batch["conf"].tolist() == pytest.approx([0.9, 0.1, 0.3])
+
+
+# ------------------------------------------------------------------------------------------------
+# the trainers
+# ------------------------------------------------------------------------------------------------
+
+def _set_lora_b(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in sorted(model.named_parameters()):
+            if "lora_B" in n:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+
+
+def test_trainer_at_conf_one_equals_stock_trl_dpo(world, tmp_path):
+    """Same pairs, same LoRA weights: the CA-DPO trainer at conf = 1 gives TRL DPOTrainer's loss and rewards."""
+    ours = dpo_trainer(world, tmp_path / "a", data="dpo_1.jsonl", kind="dpo")
+    model, proc = load_model(world["base"], device="cpu", dtype="float32")
+    ds = preference_dataset(world["data"] / "dpo_1.jsonl", proc, "dpo")
+    stock_ds = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
+        ["image", "prompt", "chosen", "rejected"])
+    args = DPOConfig(**{**trainer_kwargs(train_params(), tmp_path / "b", resumable=False), "disable_tqdm": True},
+                     beta=0.1, precompute_ref_log_probs=False, max_length=None)
+    stock = DPOTrainer(model=model, args=args, train_dataset=stock_ds, processing_class=proc,
+                       peft_config=lora_config(LORA, model))
+    _set_lora_b(ours.model)
+    _set_lora_b(stock.model)
+    idx = [0, 1, 2, 3, 4, 5]
+    with torch.no_grad():
+        l_ours = ours.compute_loss(ours.model, ours.data_collator([dict(ours.train_dataset[i]) for i in idx]))
+        l_stock = stock.compute_loss(stock.model, stock.data_collator([dict(stock_ds[i]) for i in idx]))
+    assert abs(l_ours.item() - math.log(2)) > 1e-3            # the adapter moved the policy off the reference
+    assert l_ours.item() == pytest.approx(l_stock.item(), abs=1e-5)
+    for k in ("rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen", "logps/rejected"):
+        assert ours._metrics["train"][k][-1] == pytest.approx(stock._metrics["train"][k][-1], abs=1e-4), k
+
+
+def test_training_updates_only_lora_and_keeps_reference_columns(world, tmp_path):
+    trainer = dpo_trainer(world, tmp_path)
+    peft_model = trainer.model
+    lora_names = [n for n, _ in peft_model.named_modules() if n.endswith("lora_A")]
+    assert lora_names and all(".language_model." in n for n in lora_names)          # not vision, not projector
+    assert {n for n, p in peft_model.named_parameters() if p.requires_grad} == \
+        {n for n, _ in peft_model.named_parameters() if "lora_" in n}
+    before = {n: p.detach().clone() for n, p in peft_model.named_parameters()}
+    ref_before = torch.tensor([trainer.train_dataset[c] for c in REF_COLUMNS]).T
+    assert ref_before.shape == (24, 4) and torch.isfinite(ref_before).all() and (ref_before < 0).all()
+
+    trainer.train()
+
+    changed = {n for n, p in peft_model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all("lora_" in n for n in changed)
+    assert any("lora_B" in n for n in changed)
+    ref_after = torch.tensor([trainer.train_dataset[c] for c in REF_COLUMNS]).T
+    assert torch.equal(ref_before, ref_after)
+    fresh = trainer.compute_reference(trainer.train_dataset)            # adapter disabled, no grad
+    assert torch.allclose(fresh, ref_after, atol=1e-4)
+    batch = trainer.data_collator([dict(trainer.train_dataset[i]) for i in range(4)])
+    with torch.no_grad():
+        policy, _ = trainer.sequence_logps(peft_model, batch)
+    assert not torch.allclose(policy[batch["pair_index"]], ref_after[:4], atol=1e-3)   # the policy did move
+    logged = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
+    assert logged and logged[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)       # step 1: policy = reference
+    assert all(k in logged[-1] for k in ("rewards/chosen", "rewards/rejected", "rewards/margins"))
+
+
+# ------------------------------------------------------------------------------------------------
+# the stage functions: outputs, merge, resume
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def idk_run(world):
+    out = world["root"] / "idk_it"
+    out.mkdir()
+    metrics = train_sft(world["data"] / "idk_it.jsonl", world["base"], out, lora=LORA, train=train_params(),
+                        work_dir=world["root"] / "ckpt" / "idk_it", live_dir=world["root"] / "live" / "idk_it")
+    return out, metrics
+
+
+def test_train_sft_writes_adapter_merged_model_metrics_and_curves(world, idk_run):
+    out, m = idk_run
+    assert m["steps"] == 4 and m["examples"] == 24 and m["final_loss"] is not None and m["resumed_from_step"] == 0
+    assert m["buckets"] == {"known": 8, "mixed": 8, "unknown": 8} and m["device"] == hardware()["device"]
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "config.json").is_file()
+    assert not (world["root"] / "ckpt" / "idk_it").exists()                  # finished: no stale checkpoint
+    loss = (world["root"] / "live" / "idk_it" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
+    assert loss[0] == "step\tloss" and [ln.split("\t")[0] for ln in loss[1:]] == ["1", "2", "3", "4"]
+
+
+def test_merged_model_equals_peft_model_and_only_the_language_model_changed(world, idk_run):
+    from peft import PeftModel
+    out, _ = idk_run
+    merged, proc = load_model(out, device="cpu")
+    base, _ = load_model(world["base"], device="cpu")
+    peft = PeftModel.from_pretrained(load_model(world["base"], device="cpu")[0], str(out / "adapter")).eval()
+    recs = world["pool"][:3]
+    batch = proc(images=[Image.open(r["image"]) for r in recs], text=[format_prompt(r["question"]) for r in recs],
+                 return_tensors="pt", padding=True)
+    with torch.no_grad():
+        lm, lp, lb = merged(**batch).logits, peft(**batch).logits, base(**batch).logits
+    assert torch.allclose(lm, lp, atol=1e-5) and not torch.allclose(lm, lb, atol=1e-3)
+    sb, sm = base.state_dict(), merged.state_dict()
+    differ = {k for k in sb if not torch.equal(sb[k], sm[k])}
+    assert differ and all(".language_model." in k and k.rsplit(".", 2)[-2] in LORA.target_modules for k in differ)
+
+
+class Kill(TrainerCallback):
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == 3:
+            raise KeyboardInterrupt("killed")
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(world, idk_run):
+    out_full, _ = idk_run
+    work, out = world["root"] / "ckpt" / "idk_resume", world["root"] / "idk_resume"
+    kw = dict(lora=LORA, train=train_params(), work_dir=work, live_dir=world["root"] / "live" / "idk_resume")
+    with pytest.raises(KeyboardInterrupt):
+        train_sft(world["data"] / "idk_it.jsonl", world["base"], out, callbacks=[Kill()], **kw)
+    assert (work / "checkpoint-2").is_dir()
+    m = train_sft(world["data"] / "idk_it.jsonl", world["base"], out, **kw)
+    assert m["resumed_from_step"] == 2 and m["steps"] == 4
+    a = load_file(out_full / "adapter" / "adapter_model.safetensors")
+    b = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)   # = uninterrupted run
+    steps = (world["root"] / "live" / "idk_resume" / "plots" / "metrics" / "loss.tsv").read_text().split("\n")[1:]
+    assert [s.split("\t")[0] for s in steps if s] == ["1", "2", "3", "4"]            # no duplicated step 3
+
+
+def test_a_stale_checkpoint_is_never_resumed(tmp_path):
+    ck = CheckpointDir(tmp_path / "w", {"a": 1})
+    assert ck.prepare() is None
+    (tmp_path / "w" / "checkpoint-2").mkdir()
+    assert CheckpointDir(tmp_path / "w", {"a": 1}).prepare().endswith("checkpoint-2")
+    assert CheckpointDir(tmp_path / "w", {"a": 2}).prepare() is None          # params/data/model changed
+    assert not (tmp_path / "w" / "checkpoint-2").exists()
+
+
+def test_train_preference_from_the_idk_model(world, idk_run):
+    out = world["root"] / "ca_dpo"
+    out.mkdir()
+    m = train_preference(world["data"] / "preference.jsonl", idk_run[0], out, kind="ca_dpo", lora=LORA,
+                         train=train_params(), dpo=from_dict(DPOParams, {}, "dpo"),
+                         work_dir=world["root"] / "ckpt" / "ca_dpo", live_dir=world["root"] / "live" / "ca_dpo")
+    assert m["steps"] == 4 and 0.0 <= m["final_reward_accuracy"] <= 1.0 and m["beta"] == 0.1
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == str(idk_run[0]) and cfg["r"] == 16 and cfg["lora_alpha"] == 32
+    assert (world["root"] / "live" / "ca_dpo" / "plots" / "metrics" / "rewards" / "accuracies.tsv").is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# bad inputs: one line, before any training
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("section, cls, value, key", [
+    ("train", TrainParams, {"lr": 0.0}, "train.lr"),
+    ("train", TrainParams, {"batch_size": 16, "grad_accum": 3}, "train.grad_accum"),
+    ("train", TrainParams, {"max_steps": 0}, "train.max_steps"),
+    ("train", TrainParams, {"scheduler": "cosine_warm"}, "train.scheduler"),
+    ("lora", LoraParams, {"r": 0}, "lora.r"),
+    ("lora", LoraParams, {"target_modules": []}, "lora.target_modules"),
+    ("lora", LoraParams, {"dropout": 1.0}, "lora.dropout"),
+    ("dpo", DPOParams, {"beta": 0}, "dpo.beta"),
+    ("dpo", DPOParams, {"gamma": 1}, "dpo.gamma"),
+])
+def test_bad_params_are_one_line_errors(section, cls, value, key):
+    with pytest.raises(ParamError) as e:
+        from_dict(cls, value, section)
+    assert one_line(e).startswith(key)
+
+
+def test_per_device_batch_must_divide():
+    tp = from_dict(TrainParams, {"batch_size": 16, "grad_accum": 2}, "train")
+    assert tp.per_device_batch(2) == 4
+    with pytest.raises(ParamError, match=r"^train.batch_size = 16: must be a multiple of grad_accum x processes"):
+        tp.per_device_batch(3)
+
+
+def test_bad_inputs_fail_before_training(world, tmp_path):
+    kw = dict(lora=LORA, train=train_params(), work_dir=tmp_path / "w")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(DataError) as e:
+        train_sft(empty, world["base"], tmp_path / "o", **kw)
+    assert "no examples" in one_line(e)
+    with pytest.raises(DataError) as e:
+        train_sft(world["data"] / "idk_it.jsonl", tmp_path / "no-model", tmp_path / "o", **kw)
+    assert one_line(e).startswith("cannot load model from")
+    bad_lora = from_dict(LoraParams, {"target_modules": ["q_proj", "qkv"]}, "lora")
+    with pytest.raises(ParamError) as e:
+        train_sft(world["data"] / "idk_it.jsonl", world["base"], tmp_path / "o", **{**kw, "lora": bad_lora})
+    assert one_line(e).startswith("lora.target_modules = ['q_proj', 'qkv']: 'qkv' matches no linear layer")
+    vision_only = from_dict(LoraParams, {"target_modules": ["out_proj"]}, "lora")      # CLIP's, not the LM's
+    with pytest.raises(ParamError, match="'out_proj' matches no linear layer of the language model"):
+        train_sft(world["data"] / "idk_it.jsonl", world["base"], tmp_path / "o", **{**kw, "lora": vision_only})
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("record, kind, message", [
+    ({"id": "x", "image": "IMG", "prompt": "q", "p1": {"chosen": "a", "rejected": "b"}}, "ca_dpo", "lacks field 'p2'"),
+    ({"id": "x", "image": "IMG", "prompt": "q", "p1": {"chosen": "a", "rejected": "b"},
+      "p2": {"chosen": "a", "rejected": "b"}, "conf": 1.5}, "ca_dpo", "must be in [0, 1]"),
+    ({"id": "x", "image": "IMG", "prompt": "q", "chosen": "a", "rejected": "b", "weight": 0.5}, "dpo",
+     "plain-DPO rows must have weight 1"),
+    ({"id": "x", "image": "missing.png", "prompt": "q", "chosen": "a", "rejected": "b"}, "dpo", "not found"),
+])
+def test_bad_records_are_one_line_errors(world, tmp_path, record, kind, message):
+    _, proc = load_model(world["base"], device="cpu")
+    if record["image"] == "IMG":
+        record = {**record, "image": world["pool"][0]["image"]}
+    write_jsonl(tmp_path / "d.jsonl", [record])
+    with pytest.raises(DataError) as e:
+        preference_dataset(tmp_path / "d.jsonl", proc, kind)
+    assert message in one_line(e)
+
+
+def test_precision_and_device_follow_the_hardware(tmp_path):
+    kw = trainer_kwargs(train_params(), tmp_path)
+    if torch.cuda.is_available():
+        assert not kw["use_cpu"] and kw["bf16"] == torch.cuda.is_bf16_supported()
+    else:
+        assert kw["use_cpu"] and not kw["bf16"] and not kw["fp16"]
+
+
+def test_train_dpo_stage_rejects_a_bad_variant(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train_dpo.py"), "4"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "error: train_dpo variant = '4': must be one of 1, 2, 3 (usage: python stages/train_dpo.py N)"
+
+
+def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
+    """stages/train_idk_it.py then stages/train_dpo.py 1, as dvc runs them (repository root = cwd)."""
+    import shutil
+    import yaml
+    shutil.copytree(world["base"], tmp_path / "models" / "base")
+    shutil.copytree(world["data"], tmp_path / "data" / "constructed")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+                                                          "train": {**TRAIN, "max_steps": 2}, "dpo": {"beta": 0.2}}))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    for cmd in (["train_idk_it.py"], ["train_dpo.py", "1"]):
+        proc = subprocess.run([sys.executable, str(ROOT / "stages" / cmd[0]), *cmd[1:]], cwd=tmp_path,
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ("idk_it", "dpo_1"):
+        m = json.loads((tmp_path / "metrics" / "train" / f"{name}.json").read_text())
+        assert m["steps"] == 2 and m["stage"] == name
+        assert (tmp_path / "models" / name / "model.safetensors").is_file()
+        assert json.loads((tmp_path / "models" / name / "adapter" / "adapter_config.json").read_text())["r"] == 4
+        assert (tmp_path / "dvclive" / name / "plots" / "metrics" / "loss.tsv").is_file()
+        assert not (tmp_path / "models" / ".ckpt" / name).exists()
+    assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it"
+    assert not [p for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")]
