@@ -4,7 +4,7 @@ LoRA policy, the policy with its adapter disabled), on the same preference pairs
 in one run.  A third row is the CA-DPO trainer with the per-step reference forward (``precompute_ref=
 False``), to show where the difference comes from.
 
-    python scripts/bench_ca_dpo.py                       # 96 pairs, batch 16, 6 timed steps, CPU/GPU as present
+    python scripts/bench_ca_dpo.py                       # 96 pairs, batch 16, 8 timed steps, CPU/GPU as present
     python scripts/bench_ca_dpo.py --n 256 --batch-size 16 --steps 10 --model models/idk_it
 
 The model is ``--model`` when given, else a fresh tiny LLaVA with the embedded default's architecture
@@ -21,29 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import TrainerCallback
 
 from inbol.config import from_dict
 from inbol.io import read_jsonl, write_jsonl
 
 REFUSAL = "Sorry, I can not help with it."
-
-
-class StepTimer(TrainerCallback):
-    def __init__(self):
-        self.times, self._t = [], None
-
-    def _sync(self):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-    def on_step_begin(self, args, state, control, **kw):
-        self._sync()
-        self._t = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kw):
-        self._sync()
-        self.times.append(time.perf_counter() - self._t)
 
 
 def build(work: Path, n: int, model_path: str | None):
@@ -68,7 +50,7 @@ def build(work: Path, n: int, model_path: str | None):
     return work / "pairs.jsonl", model_path
 
 
-def run(kind: str, pairs: Path, model_path: str, args, work: Path) -> dict:
+def make_trainer(kind: str, pairs: Path, model_path: str, args, work: Path):
     from trl import DPOConfig, DPOTrainer
 
     from inbol.models import load_model
@@ -77,57 +59,87 @@ def run(kind: str, pairs: Path, model_path: str, args, work: Path) -> dict:
 
     torch.manual_seed(0)
     model, proc = load_model(model_path, device="cpu", dtype="float32")
-    train = from_dict(TrainParams, {"batch_size": args.batch_size, "max_steps": args.warmup + args.steps,
-                                    "lr": 1e-4, "logging_steps": 1000, "save_steps": 10**6}, "train")
+    train = from_dict(TrainParams, {"batch_size": args.batch_size, "max_steps": 1, "lr": 1e-4}, "train")
     cfg = DPOConfig(**{**trainer_kwargs(train, work / kind, resumable=False), "disable_tqdm": True},
                     beta=0.1, precompute_ref_log_probs=False, max_length=None)
     peft = lora_config(from_dict(LoraParams, {}, "lora"), model)
     ds = preference_dataset(pairs, proc, "dpo")
-    timer = StepTimer()
     t0 = time.perf_counter()
     if kind == "stock":
         # TRL's own vision path: {image, prompt, chosen, rejected} strings, DataCollatorForVisionPreference
-        stock = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
+        ds = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
             ["image", "prompt", "chosen", "rejected"])
-        trainer = DPOTrainer(model=model, args=cfg, train_dataset=stock, processing_class=proc, peft_config=peft,
-                             callbacks=[timer])
+        trainer = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=proc, peft_config=peft)
     else:
         trainer = CADPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=proc, peft_config=peft,
-                               callbacks=[timer], precompute_ref=(kind == "ca_dpo"))
+                               precompute_ref=(kind == "ca_dpo"))
     setup = time.perf_counter() - t0
-    trainer.train()
-    steps = timer.times[args.warmup:]
-    return {"kind": kind, "step_s": statistics.median(steps), "mean_s": statistics.fmean(steps), "setup_s": setup,
-            "steps": len(steps)}
+    trainer.create_optimizer()
+    trainer.current_gradient_accumulation_steps = 1      # set by Trainer.train's loop otherwise
+    trainer.model.train()
+    return trainer, setup
+
+
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def step(trainer, rows: list[int]) -> float:
+    """One optimiser step as the Trainer runs it (collate, forward, backward, AdamW), in seconds."""
+    sync()
+    t0 = time.perf_counter()
+    batch = trainer._prepare_inputs(trainer.data_collator([dict(trainer.train_dataset[i]) for i in rows]))
+    trainer.training_step(trainer.model, batch)
+    trainer.optimizer.step()
+    trainer.optimizer.zero_grad(set_to_none=True)
+    sync()
+    return time.perf_counter() - t0
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=96, help="preference pairs")
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=6, help="timed optimiser steps (after --warmup)")
+    ap.add_argument("--steps", type=int, default=8, help="timed optimiser steps per trainer (after --warmup)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--model", default=None, help="a saved LLaVA folder (default: a fresh tiny one)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    kinds = ("stock", "ca_dpo", "ca_dpo_per_step_ref")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pairs, model_path = build(work, args.n, args.model)
-        rows = [run(k, pairs, model_path, args, work) for k in ("stock", "ca_dpo", "ca_dpo_per_step_ref")]
+        trainers = {k: make_trainer(k, pairs, model_path, args, work) for k in kinds}
+        # interleaved rounds (stock, ca_dpo, per-step, stock, ...) on the same rows: a load change on a
+        # shared machine hits all three alike
+        g = torch.Generator().manual_seed(0)
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        for r in range(args.warmup + args.steps):
+            rows = torch.randperm(args.n, generator=g)[:args.batch_size].tolist()
+            for k in kinds:
+                dt = step(trainers[k][0], rows)
+                if r >= args.warmup:
+                    times[k].append(dt)
+    steps_per_epoch = -(-args.n // args.batch_size)
+    rows = [{"kind": k, "step_s": statistics.median(times[k]), "mean_s": statistics.fmean(times[k]),
+             "setup_s": trainers[k][1], "epoch_s": trainers[k][1] + steps_per_epoch * statistics.median(times[k])}
+            for k in kinds]
     base = rows[0]["step_s"]
     labels = {"stock": "TRL DPOTrainer (stock, ref forward every step)",
               "ca_dpo": "CADPOTrainer (ref log-probs precomputed once)",
               "ca_dpo_per_step_ref": "CADPOTrainer, precompute off (ref forward every step)"}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"\nDPO step time on {device}, {args.n} pairs, batch {args.batch_size}, median of {args.steps} steps "
-          f"after {args.warmup} warm-up steps")
-    print(f"{'trainer':58s} {'step s':>8s} {'mean s':>8s} {'setup s':>8s} {'vs stock':>9s}")
+    print(f"\nDPO step time on {device} ({torch.get_num_threads()} threads), {args.n} pairs, batch {args.batch_size}, "
+          f"median of {args.steps} interleaved steps after {args.warmup} warm-up steps")
+    print(f"{'trainer':56s} {'step s':>8s} {'mean s':>8s} {'vs stock':>9s} {'setup s':>8s} {'epoch s':>8s}")
     for r in rows:
-        print(f"{labels[r['kind']]:58s} {r['step_s']:8.4f} {r['mean_s']:8.4f} {r['setup_s']:8.2f} "
-              f"{r['step_s'] / base:8.2f}x")
-    print("(setup includes the one-time reference pass of the precomputing trainer)")
+        print(f"{labels[r['kind']]:56s} {r['step_s']:8.4f} {r['mean_s']:8.4f} {r['step_s'] / base:8.2f}x "
+              f"{r['setup_s']:8.2f} {r['epoch_s']:8.2f}")
+    print("(step = collate + forward + backward + AdamW; setup includes the precomputing trainer's one-time "
+          "reference pass over all pairs; epoch s = setup + steps per epoch x step s, an estimate)")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,24 @@ def test_smoke_repro_produces_every_output(smoke_repo):
     for name, n in (("uavqa", 10), ("beyond", 10), ("vizwiz", 10)):
         records = read_jsonl(repo / "data/unanswerable/sets" / f"{name}.jsonl")
         assert len(records) == n and all((repo / r["image"]).is_file() for r in records)
+    # construction, training, evaluation, report
+    construct = read_json(repo / "metrics/construct.json")
+    assert construct
+    for name in ("idk_it", "preference", "sft", "dpo_1", "dpo_2", "dpo_3"):
+        assert read_jsonl(repo / "data/constructed" / f"{name}.jsonl"), name
+    models = ("sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3")
+    for name in models:
+        assert (repo / "models" / name / "config.json").is_file(), name
+        assert (repo / "models" / name / "adapter").is_dir(), name
+        assert read_json(repo / "metrics/train" / f"{name}.json"), name
+    for name in ("base", "refusal_prompt") + models:
+        ev = read_json(repo / "metrics/eval" / f"{name}.json")
+        assert ev, name
+        preds = read_jsonl(repo / "data/predictions" / f"{name}.jsonl")
+        assert preds and {p["verdict"] for p in preds} <= {"correct", "refusal", "incorrect"}
+    tables = (repo / "metrics/tables.md").read_text()
+    assert "Table 1" in tables and "Table 4" in tables
+    assert (repo / "plots/figure4.png").is_file() and (repo / "plots/figure4_refusal.csv").is_file()
 
 
 def test_smoke_repro_leaves_a_clean_status(smoke_repo):
@@ -110,4 +128,10 @@ def test_changing_delta_k_reruns_only_construct_and_what_follows(smoke_repo, tmp
     would_run = _would_run(copy)
     assert "construct" in changed and "construct" in would_run
     assert not (changed | would_run) & UPSTREAM, changed | would_run
-    assert would_run >= {"construct", "confidence_report"}
+    assert would_run >= {"construct", "confidence_report", "train_idk_it", "train_ca_dpo", "report"}
+
+
+def test_plots_render(smoke_repo, tmp_path):
+    repo, _ = smoke_repo
+    out = run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], repo)
+    assert (tmp_path / "plots" / "index.html").is_file(), out.stdout + out.stderr

@@ -92,7 +92,8 @@ def ca_dpo_loss(policy_w1: torch.Tensor, policy_l1: torch.Tensor, ref_w1: torch.
 class CADPOCollator:
     """Batch rows ``{image, prompt, w1, l1, w2, l2, conf[, ref_*]}`` into one padded batch of the distinct
     (prompt + completion) sequences of each row, like TRL's ``DataCollatorForVisionPreference``: the prompt
-    (with its image, through the processor) left-padded, the completion right-padded, then flushed left.
+    (with its image, through the processor once per row, then repeated per sequence) left-padded, the
+    completion right-padded, then flushed left.
 
     Output: ``input_ids``, ``attention_mask``, ``pixel_values`` (one per sequence), ``completion_mask``,
     ``pair_index`` (B x 4: the sequence of w1, l1, w2, l2), ``conf`` (B) and, when the rows carry them,
@@ -101,8 +102,8 @@ class CADPOCollator:
     max_length: int | None = None
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        prompts, images, completions, index = [], [], [], []
-        for ex in examples:
+        completions, row_of, index = [], [], []
+        for r, ex in enumerate(examples):
             distinct: list[str] = []
             for k in PAIR_KEYS:
                 if ex[k] not in distinct:
@@ -110,11 +111,15 @@ class CADPOCollator:
             base = len(completions)
             index.append([base + distinct.index(ex[k]) for k in PAIR_KEYS])
             completions.extend(distinct)
-            prompts.extend([ex["prompt"]] * len(distinct))
-            images.extend([[ex["image"]]] * len(distinct))
+            row_of.extend([r] * len(distinct))
         tok = self.processor.tokenizer
-        p = self.processor(images=images, text=prompts, padding=True, padding_side="left", return_tensors="pt",
-                           add_special_tokens=False)
+        # each row's prompt and image go through the processor once, then are repeated per sequence
+        p = self.processor(images=[[ex["image"]] for ex in examples], text=[ex["prompt"] for ex in examples],
+                           padding=True, padding_side="left", return_tensors="pt", add_special_tokens=False)
+        if p["pixel_values"].shape[0] != len(examples):
+            raise ValueError("CADPOCollator expects one pixel_values row per image (LLaVA-style processors)")
+        rows = torch.tensor(row_of, dtype=torch.long)
+        p = {k: v[rows] if isinstance(v, torch.Tensor) else v for k, v in p.items()}
         c = tok(completions, padding=True, padding_side="right", return_tensors="pt", add_special_tokens=False)
         input_ids = torch.cat((p["input_ids"], c["input_ids"]), dim=1)
         attention_mask = torch.cat((p["attention_mask"], c["attention_mask"]), dim=1)
@@ -146,8 +151,9 @@ class CADPOTrainer(DPOTrainer):
     _name = "CA-DPO"
 
     def __init__(self, *args, precompute_ref: bool = True, ref_cache: str | Path | None = None, **kwargs):
-        kwargs.setdefault("data_collator", None)
-        if kwargs["data_collator"] is None:
+        if kwargs.get("data_collator") is None:
+            if kwargs.get("processing_class") is None:
+                raise ValueError("CADPOTrainer needs processing_class= (the model's processor) for its collator")
             kwargs["data_collator"] = CADPOCollator(kwargs["processing_class"])
         super().__init__(*args, **kwargs)
         if self.args.precompute_ref_log_probs:
@@ -195,12 +201,14 @@ class CADPOTrainer(DPOTrainer):
         return seq[inputs["pair_index"]].float()
 
     def compute_reference(self, dataset, batch_size: int | None = None) -> torch.Tensor:
-        """(N, 4) reference log-probabilities of ``dataset`` in row order: one no-grad pass, gathered
+        """(N, 4) reference log-probabilities of ``dataset`` in row order: one no-grad pass (batches of
+        ``batch_size``, else DPOConfig's ``precompute_ref_batch_size``, else the training batch), gathered
         across processes."""
         columns = [c for c in REF_COLUMNS if c in dataset.column_names]
         if columns:
             dataset = dataset.remove_columns(columns)
-        loader = DataLoader(dataset, batch_size=batch_size or self.args.per_device_train_batch_size,
+        batch_size = batch_size or self.args.precompute_ref_batch_size or self.args.per_device_train_batch_size
+        loader = DataLoader(dataset, batch_size=batch_size,
                             collate_fn=self.data_collator, shuffle=False,
                             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
         loader = self.accelerator.prepare(loader)
@@ -283,8 +291,8 @@ REF_CACHE = "ref_logps.pt"
 
 
 def train_preference(data: str | Path, start_model: str | Path, out_dir: str | Path, *, kind: str,
-                     lora: LoraParams, train: TrainParams, dpo: DPOParams, work_dir: str | Path, live_dir: str | Path | None = None,
-                     name: str = "ca_dpo", callbacks=()) -> dict:
+                     lora: LoraParams, train: TrainParams, dpo: DPOParams, work_dir: str | Path,
+                     live_dir: str | Path | None = None, name: str = "ca_dpo", callbacks=()) -> dict:
     """CA-DPO (``kind='ca_dpo'``, the preference records) or plain DPO (``kind='dpo'``, a DPO variant's
     pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference.  Writes the
     adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward accuracy and

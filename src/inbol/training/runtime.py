@@ -41,7 +41,9 @@ def hardware() -> dict:
 
 
 def state() -> PartialState:
-    return PartialState()
+    """The process layout, initialised the way ``TrainingArguments`` will (``cpu=True`` without an
+    accelerator, else accelerate would not see a ``torchrun``/``accelerate launch`` CPU group)."""
+    return PartialState(cpu=hardware()["use_cpu"])
 
 
 def is_main_process() -> bool:
@@ -150,7 +152,10 @@ def trim_live(live_dir: str | Path, step: int) -> None:
         if "step" not in head:
             continue
         col = head.index("step")
-        keep = [lines[0]] + [ln for ln in lines[1:] if ln.split("\t")[col].isdigit() and int(ln.split("\t")[col]) <= step]
+        def kept(line: str) -> bool:
+            cell = line.split("\t")[col]
+            return cell.isdigit() and int(cell) <= step
+        keep = [lines[0]] + [ln for ln in lines[1:] if kept(ln)]
         tsv.write_text("\n".join(keep) + "\n")
 
 
