@@ -183,23 +183,33 @@ def _sm(ev: dict, set_name: str, metric: str):
     return ((ev.get("sets") or {}).get(set_name) or {}).get(metric)
 
 
-def table1(evals: dict) -> list[str]:
-    ind = ("perception", "emblem", "choice")
+def _header(sets, unanswerable_col: str, pooled: str) -> list[str]:
     header = ["Method"]
-    for s in ind:
+    for s in sets:
         header += [f"{SETS[s][2]}~ {m}" for m in ("Acc", "RefR", "S_trust")]
-    header += ["UaVQA~ RefR", "Overall Acc", "Overall RefR", "Overall S_trust"]
+    return header + [unanswerable_col] + [f"{pooled} {m}" for m in ("Acc", "RefR", "S_trust")]
+
+
+def _our_rows(evals: dict, sets, unanswerable: str, pooled: str) -> list[list[str]]:
+    """Our rows of Table 1/2: Acc/RefR/S_trust per answerable set, RefR on the unanswerable set, pooled."""
     rows = []
     for m in TABLE1_MODELS:
         if m not in evals:
             continue
         ev = evals[m]
         row = [label(m) if m == "base" else f"+{label(m)}"]
-        for s in ind:
+        for s in sets:
             row += [_f(_sm(ev, s, k)) for k in ("acc", "refr", "s_trust")]
-        ov = ev.get("overall") or {}
-        row += [_f(_sm(ev, "uavqa", "refr")), _f(ov.get("acc")), _f(ov.get("refr")), _f(ov.get("s_trust"))]
+        agg = ev.get(pooled) or {}
+        row += [_f(_sm(ev, unanswerable, "refr"))] + [_f(agg.get(k)) for k in ("acc", "refr", "s_trust")]
         rows.append(row)
+    return rows
+
+
+def table1(evals: dict) -> list[str]:
+    ind = ("perception", "emblem", "choice")
+    header = _header(ind, "UaVQA~ RefR", "Overall")
+    rows = _our_rows(evals, ind, "uavqa", "overall")
     for m in TABLE1_MODELS:
         p = paper.TABLE1[("7B", paper.TABLE1_METHOD[m])]
         name = "LLaVA1.5-7B" if m == "base" else paper.TABLE1_METHOD[m]
@@ -217,21 +227,8 @@ def table1(evals: dict) -> list[str]:
 
 def table2(evals: dict) -> list[str]:
     ood = ("ood_phrasing", "ood_hard", "ood_choice")
-    header = ["Method"]
-    for s in ood:
-        header += [f"{SETS[s][2]}~ {m}" for m in ("Acc", "RefR", "S_trust")]
-    header += ["BeyondVisQA~ RefR", "OOD avg Acc", "OOD avg RefR", "OOD avg S_trust"]
-    rows = []
-    for m in TABLE1_MODELS:
-        if m not in evals:
-            continue
-        ev = evals[m]
-        row = [label(m) if m == "base" else f"+{label(m)}"]
-        for s in ood:
-            row += [_f(_sm(ev, s, k)) for k in ("acc", "refr", "s_trust")]
-        avg = ev.get("ood_avg") or {}
-        row += [_f(_sm(ev, "beyond", "refr")), _f(avg.get("acc")), _f(avg.get("refr")), _f(avg.get("s_trust"))]
-        rows.append(row)
+    header = _header(ood, "BeyondVisQA~ RefR", "OOD avg")
+    rows = _our_rows(evals, ood, "beyond", "ood_avg")
     pheader = ["Method (paper, LLaVA-1.5-7B)"]
     for s, n in (("aokvqa", "AOKVQA"), ("gqa", "GQA"), ("mmmu", "MMMU")):
         pheader += [f"{n} {m}" for m in ("Acc", "RefR", "S_trust")]
