@@ -18,9 +18,11 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@# a CPU build of torch unless one is already installed; local wheels first (no network), then
-	@# PyTorch's CPU index (PyPI's default Linux wheel is a multi-GB CUDA build)
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --no-index "$(TORCH_SPEC)" 2>/dev/null \
+	@# a CPU build of torch unless one is already installed: a local wheel when pip's find-links has
+	@# one (then its dependencies from the usual index), else PyTorch's CPU index (PyPI's default Linux
+	@# wheel is a multi-GB CUDA build)
+	@$(PY) -c "import torch" 2>/dev/null \
+	  || ($(PY) -m pip install -q --no-deps --no-index "$(TORCH_SPEC)" 2>/dev/null && $(PY) -m pip install -q "$(TORCH_SPEC)") \
 	  || $(PY) -m pip install -q "$(TORCH_SPEC)" --index-url $(TORCH_INDEX)
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $@
