@@ -1,26 +1,34 @@
-"""Stage `train_sft`: the SFT baseline (paper section 4.1.2): LoRA tuning of the original model on ground-truth
-answers (answerable questions) and refusals (unanswerable ones).
+"""Stages `train_idk_it` and `train_sft`: LoRA supervised tuning of the original model.
 
-Reads params `lora`, `train`; data/constructed/sft.jsonl and models/base.  Writes models/sft/ (merged
-model + processor; LoRA adapter in adapter/), metrics/train/sft.json and dvclive/sft/.  A killed run
-resumes from its last checkpoint in models/.ckpt/sft/ when the stage runs again.
+    python stages/train_sft.py idk_it   # IDK instruction tuning (paper section 3.3)
+    python stages/train_sft.py sft      # the SFT baseline (section 4.1.2): ground truth / refusals
+
+Reads params `lora`, `train`; data/constructed/<name>.jsonl and models/base.  Writes models/<name>/ (merged
+model + processor; LoRA adapter in adapter/), metrics/train/<name>.json and dvclive/<name>/.  A killed run
+resumes from its last checkpoint in models/.ckpt/<name>/ when the stage runs again.
 """
-from inbol.config import load_params, load_section, run_stage
+import sys
+
+from inbol.config import ParamError, load_params, load_section, run_stage
 from inbol.io import write_json
 from inbol.training import LoraParams, TrainParams, is_main_process, publish_dir, train_sft
 
-NAME, DATA, START = "sft", "data/constructed/sft.jsonl", "models/base"
+NAMES, START = ("idk_it", "sft"), "models/base"
 
 
 def main() -> None:
+    name = sys.argv[1] if len(sys.argv) == 2 else None
+    if name not in NAMES:
+        raise ParamError(f"train_sft name = {name!r}: must be one of {', '.join(NAMES)} "
+                         f"(usage: python stages/train_sft.py idk_it|sft)")
     params = load_params()
     lora = load_section(LoraParams, "lora", params)
     train = load_section(TrainParams, "train", params)
-    with publish_dir(f"models/{NAME}") as out:
-        metrics = train_sft(DATA, START, out, lora=lora, train=train, work_dir=f"models/.ckpt/{NAME}",
-                            live_dir=f"dvclive/{NAME}", name=NAME)
+    with publish_dir(f"models/{name}") as out:
+        metrics = train_sft(f"data/constructed/{name}.jsonl", START, out, lora=lora, train=train,
+                            work_dir=f"models/.ckpt/{name}", live_dir=f"dvclive/{name}", name=name)
     if is_main_process():
-        write_json(f"metrics/train/{NAME}.json", metrics)
+        write_json(f"metrics/train/{name}.json", metrics)
 
 
 if __name__ == "__main__":

@@ -414,7 +414,7 @@ def test_train_dpo_stage_rejects_a_bad_variant(tmp_path):
 
 
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
-    """stages/train_idk_it.py then stages/train_dpo.py 1, as dvc runs them (repository root = cwd)."""
+    """stages/train_sft.py idk_it then stages/train_dpo.py 1, as dvc runs them (repository root = cwd)."""
     import shutil
     import yaml
     shutil.copytree(world["base"], tmp_path / "models" / "base")
@@ -422,7 +422,7 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"lora": {"r": 4, "alpha": 8, "dropout": 0.0},
                                                           "train": {**TRAIN, "max_steps": 2}, "dpo": {"beta": 0.2}}))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    for cmd in (["train_idk_it.py"], ["train_dpo.py", "1"]):
+    for cmd in (["train_sft.py", "idk_it"], ["train_dpo.py", "1"]):
         proc = subprocess.run([sys.executable, str(ROOT / "stages" / cmd[0]), *cmd[1:]], cwd=tmp_path,
                               capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
