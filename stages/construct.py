@@ -4,7 +4,8 @@ import sys
 
 from inbol.boundary import (SET_NAMES, IDKITDataConfig, PreferenceDataConfig, SFTDataConfig, check_thresholds,
                             construct, load_subset, read_records)
-from inbol.config import load_params, run_stage
+from inbol.config import load_params, load_section, run_stage
+from inbol.confidence import RestructureConfig
 from inbol.io import atomic_dir, write_json, write_jsonl
 
 POOL, KEPT = "data/restructured/pool.jsonl", "data/unanswerable/kept.jsonl"
@@ -17,8 +18,10 @@ def main() -> None:
     idk_it = load_subset(IDKITDataConfig, "idk_it", params)
     preference = load_subset(PreferenceDataConfig, "preference", params)
     sft = load_subset(SFTDataConfig, "sft", params)
+    refusals = load_section(RestructureConfig, "restructure", params).refusal_templates
     sets, metrics = construct(read_records(POOL), read_records(KEPT), delta_k=delta_k, delta_uk=delta_uk,
-                              idk_it=idk_it, preference=preference, sft=sft, names=(POOL, KEPT))
+                              idk_it=idk_it, preference=preference, sft=sft, names=(POOL, KEPT),
+                              refusal_templates=refusals)
     with atomic_dir(OUT) as tmp:
         for name in SET_NAMES:
             write_jsonl(tmp / f"{name}.jsonl", sets[name])

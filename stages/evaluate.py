@@ -33,6 +33,10 @@ def main() -> None:
                                     extra={"model_path": path, "refusal_prompt": bool(suffix),
                                            "judge": {"in_domain": f"hybrid ({judge_cfg.backend})",
                                                      "ood": "string matching", "extra": "string matching"}})
+    if cfg.vqa_accuracy:
+        from inbol.judge.vqa_accuracy import add_vqa_accuracy
+
+        metrics = add_vqa_accuracy(metrics, testsets, preds)
     write_jsonl(f"data/predictions/{name}.jsonl", preds)
     write_json(f"metrics/eval/{name}.json", metrics)
 

@@ -17,6 +17,7 @@ def main() -> None:
     semantic = make_semantic_judge(cfg)
     stats = {}
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "stats.json").unlink(missing_ok=True)   # the completion marker, written last: a failed run has none
     for stale in OUT.glob("*.jsonl"):
         if stale.stem not in sampled["splits"]:
             stale.unlink()

@@ -13,7 +13,8 @@ def main() -> None:
     cfg = load_section(RestructureConfig, "restructure")
     stats = read_json(JUDGED / "stats.json")
     restructured = {split: restructure_split(read_jsonl(WORLD / f"{split}.jsonl"), read_jsonl(JUDGED / f"{split}.jsonl"),
-                                             cfg.seed, name=str(JUDGED / f"{split}.jsonl"))
+                                             cfg.seed, name=str(JUDGED / f"{split}.jsonl"),
+                                             refusal_templates=cfg.refusal_templates)
                     for split in stats["splits"]}
     with atomic_dir(OUT) as tmp:
         for split, recs in restructured.items():

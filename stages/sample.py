@@ -26,6 +26,7 @@ def main() -> None:
     else:
         sampler, extra = make_sampler(cfg), {}
     OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "stats.json").unlink(missing_ok=True)   # the completion marker, written last: a killed run has none
     for stale in OUT.glob("*.jsonl"):  # splits of an earlier configuration
         if stale.stem not in cfg.splits:
             stale.unlink()

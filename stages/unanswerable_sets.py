@@ -10,6 +10,13 @@ OUT = "data/unanswerable/sets"
 
 
 def main() -> None:
+    from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
+
+    if is_datasets_world(WORLD):   # world.source: datasets: the real sets, written by the world stage
+        with atomic_dir(OUT) as tmp:
+            stats = copy_unanswerable_sets(WORLD, tmp)
+        write_json("metrics/unanswerable_sets.json", stats)
+        return
     cfg = load_section(UnanswerableSetsConfig, "unanswerable.sets")
     gen = load_section(UnanswerableGenerateConfig, "unanswerable.generate")
     world = load_section(WorldConfig, "world")

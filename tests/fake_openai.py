@@ -3,7 +3,7 @@
 It listens on 127.0.0.1 (random port) in a background thread, records every request and answers from a
 script: one entry per call, in order, then the ``default`` responder for all later calls.  An entry is
 
-- a :class:`Reply` (status, JSON body or raw bytes, headers, delay),
+- a :class:`Reply` (status, JSON body or raw bytes, headers, delay, a dropped connection),
 - a ``dict`` (sent as a 200 JSON body),
 - a callable ``f(request: dict) -> Reply | dict`` (``request`` is the recorded request, below).
 
@@ -36,6 +36,8 @@ class Reply:
     body: Any = None            # dict/list -> JSON; str/bytes -> sent as is; None -> an error object (non-200) or {}
     headers: dict = field(default_factory=dict)
     delay: float = 0.0          # seconds to sleep before answering (to trigger client timeouts)
+    drop: str | None = None     # "before": close the connection without answering; "mid": send the headers
+                                # and half the body, then close (a connection dropped mid-response)
 
 
 def completion(contents: list[str], model: str = "fake-model") -> dict:
@@ -103,6 +105,9 @@ class FakeOpenAI:
                 else:
                     data = bytes(payload)
                     ctype = "application/octet-stream"
+                if reply.drop == "before":
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(reply.status)
                     headers = {"Content-Type": ctype, **reply.headers}
@@ -110,6 +115,11 @@ class FakeOpenAI:
                         self.send_header(k, str(v))
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
+                    if reply.drop == "mid":
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout test)
                     pass

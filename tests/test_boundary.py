@@ -300,7 +300,8 @@ def test_construct_metrics_by_hand():
 PARAMS = {"delta_k": 0.8, "delta_uk": 0.2,
           "idk_it": {"size": 8, "known_ratio": 0.75, "seed": 0, "lr": 0.0002},
           "preference": {"size": 8, "ratio": [1, 1, 2], "seed": 0},
-          "sft": {"size": 9, "seed": 0, "epochs": 1}}
+          "sft": {"size": 9, "seed": 0, "epochs": 1},
+          "restructure": {"seed": 0, "refusal_templates": None}}
 
 
 def _write_jsonl(path: Path, records) -> None:
@@ -344,6 +345,7 @@ def test_construct_stage(project):
     ({"preference": {"ratio": [1, -1, 2]}},
      "error: preference.ratio = [1.0, -1.0, 2.0]: must be 3 positive numbers Unknown:Mixed:Known, e.g. [1, 1, 2]"),
     ({"sft": {"size": 0}}, "error: sft.size = 0: must be an integer >= 1"),
+    ({"restructure": {"refusal_templates": 0}}, "error: restructure.refusal_templates = 0: must be null (all) or an integer in"),
 ])
 def test_construct_stage_bad_params_leave_outputs(project, capsys, change, msg):
     run_construct()
@@ -353,7 +355,8 @@ def test_construct_stage_bad_params_leave_outputs(project, capsys, change, msg):
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         run_construct()
-    assert e.value.code == 2 and capsys.readouterr().err.strip() == msg
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and (err == msg or (msg.endswith("in") and err.startswith(msg))), err
     assert {p.name: p.read_bytes() for p in (project / "data/constructed").iterdir()} == before
     assert (project / "metrics/construct.json").read_bytes() == metrics
 
@@ -378,3 +381,12 @@ def test_read_records_bad_json(tmp_path):
 
 def test_buckets_constant():
     assert BUCKETS == ("unknown", "mixed", "known")
+
+
+def test_refusal_templates_restrict_the_unanswerable_refusals(project):
+    from inbol.judge.refusal import PAPER_REFUSAL
+    (project / "params.yaml").write_text(yaml.safe_dump({**PARAMS, "restructure": {"seed": 0, "refusal_templates": 1}}))
+    run_construct()
+    sft = read_jsonl(project / "data/constructed/sft.jsonl")
+    refusals = [r["completion"] for r in sft if r["origin"] == "unanswerable"]
+    assert refusals and set(refusals) == {PAPER_REFUSAL}

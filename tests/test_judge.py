@@ -432,3 +432,12 @@ def test_openai_semantic_judge_against_fake_server(fake_openai, tmp_path, monkey
     for p in tmp_path.rglob("*"):
         if p.is_file():
             assert "sk-judge-secret" not in p.read_text()
+
+
+def test_pick_refusal_from_the_first_n_templates():
+    import random
+
+    from inbol.judge.refusal import PAPER_REFUSAL, REFUSAL_TEMPLATES, pick_refusal
+    assert {pick_refusal(random.Random(i), 1) for i in range(20)} == {PAPER_REFUSAL}
+    assert {pick_refusal(random.Random(i), 3) for i in range(200)} == set(REFUSAL_TEMPLATES[:3])
+    assert len({pick_refusal(random.Random(i)) for i in range(500)}) > 10

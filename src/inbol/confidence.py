@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 from .config import DataError, ParamError, check, check_range
 from .judge import judge_samples, pick_refusal
+from .judge.refusal import REFUSAL_TEMPLATES
 from .sampling.run import question_seed
 
 BUCKETS = ("unknown", "mixed", "known")
@@ -28,9 +29,13 @@ EPS = 1e-9        # conf = k/K is compared with the thresholds up to rounding (8
 @dataclass(frozen=True)
 class RestructureConfig:
     seed: int = 0     # seeds the choice of the kept correct/incorrect responses and of the refusal template
+    refusal_templates: int | None = None   # refusals drawn from the first N templates (None: all of them)
 
     def validate(self, prefix: str = "restructure") -> None:
         check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
+        if self.refusal_templates is not None:
+            check(1 <= self.refusal_templates <= len(REFUSAL_TEMPLATES), f"{prefix}.refusal_templates",
+                  self.refusal_templates, f"must be null (all) or an integer in [1, {len(REFUSAL_TEMPLATES)}]")
 
 
 def check_thresholds(delta_k, delta_uk) -> tuple[float, float]:
@@ -48,7 +53,11 @@ def check_thresholds(delta_k, delta_uk) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 
 def index_questions(questions: Iterable[dict]) -> dict[str, dict]:
-    return {q["id"]: q for q in questions}
+    """Questions by id; a duplicated id keeps its first record (the one the sample stage sampled)."""
+    out: dict[str, dict] = {}
+    for q in questions:
+        out.setdefault(q["id"], q)
+    return out
 
 
 def judge_split(questions: Sequence[dict] | dict[str, dict], samples: Sequence[dict], semantic=None, *,
@@ -92,7 +101,7 @@ def _rng(seed: int, qid: str, purpose: str) -> random.Random:
     return random.Random(question_seed(seed, f"{qid}/{purpose}"))
 
 
-def restructure_record(question: dict, judged: dict, seed: int = 0) -> dict:
+def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_templates: int | None = None) -> dict:
     """The paper's Figure 2 record of one question (``origin: vqa``); a response kind that no sample
     has is None."""
     responses, correct, refusal = judged["responses"], judged["correct"], judged["refusal"]
@@ -106,7 +115,7 @@ def restructure_record(question: dict, judged: dict, seed: int = 0) -> dict:
            "conf": confidence(correct),
            "correct_response": _rng(seed, qid, "correct").choice(right) if right else None,
            "incorrect_response": _rng(seed, qid, "incorrect").choice(wrong) if wrong else None,
-           "refusal_response": pick_refusal(_rng(seed, qid, "refusal")),
+           "refusal_response": pick_refusal(_rng(seed, qid, "refusal"), refusal_templates),
            "origin": "vqa"}
     if "choices" in question:
         rec["choices"] = list(question["choices"])
@@ -114,14 +123,14 @@ def restructure_record(question: dict, judged: dict, seed: int = 0) -> dict:
 
 
 def restructure_split(questions: Sequence[dict] | dict[str, dict], judged: Sequence[dict], seed: int = 0,
-                      name: str = "judged") -> list[dict]:
+                      name: str = "judged", refusal_templates: int | None = None) -> list[dict]:
     if not judged:
         raise DataError(f"{name}: no judged samples to restructure (empty input)")
     by_id = questions if isinstance(questions, dict) else index_questions(questions)
     missing = [j["id"] for j in judged if j["id"] not in by_id]
     if missing:
         raise DataError(f"{name}: {len(missing)} judged question(s) not among the questions, e.g. {missing[0]!r}")
-    return [restructure_record(by_id[j["id"]], j, seed) for j in judged]
+    return [restructure_record(by_id[j["id"]], j, seed, refusal_templates) for j in judged]
 
 
 # --------------------------------------------------------------------------------------------

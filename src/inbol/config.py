@@ -162,10 +162,22 @@ def load_section(cls: type[T], key: str, params: dict | None = None, path: str |
     return from_dict(cls, node, key)
 
 
+EXIT_BAD_INPUT = 2     # a ParamError / DataError: fix params.yaml or the inputs
+EXIT_LLM_FAILED = 3    # an LLM endpoint failed for good (after its retries): try again later
+
+
 def run_stage(main) -> None:
-    """Run a stage's main(); a ParamError/DataError becomes one line on stderr and exit code 2."""
+    """Run a stage's main(); a ParamError/DataError becomes one line on stderr and exit code 2, an LLM
+    endpoint that still fails after its retries (``inbol.llm.LLMError``) one line and exit code 3."""
     try:
         main()
     except (ParamError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
+    except RuntimeError as e:
+        from .llm.client import LLMError   # lazy: inbol.llm imports this module
+
+        if not isinstance(e, LLMError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(EXIT_LLM_FAILED)

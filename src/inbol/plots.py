@@ -114,4 +114,59 @@ def plot_exposure(rows: Sequence[dict], path: str | Path) -> None:
     _save(fig, path)
 
 
-__all__ = ["MODEL_LABELS", "label", "write_csv", "plot_figure4", "plot_exposure"]
+
+
+def plot_heatmap(rows: Sequence[dict], path: str | Path, *, current: tuple[float, float] | None = None,
+                 value: str = "normalized", title: str = "Figure 10: normalised mean S_trust (in domain + OOD)") -> None:
+    """The paper's Figure 10: ``value`` over delta_uk (x, high at the left) and delta_k (y, high at the top), cells with
+    delta_k <= delta_uk blank; the current (delta_k, delta_uk) in a red box, the best cell starred."""
+    plt, sns = _setup()
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
+    fig, ax = plt.subplots(figsize=(5.6, 4.6), dpi=120)
+    if not df.empty:
+        grid = df.pivot(index="delta_k", columns="delta_uk", values=value).astype(float)
+        grid = grid.sort_index(ascending=False)                    # delta_k high at the top and
+        grid = grid[sorted(grid.columns, reverse=True)]            # delta_uk low at the right: the paper's
+                                                                    # "upper right" is strict-Known, strict-Unknown
+        sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar_kws={"label": value},
+                    annot_kws={"fontsize": 7})
+        ks, us = list(grid.index), list(grid.columns)
+
+        def box(k, u, **kw):
+            if k in ks and u in us:
+                ax.add_patch(plt.Rectangle((us.index(u), ks.index(k)), 1, 1, fill=False, **kw))
+        b = df.loc[df[value].astype(float).idxmax()]
+        box(b["delta_k"], b["delta_uk"], edgecolor="white", lw=2, ls="--")
+        if current is not None:
+            box(current[0], current[1], edgecolor="red", lw=2.5)
+    ax.set_xlabel("delta_uk (Unknown if conf <= delta_uk)")
+    ax.set_ylabel("delta_k (Known if conf >= delta_k)")
+    ax.set_title(title + "\nred: current params, dashed: best", fontsize=8)
+    _save(fig, path)
+
+
+def plot_figure11(ratio_rows: Sequence[dict], weight_rows: Sequence[dict], path: str | Path) -> None:
+    """The paper's Figure 11: S_trust in domain and OOD against (a) the IDK-IT known ratio and (b) the
+    CA-DPO Unknown:Mixed:Known composition."""
+    plt, sns = _setup()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
+    panels = ((ratio_rows, "known_ratio", "(a) Data composition for IDK-IT", "ratio of Known data"),
+              (weight_rows, "label", "(b) Data composition for CA-DPO", "Unknown : Mixed : Known"))
+    for ax, (rows, x, title, xlabel) in zip(axes, panels):
+        xs = list(range(len(rows))) if x == "label" else [r[x] for r in rows]
+        for scope, name in (("in_domain", "In-domain"), ("ood", "OOD")):
+            ys = [r[f"s_trust_{scope}"] for r in rows]
+            ax.plot(xs, ys, marker="o", label=name)
+        if x == "label":
+            ax.set_xticks(xs)
+            ax.set_xticklabels([r["label"] for r in rows])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("S_trust (%)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+__all__ = ["MODEL_LABELS", "label", "write_csv", "plot_figure4", "plot_exposure", "plot_heatmap", "plot_figure11"]

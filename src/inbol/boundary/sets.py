@@ -238,11 +238,13 @@ def construct_metrics(pool: Sequence[dict], sets: dict[str, list[dict]], reports
 
 def construct(restructured: Sequence[dict], unanswerable: Sequence[dict], *, delta_k: float, delta_uk: float,
               idk_it: IDKITDataConfig, preference: PreferenceDataConfig, sft: SFTDataConfig,
-              names: tuple[str, str] = ("restructured", "unanswerable")) -> tuple[dict[str, list[dict]], dict]:
+              names: tuple[str, str] = ("restructured", "unanswerable"),
+              refusal_templates: int | None = None) -> tuple[dict[str, list[dict]], dict]:
     """Every constructed set (keys :data:`SET_NAMES`) and the metrics."""
     for cfg, prefix in ((idk_it, "idk_it"), (preference, "preference"), (sft, "sft")):
         cfg.validate(prefix)
-    pool = assemble_pool(restructured, unanswerable, delta_k, delta_uk, names=names)
+    pool = assemble_pool(restructured, unanswerable, delta_k, delta_uk, names=names,
+                         refusal_templates=refusal_templates)
     sets: dict[str, list[dict]] = {}
     reports: dict[str, dict] = {}
     sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it)

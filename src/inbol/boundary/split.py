@@ -79,7 +79,8 @@ def _check_record(rec: dict, name: str) -> None:
 
 
 def assemble_pool(restructured: Sequence[dict], unanswerable: Sequence[dict], delta_k: float, delta_uk: float, *,
-                  names: tuple[str, str] = ("restructured", "unanswerable")) -> list[dict]:
+                  names: tuple[str, str] = ("restructured", "unanswerable"),
+                  refusal_templates: int | None = None) -> list[dict]:
     """One record per question (new dicts, inputs untouched) with ``origin`` and ``bucket``.
 
     VQA records need a conf in [0, 1]; unanswerable records get ``conf = 0.0``, ``origin: unanswerable``,
@@ -107,5 +108,9 @@ def assemble_pool(restructured: Sequence[dict], unanswerable: Sequence[dict], de
             else:
                 rec = {**r, "conf": 0.0, "origin": "unanswerable", "kind": "unanswerable", "correct_response": None,
                        "bucket": "unknown"}
+                if refusal_templates is not None and not response(rec, "refusal_response"):
+                    # the restructure stage's template subset (restructure.refusal_templates), one per question
+                    rec["refusal_response"] = pick_refusal(random.Random(stable_seed(0, r["id"], "refusal")),
+                                                           refusal_templates)
             pool.append(rec)
     return pool

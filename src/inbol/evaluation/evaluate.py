@@ -52,6 +52,7 @@ class EvaluateConfig:
     max_new_tokens: int = 12
     device: str = "auto"
     dtype: str = "auto"
+    vqa_accuracy: bool = False   # also report the official VQA accuracy (sets with meta.vqa_answers), inbol.judge.vqa_accuracy
 
     def validate(self, prefix: str = "evaluate") -> None:
         check(self.batch_size >= 1, f"{prefix}.batch_size", self.batch_size, "must be an integer >= 1")

@@ -55,6 +55,7 @@ SETS: dict[str, tuple[str, bool, str]] = {
     "ood_choice": ("ood", True, "MMBench/MMMU"),
     "beyond": ("ood", False, "BeyondVisQA"),
     "vizwiz": ("extra", False, "VizWiz(ua)"),
+    "vqav2_idk": ("extra", False, "VQAv2-IDK(filter)"),   # real datasets only (world.source: datasets)
 }
 GROUPS = ("in_domain", "ood", "extra")
 MANIFEST = "manifest.json"
@@ -243,7 +244,9 @@ def build_testsets(cfg: TestsetsConfig, world_dir: str | Path = "data/world",
             sets[split] = _with_conf(recs, _read_conf(restructured_dir / f"{split}.jsonl"))
         else:
             warnings.append(f"{split}: no questions; set left out")
-    for name in ("beyond", "vizwiz"):
+    for name in ("beyond", "vizwiz", "vqav2_idk"):
+        if name == "vqav2_idk" and not (unanswerable_dir / f"{name}.jsonl").is_file():
+            continue    # the synthetic world has no VQAv2-IDK counterpart
         recs = _read(unanswerable_dir / f"{name}.jsonl", "from the unanswerable_sets stage")
         if recs:
             sets[name] = _with_conf(recs, {})

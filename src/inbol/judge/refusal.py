@@ -57,12 +57,14 @@ REFUSAL_TEMPLATES: tuple[str, ...] = (
 )
 
 
-def pick_refusal(rng: random.Random | None = None) -> str:
-    """A template drawn with ``rng`` (a ``random.Random`` or numpy Generator; seeded by the caller)."""
+def pick_refusal(rng: random.Random | None = None, n_templates: int | None = None) -> str:
+    """A template drawn with ``rng`` (a ``random.Random`` or numpy Generator; seeded by the caller) from the
+    first ``n_templates`` of :data:`REFUSAL_TEMPLATES` (all when None; the first is the paper's own)."""
     rng = rng or random.Random(0)
+    n = len(REFUSAL_TEMPLATES) if n_templates is None else max(1, min(int(n_templates), len(REFUSAL_TEMPLATES)))
     if hasattr(rng, "integers"):  # numpy Generator
-        return REFUSAL_TEMPLATES[int(rng.integers(len(REFUSAL_TEMPLATES)))]
-    return REFUSAL_TEMPLATES[rng.randrange(len(REFUSAL_TEMPLATES))]
+        return REFUSAL_TEMPLATES[int(rng.integers(n))]
+    return REFUSAL_TEMPLATES[rng.randrange(n)]
 
 
 # ---------------------------------------------------------------------------------------------

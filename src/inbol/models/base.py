@@ -118,6 +118,9 @@ def build_base_model(cfg: BaseModelConfig, world_dir: str | Path, out_dir: str |
     t0 = time.time()
     metrics: dict = {"source": cfg.source}
     if cfg.source == "scratch":
+        if stats.get("source") == "datasets":
+            raise DataError("base_model.source = 'scratch': a model is pretrained from scratch only on the synthetic "
+                            "world's corpus; with world.source = 'datasets' give a hub id or a local model folder")
         cfg.check_image_size(stats["image_size"])
         corpus = read_jsonl(world_dir / "corpus.jsonl")
         if not corpus:
@@ -151,3 +154,14 @@ def load_base(path: str | Path, device: str = "auto", dtype: str = "auto"):
     pointer = path / SOURCE_FILE
     target = json.loads(pointer.read_text())["source"] if pointer.exists() else path
     return load_model(target, device, dtype)
+
+
+def check_base_inputs(cfg: BaseModelConfig, world_dir: str | Path) -> None:
+    """The checks of ``cfg`` against the world (``stats.json``) that the stage runs before it opens any
+    output: dvclive's ``Live()`` clears ``dvclive/base_model`` as it starts, so a bad value found later
+    would lose the previous curves."""
+    stats_path = Path(world_dir) / "stats.json"
+    if not stats_path.is_file():
+        raise DataError(f"{stats_path}: missing (run the world stage first)")
+    if cfg.source == "scratch":
+        cfg.check_image_size(read_json(stats_path)["image_size"])

@@ -1,7 +1,10 @@
 """Pretrain the tiny LLaVA from scratch on the world's corpus (the embedded default's 'original model').
 
 The corpus holds question/answer pairs in LLaVA's chat format and never a refusal, so, like LLaVA-1.5,
-the base model almost never refuses.  Loss is on the answer tokens only.  Training uses the
+the base model almost never refuses.  Loss is on the answer tokens only.  Like LLaVA's own training data,
+an example may be a multi-turn conversation about one image (``turns_per_example``): the corpus QAs of an
+image are packed as "USER: <image>\nQ1 ASSISTANT: A1</s>USER: Q2 ASSISTANT: A2</s>...", which gives each
+step several answers per image for little more compute.  Training uses the
 transformers ``Trainer`` (progress bar, device placement, dvclive logging).
 """
 from __future__ import annotations
@@ -30,6 +33,8 @@ class PretrainConfig:
     seed: int = 0
     log_every: int = 50
     device: str = "auto"
+    turns_per_example: int = 1       # corpus QAs of one image packed into one multi-turn example
+    sampling: str = "random"         # random | group_by_length (batches of similar length: less padding)
 
     def validate(self, prefix: str) -> None:
         check(self.steps >= 1, f"{prefix}.steps", self.steps, "must be an integer >= 1")
@@ -40,6 +45,8 @@ class PretrainConfig:
         check_choice(f"{prefix}.scheduler", self.scheduler, ("cosine", "linear", "constant"))
         check(self.log_every >= 1, f"{prefix}.log_every", self.log_every, "must be an integer >= 1")
         check_choice(f"{prefix}.device", self.device, ("auto", "cpu", "cuda", "mps"))
+        check_range(f"{prefix}.turns_per_example", self.turns_per_example, 1, 20)
+        check_choice(f"{prefix}.sampling", self.sampling, ("random", "group_by_length"))
 
 
 def load_pixels(processor, image_paths: list[str], batch: int = 512) -> dict[str, torch.Tensor]:
@@ -70,13 +77,39 @@ def encode_example(tokenizer, question: str, answer: str, image_token_id: int, n
     return expanded + completion, [-100] * len(expanded) + completion
 
 
+def encode_conversation(tokenizer, turns: list[tuple[str, str]], image_token_id: int, n_img: int):
+    """input_ids/labels of a multi-turn conversation about one image (the image in the first turn only),
+    as LLaVA's chat template writes it; labels cover every answer (and its EOS)."""
+    ids, labels = encode_example(tokenizer, turns[0][0], turns[0][1], image_token_id, n_img)
+    for question, answer in turns[1:]:
+        prompt = tokenizer(format_prompt(question, with_image=False), add_special_tokens=False)["input_ids"]
+        completion = tokenizer(format_completion(answer), add_special_tokens=False)["input_ids"]
+        ids = ids + prompt + completion
+        labels = labels + [-100] * len(prompt) + completion
+    return ids, labels
+
+
+def conversations(records: list[dict], turns: int, answer_key=lambda r: r["answers"][0]) -> list[tuple[str, list]]:
+    """(image, [(question, answer), ...]) chunks of at most ``turns`` QAs per image, in corpus order of each
+    image's first QA (deterministic)."""
+    by_image: dict[str, list] = {}
+    for r in records:
+        by_image.setdefault(r["image"], []).append((r["question"], answer_key(r)))
+    return [(image, qas[i:i + turns]) for image, qas in by_image.items() for i in range(0, len(qas), turns)]
+
+
 class QADataset(torch.utils.data.Dataset):
     def __init__(self, records: list[dict], tokenizer, pixels: dict[str, torch.Tensor], image_token_id: int,
-                 n_img: int, answer_key=lambda r: r["answers"][0]):
+                 n_img: int, answer_key=lambda r: r["answers"][0], turns: int = 1):
         self.items = []
-        for r in records:
-            ids, labels = encode_example(tokenizer, r["question"], answer_key(r), image_token_id, n_img)
-            self.items.append((ids, labels, r["image"]))
+        if turns == 1:
+            for r in records:
+                ids, labels = encode_example(tokenizer, r["question"], answer_key(r), image_token_id, n_img)
+                self.items.append((ids, labels, r["image"]))
+        else:
+            for image, qas in conversations(records, turns, answer_key):
+                ids, labels = encode_conversation(tokenizer, qas, image_token_id, n_img)
+                self.items.append((ids, labels, image))
         self.pixels = pixels
 
     def __len__(self) -> int:
@@ -110,7 +143,8 @@ def pretrain(model, processor, corpus: list[dict], cfg: PretrainConfig, work_dir
     set_seed(cfg.seed)
     tok = processor.tokenizer
     pixels = load_pixels(processor, [r["image"] for r in corpus])
-    ds = QADataset(corpus, tok, pixels, model.config.image_token_index, n_image_tokens(model))
+    ds = QADataset(corpus, tok, pixels, model.config.image_token_index, n_image_tokens(model),
+                   turns=cfg.turns_per_example)
     use_cpu = not (torch.cuda.is_available() or (cfg.device not in ("auto", "cpu")))
     if cfg.device == "cpu":
         use_cpu = True
@@ -120,7 +154,8 @@ def pretrain(model, processor, corpus: list[dict], cfg: PretrainConfig, work_dir
         learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=int(cfg.warmup_ratio * cfg.steps),
         lr_scheduler_type=cfg.scheduler, logging_steps=cfg.log_every, save_strategy="no", report_to="none",
         seed=cfg.seed, data_seed=cfg.seed, use_cpu=use_cpu, bf16=bf16, dataloader_num_workers=0,
-        remove_unused_columns=False, disable_tqdm=False, max_grad_norm=1.0)
+        remove_unused_columns=False, disable_tqdm=False, max_grad_norm=1.0,
+        train_sampling_strategy=cfg.sampling)
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate(tok.pad_token_id),
                       callbacks=callbacks or [])
     result = trainer.train()

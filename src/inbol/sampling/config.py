@@ -35,7 +35,8 @@ class SamplingConfig:
     batch_size: int = 32                 # questions per batch (each batch is one append + fsync)
     seed: int = 0
     splits: list[str] = field(default_factory=lambda: list(DEFAULT_SPLITS))
-    max_bad_fraction: float = 0.01       # most questions (share) whose image may be missing or unreadable
+    max_bad_fraction: float = 0.01       # most questions (share) left out as bad: missing/unreadable image,
+                                         # no answers, duplicated id (counted in stats; more is an error)
     device: str = "auto"                 # hf backend
     dtype: str = "auto"                  # hf backend
     openai: SamplingOpenAIConfig = field(default_factory=SamplingOpenAIConfig)

@@ -96,22 +96,38 @@ def image_problem(path: str | None) -> str | None:
     return None
 
 
+def answers_problem(record: dict) -> str | None:
+    """None when an answerable question has at least one non-empty reference answer (an unanswerable
+    question needs none), else a short reason: without answers every sample would be judged incorrect."""
+    if record.get("kind") == "unanswerable":
+        return None
+    answers = record.get("answers")
+    if not isinstance(answers, list) or not any(isinstance(a, str) and a.strip() for a in answers):
+        return "no answers"
+    return None
+
+
 def check_split(records: Sequence[dict], max_bad_fraction: float, name: str) -> tuple[list[dict], list[dict]]:
     """(questions to sample, bad ones ``{id, image, reason}``); a one-line DataError when the split is
-    empty or more than ``max_bad_fraction`` of its questions have a missing or unreadable image."""
+    empty or more than ``max_bad_fraction`` of its questions are bad: a missing or unreadable image, an
+    answerable question with an empty answer list, or an id seen before in the split (the first record
+    with an id is kept, the later ones are bad)."""
     if not records:
         raise DataError(f"{name}: no questions to sample (empty input)")
-    good, bad = [], []
+    good, bad, seen = [], [], set()
     for r in records:
-        why = image_problem(r.get("image"))
+        qid = r.get("id")
+        why = "duplicated id" if qid in seen else (answers_problem(r) or image_problem(r.get("image")))
+        seen.add(qid)
         if why is None:
             good.append(r)
         else:
-            bad.append({"id": r.get("id"), "image": r.get("image"), "reason": why})
+            bad.append({"id": qid, "image": r.get("image"), "reason": why})
     if len(bad) > max_bad_fraction * len(records):
         first = bad[0]
         raise DataError(f"{name}: {len(bad)} of {len(records)} questions ({len(bad) / len(records):.1%}) have a "
-                        f"missing or unreadable image, more than sampling.max_bad_fraction = {max_bad_fraction:g} "
+                        f"missing or unreadable image, no answers or a duplicated id, more than "
+                        f"sampling.max_bad_fraction = {max_bad_fraction:g} "
                         f"(first: {first['id']} {first['image']}: {first['reason']})")
     return good, bad
 

@@ -21,11 +21,14 @@ SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 
 @dataclass(frozen=True)
 class LoraParams:
-    """``lora.*``: LoRA on the language model's linear layers (paper: r 16, alpha 32)."""
+    """``lora.*``: LoRA on the language model's linear layers (paper: r 16, alpha 32).  ``modules_to_save``
+    (PEFT) trains whole modules next to the adapter; the embedded default trains the tiny model's
+    embeddings and LM head, whose rows for the refusal words were never trained in pretraining."""
     r: int = 16
     alpha: float = 32.0
     dropout: float = 0.05
     target_modules: tuple[str, ...] = LLAMA_LINEAR
+    modules_to_save: tuple[str, ...] = ()   # trained in full next to the adapter, e.g. [lm_head, embed_tokens]
 
     def validate(self, prefix: str = "lora") -> None:
         check(self.r >= 1, f"{prefix}.r", self.r, "must be an integer >= 1")
@@ -35,6 +38,9 @@ class LoraParams:
                                                     for t in self.target_modules),
               f"{prefix}.target_modules", list(self.target_modules),
               "must be a non-empty list of module names such as q_proj, v_proj (no dots)")
+        check(all(isinstance(t, str) and t.strip() and "." not in t for t in self.modules_to_save),
+              f"{prefix}.modules_to_save", list(self.modules_to_save),
+              "must be a list of module names such as lm_head, embed_tokens (no dots); [] for plain LoRA")
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,15 @@ def lora_config(params: LoraParams, model, prefix: str = "lora") -> LoraConfig:
         if not any(n.endswith("." + t) for n in linear):
             raise ParamError(f"{prefix}.target_modules = {list(params.target_modules)!r}: {t!r} matches no linear "
                              f"layer of the language model ({lm}); available: {', '.join(available)}")
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules() if n}
+    for t in params.modules_to_save:
+        if t not in names:
+            raise ParamError(f"{prefix}.modules_to_save = {list(params.modules_to_save)!r}: {t!r} is no module of "
+                             f"{type(model).__name__} (e.g. lm_head, embed_tokens)")
     return LoraConfig(r=params.r, lora_alpha=params.alpha, lora_dropout=params.dropout,
-                      target_modules=target_regex(lm, params.target_modules), bias="none", task_type="CAUSAL_LM")
+                      target_modules=target_regex(lm, params.target_modules), bias="none", task_type="CAUSAL_LM",
+                      modules_to_save=list(params.modules_to_save) or None,
+                      ensure_weight_tying=bool(params.modules_to_save))
 
 
 def merge_adapter(start_model: str | Path, adapter_dir: str | Path, out_dir: str | Path) -> None:

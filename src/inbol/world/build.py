@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import ParamError, check, check_range, check_subset
+from ..config import ParamError, check, check_choice, check_range, check_subset
+from ..datasets.config import DatasetsConfig
 from ..io import write_json, write_jsonl
 from .emblems import make_catalogue
 from .questions import OOD_CHOICE_INSTRUCTION, make_question, possible_qtypes
@@ -63,8 +64,14 @@ class WorldConfig:
     corpus_choice_share: float = 0.25
     sizes: WorldSizes = field(default_factory=WorldSizes)
     difficulty: Difficulty = field(default_factory=Difficulty)
+    # synthetic (the embedded default, everything above) | datasets (the paper's datasets, `datasets` below)
+    source: str = "synthetic"
+    datasets: DatasetsConfig | None = None
 
     def validate(self, prefix: str) -> None:
+        check_choice(f"{prefix}.source", self.source, ("synthetic", "datasets"))
+        check(self.source != "datasets" or self.datasets is not None, f"{prefix}.datasets", self.datasets,
+              f"must list the dataset sources when {prefix}.source = 'datasets'")
         check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
         check_range(f"{prefix}.image_size", self.image_size, 16, 512)
         check(len(self.families) >= 1, f"{prefix}.families", self.families, f"must list at least one of {', '.join(FAMILIES)}")
