@@ -69,6 +69,14 @@ def _stage(repo: Path, script: str, *args: str, timeout: int = 120) -> subproces
     return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=repo, capture_output=True,
                           text=True, env=_env(), timeout=timeout)
 
+def _rerun_with_healthy_server(repo):
+    """Run the sample stage again against a server that always answers; (process, request bodies sent)."""
+    with FakeOpenAI(default=_ok) as srv:
+        _params(repo, srv.url)
+        proc = _stage(repo, "sample.py")
+        return proc, [json.dumps(r["body"], sort_keys=True) for r in srv.requests]
+
+
 
 def _answer(body: dict, i: int) -> str:
     return f"{body.get('seed')}-{i}"          # deterministic per request (the seed is per question)
@@ -183,10 +191,7 @@ def test_sample_stage_fault_fails_cleanly_and_the_rerun_resumes(fault, project, 
     if fault not in RERUN:
         return
     # the server recovers: the re-run sends only the calls that never completed and ends as the reference
-    with FakeOpenAI(default=_ok) as srv:
-        _params(repo, srv.url)
-        proc = _stage(repo, "sample.py")
-        again = [json.dumps(r["body"], sort_keys=True) for r in srv.requests]
+    proc, again = _rerun_with_healthy_server(repo)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(again) == N_QUESTIONS - N_OK and not set(again) & set(answered)
     assert _outputs(repo) == reference
@@ -230,10 +235,7 @@ def test_sample_stage_killed_midway_resumes_byte_identical(project, reference, t
     pool = (repo / "data" / "samples" / "pool.jsonl").read_bytes()
     assert pool == b"".join(reference["pool.jsonl"].splitlines(keepends=True)[:16])   # two whole batches of 8
 
-    with FakeOpenAI(default=_ok) as srv:
-        _params(repo, srv.url)
-        proc2 = _stage(repo, "sample.py")
-        again = [json.dumps(r["body"], sort_keys=True) for r in srv.requests]
+    proc2, again = _rerun_with_healthy_server(repo)
     assert proc2.returncode == 0, proc2.stderr[-2000:]
     assert len(again) == N_QUESTIONS - n_done and not set(again) & set(served)
     assert _outputs(repo) == reference
