@@ -108,3 +108,24 @@ def test_bad_param_fails_before_work_and_keeps_outputs(smoke_repo, tmp_path):
 
 
 # the threshold change (`dvc exp run -S delta_k=...`) is tested in test_e2e_sweep.py
+
+
+def test_boundary_buckets_script_agrees_with_the_confidence_stage(smoke_repo):
+    """scripts/boundary_buckets.py (issue 2's quick check of a base model) samples and buckets exactly as the
+    sample -> judge -> restructure stages do: same shares on the smoke pool."""
+    repo, _ = smoke_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    s = params["sampling"]
+    python = ".venv/bin/python" if (repo / ".venv").exists() else "python"
+    out = run([python, "scripts/boundary_buckets.py", "--k", str(s["k"]), "--max-new-tokens", str(s["max_new_tokens"]),
+               "--delta-k", str(params["delta_k"]), "--delta-uk", str(params["delta_uk"])], repo).stdout
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split() and line.split()[0]
+            in ("all", "perception", "emblem", "choice")}
+    pool = read_json(repo / "metrics/confidence.json")["splits"]["pool"]
+    assert int(rows["all"][0]) == pool["n"]
+    for i, bucket in enumerate(("known", "mixed", "unknown")):
+        assert float(rows["all"][1 + i].rstrip("%")) == pytest.approx(100 * pool[bucket] / pool["n"], abs=0.051)
+    for fam, vals in rows.items():
+        if fam != "all":
+            assert int(vals[0]) == pool["families"][fam]["n"]
+            assert float(vals[1].rstrip("%")) == pytest.approx(100 * pool["families"][fam]["known_share"], abs=0.06)

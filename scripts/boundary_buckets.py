@@ -1,0 +1,61 @@
+"""Known / Mixed / Unknown shares of a model's answerable questions (issue 2's check of the original model).
+
+    python scripts/boundary_buckets.py [--model models/base] [--split pool] [--k 10] [--temperature 1.0]
+                                       [--limit N] [--max-new-tokens 12] [--delta-k 0.8] [--delta-uk 0.2]
+
+Samples K responses per question at the given temperature (the sampling stage's HF sampler and per-question
+seeds), judges them by string matching (the judge stage's first pass) and prints the bucket shares overall
+and per family.  Without writing anything: use it to try a base model before running the whole DAG.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+
+from tqdm import tqdm
+
+from inbol.confidence import boundary_bucket, confidence
+from inbol.io import read_jsonl
+from inbol.judge import judge
+from inbol.models import load_base
+from inbol.sampling import make_sampler, question_seed
+from inbol.sampling import SamplingConfig
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="models/base")
+    ap.add_argument("--world", default="data/world")
+    ap.add_argument("--split", default="pool")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--limit", type=int, default=0, help="first N answerable questions (0: all)")
+    ap.add_argument("--max-new-tokens", type=int, default=12)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--delta-k", type=float, default=0.8)
+    ap.add_argument("--delta-uk", type=float, default=0.2)
+    args = ap.parse_args()
+
+    records = [r for r in read_jsonl(f"{args.world}/{args.split}.jsonl") if r.get("answers")]
+    records = records[:args.limit] if args.limit else records
+    model, processor = load_base(args.model)
+    cfg = SamplingConfig(k=args.k, temperature=args.temperature, max_new_tokens=args.max_new_tokens)
+    cfg.validate()
+    sampler = make_sampler(cfg, model=model, processor=processor)
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for i in tqdm(range(0, len(records), args.batch_size), desc=f"sampling {args.split} (K={args.k})"):
+        batch = records[i:i + args.batch_size]
+        outs = sampler.sample(batch, [question_seed(cfg.seed, r["id"]) for r in batch])
+        for r, responses in zip(batch, outs):
+            conf = confidence([judge(x, r) == "correct" for x in responses])
+            bucket = boundary_bucket(conf, args.delta_k, args.delta_uk)
+            for key in ("all", r["meta"]["family"]):
+                counts[key][bucket] += 1
+    print(f"{'family':<12}{'n':>7}{'known':>9}{'mixed':>9}{'unknown':>9}")
+    for key in ["all"] + sorted(k for k in counts if k != "all"):
+        c, n = counts[key], sum(counts[key].values())
+        print(f"{key:<12}{n:>7}" + "".join(f"{100 * c[b] / n:>8.1f}%" for b in ("known", "mixed", "unknown")))
+
+
+if __name__ == "__main__":
+    main()
