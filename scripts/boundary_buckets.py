@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from inbol.confidence import boundary_bucket, confidence
 from inbol.io import read_jsonl
-from inbol.judge import judge
+from inbol.judge import judge_samples
 from inbol.models import load_base
 from inbol.sampling import make_sampler, question_seed
 from inbol.sampling import SamplingConfig
@@ -46,8 +46,8 @@ def main() -> None:
     for i in tqdm(range(0, len(records), args.batch_size), desc=f"sampling {args.split} (K={args.k})"):
         batch = records[i:i + args.batch_size]
         outs = sampler.sample(batch, [question_seed(cfg.seed, r["id"]) for r in batch])
-        for r, responses in zip(batch, outs):
-            conf = confidence([judge(x, r) == "correct" for x in responses])
+        for r, verdicts in zip(batch, judge_samples(batch, outs)):   # the judge stage's string matching
+            conf = confidence([v == "correct" for v in verdicts])
             bucket = boundary_bucket(conf, args.delta_k, args.delta_uk)
             for key in ("all", r["meta"]["family"]):
                 counts[key][bucket] += 1
