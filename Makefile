@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make repro   create .venv, install the CPU build of torch when no torch is present, install the
 #                project, run `dvc repro` on params.yaml (the embedded default)
-#   make test    the same set-up, then the test suite
+#   make test    the same set-up, then lint (ruff) and the test suite
 # GPU users: install the CUDA build of torch into .venv first (see README), set-up keeps it.
 PYTHON      ?= python3
 VENV        ?= .venv
@@ -12,7 +12,7 @@ STAMP       := $(VENV)/.inbol-installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test test-fast bench clean-venv
+.PHONY: setup repro test test-fast test-e2e lint format bench clean-venv
 
 setup: $(STAMP)
 
@@ -31,14 +31,26 @@ repro: setup
 	@test -d .dvc || (echo "not a DVC repository: run from the repository root" >&2; exit 2)
 	$(VENV)/bin/dvc repro
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
 	$(VENV)/bin/pytest -q
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not e2e"
 
+test-e2e: setup
+	$(VENV)/bin/pytest -q -m e2e
+
 bench: setup
 	$(PY) scripts/bench_sampling.py
+	$(PY) scripts/bench_ca_dpo.py
 
 clean-venv:
 	rm -rf $(VENV)

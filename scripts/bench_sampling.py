@@ -9,6 +9,7 @@ model and questions, in one run.
 Without ``models/base`` (or ``--model``) it builds a fresh tiny LLaVA (untrained: the speed is the same);
 without the questions file it renders a small synthetic world in a temporary folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,17 +20,19 @@ from pathlib import Path
 
 import torch
 
-from inbol.config import from_dict
 from inbol.io import read_jsonl
-from inbol.models import generate, load_base, pick_device
-from inbol.sampling import SamplingConfig, make_sampler, question_seed
+from inbol.models import PromptFormat, generate, load_base, pick_device
+from inbol.params import load_params
+from inbol.sampling import make_sampler
+from inbol.seeding import stable_seed
 
 
 def tiny_model(records: list[dict], image_size: int):
-    from inbol.models import ArchConfig, build_processor, build_tiny_llava, train_tokenizer
+    from inbol.models import build_processor, build_tiny_llava, train_tokenizer
     from inbol.models.base import tokenizer_texts
 
-    arch = from_dict(ArchConfig, {"vision": {"hidden_size": 96, "intermediate_size": 192, "patch_size": 8}}, "arch")
+    arch = load_params().base_model.arch  # the embedded default's architecture
+    arch = arch.replace(vision={**arch.vision.model_dump(), "patch_size": 8})
     tok = train_tokenizer(tokenizer_texts(records), arch.vocab_size)
     return build_tiny_llava(arch, tok, image_size, seed=0), build_processor(tok, image_size, arch.vision.patch_size)
 
@@ -38,10 +41,10 @@ def load_questions(path: str | None, n: int, work: Path) -> list[dict]:
     default = Path("data/world/pool.jsonl")
     if path or default.is_file():
         return read_jsonl(path or default)[:n]
-    from inbol.world import WorldConfig, build_world
+    from inbol.world import build_world
 
-    cfg = from_dict(WorldConfig, {"sizes": {"corpus": 50, "pool": n, "test": 1, "ood_hard": 1, "ood_phrasing": 1,
-                                            "ood_choice": 1}}, "world")
+    cfg = load_params().world
+    cfg = cfg.replace(sizes={"corpus": 50, "pool": n, "test": 1, "ood_hard": 1, "ood_phrasing": 1, "ood_choice": 1})
     build_world(cfg, work / "world")
     return read_jsonl(work / "world" / "pool.jsonl")[:n]
 
@@ -82,35 +85,39 @@ def main(argv=None) -> None:
             model, processor = tiny_model(records, Image.open(records[0]["image"]).size[0])
             model.to(pick_device(args.device)).eval()
             model_path = "(fresh tiny model)"
-        cfg = from_dict(SamplingConfig, {"k": args.k, "batch_size": args.batch_size,
-                                         "max_new_tokens": args.max_new_tokens}, "bench")
-        sampler = make_sampler(cfg, model=model, processor=processor)
+        cfg = load_params().sampling.replace(k=args.k, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+        fmt = PromptFormat(processor)
+        sampler = make_sampler(cfg, fmt, model=model)
         gen = dict(max_new_tokens=args.max_new_tokens, do_sample=True, temperature=cfg.temperature, progress=False)
         n, k, bs = len(records), args.k, args.batch_size
 
         def batched():
             for i in range(0, n, bs):
-                chunk = records[i:i + bs]
-                sampler.sample(chunk, [question_seed(0, r["id"]) for r in chunk])
+                chunk = records[i : i + bs]
+                sampler.sample(chunk, [stable_seed(0, r["id"]) for r in chunk])
 
         def builtin():
-            generate(model, processor, records, batch_size=bs, num_return_sequences=k, **gen)
+            generate(model, processor, records, fmt=fmt, batch_size=bs, num_return_sequences=k, **gen)
 
         def naive():
             for r in records:
                 for j in range(k):
-                    generate(model, processor, [r], batch_size=1, num_return_sequences=1, seed=j, **gen)
+                    generate(model, processor, [r], fmt=fmt, batch_size=1, num_return_sequences=1, seed=j, **gen)
 
         batched_warm = records[:2]
         sampler.sample(batched_warm, [1, 2])  # warm-up (allocations, kernels)
-        rows = [("hf sampler (encode + prefill once, batched)", timed(batched)),
-                ("transformers num_return_sequences=K, batched", timed(builtin))]
+        rows = [
+            ("hf sampler (encode + prefill once, batched)", timed(batched)),
+            ("transformers num_return_sequences=K, batched", timed(builtin)),
+        ]
         if not args.skip_naive:
             rows.append(("naive loop (one generate per response)", timed(naive)))
 
     dev = next(model.parameters()).device
-    print(f"model: {model_path}   device: {dev}   torch threads: {torch.get_num_threads()}   "
-          f"questions: {n}   K: {k}   batch: {bs}   max_new_tokens: {args.max_new_tokens}")
+    print(
+        f"model: {model_path}   device: {dev}   torch threads: {torch.get_num_threads()}   "
+        f"questions: {n}   K: {k}   batch: {bs}   max_new_tokens: {args.max_new_tokens}"
+    )
     base = rows[-1][1]
     print(f"{'method':48s} {'responses':>9s} {'seconds':>8s} {'resp/s':>8s} {'speed-up':>8s}")
     for name, sec in rows:

@@ -1,4 +1,4 @@
-"""Known / Mixed / Unknown shares of a model's answerable questions (issue 2's check of the original model).
+"""Known / Mixed / Unknown shares of a model's answerable questions (a quick check of an original model).
 
     python scripts/boundary_buckets.py [--model models/base] [--split pool] [--k 10] [--temperature 1.0]
                                        [--limit N] [--max-new-tokens 12] [--delta-k 0.8] [--delta-uk 0.2]
@@ -7,6 +7,7 @@ Samples K responses per question at the given temperature (the sampling stage's 
 seeds), judges them by string matching (the judge stage's first pass) and prints the bucket shares overall
 and per family.  Without writing anything: use it to try a base model before running the whole DAG.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,18 +15,21 @@ import collections
 
 from tqdm import tqdm
 
-from inbol.confidence import boundary_bucket, confidence
+from inbol.boundary import bucket
+from inbol.confidence import confidence
 from inbol.io import read_jsonl
 from inbol.judge import judge_samples
-from inbol.models import load_base
-from inbol.sampling import make_sampler, question_seed
-from inbol.sampling import SamplingConfig
+from inbol.models import PromptFormat, load_base
+from inbol.params import load_params
+from inbol.sampling import make_sampler
+from inbol.seeding import stable_seed
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/base")
     ap.add_argument("--world", default="data/world")
+    ap.add_argument("--params", default="params.yaml", help="sampling seed and prompt from here")
     ap.add_argument("--split", default="pool")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -37,20 +41,20 @@ def main() -> None:
     args = ap.parse_args()
 
     records = [r for r in read_jsonl(f"{args.world}/{args.split}.jsonl") if r.get("answers")]
-    records = records[:args.limit] if args.limit else records
+    records = records[: args.limit] if args.limit else records
     model, processor = load_base(args.model)
-    cfg = SamplingConfig(k=args.k, temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    cfg.validate()
-    sampler = make_sampler(cfg, model=model, processor=processor)
+    params = load_params(args.params)
+    cfg = params.sampling.replace(k=args.k, temperature=args.temperature, max_new_tokens=args.max_new_tokens)
+    sampler = make_sampler(cfg, PromptFormat(processor, params.prompt.system), model=model)
     counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for i in tqdm(range(0, len(records), args.batch_size), desc=f"sampling {args.split} (K={args.k})"):
-        batch = records[i:i + args.batch_size]
-        outs = sampler.sample(batch, [question_seed(cfg.seed, r["id"]) for r in batch])
-        for r, verdicts in zip(batch, judge_samples(batch, outs)):   # the judge stage's string matching
+        batch = records[i : i + args.batch_size]
+        outs = sampler.sample(batch, [stable_seed(cfg.seed, r["id"]) for r in batch])
+        for r, verdicts in zip(batch, judge_samples(batch, outs)):  # the judge stage's string matching
             conf = confidence([v == "correct" for v in verdicts])
-            bucket = boundary_bucket(conf, args.delta_k, args.delta_uk)
+            b = bucket(conf, args.delta_k, args.delta_uk)
             for key in ("all", r["meta"]["family"]):
-                counts[key][bucket] += 1
+                counts[key][b] += 1
     print(f"{'family':<12}{'n':>7}{'known':>9}{'mixed':>9}{'unknown':>9}")
     for key in ["all"] + sorted(k for k in counts if k != "all"):
         c, n = counts[key], sum(counts[key].values())

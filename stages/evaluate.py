@@ -1,44 +1,71 @@
-"""Stage `evaluate@<model>`: greedy answers of one model on every test set, verdicts (hybrid evaluator in
-domain, string matching out of domain) and metrics.  `refusal_prompt` is models/base with the paper's
-refusal prompt appended to each question.
+"""Stages `evaluate_baseline@<name>` and `evaluate@<name>-<seed>`: greedy answers of one model on every test
+set, verdicts (hybrid evaluator in domain, string matching out of domain) and metrics.  `refusal_prompt`
+is the original model with the paper's refusal prompt appended to each question.
 
-    python stages/evaluate.py <model>     (base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3)
+    python stages/evaluate.py --name idk_it --seed 0 --model models/idk_it/s0 --testsets data/testsets
+        --predictions data/predictions/idk_it-s0.jsonl --metrics metrics/eval/idk_it-s0.json
 """
-import sys
 
-from inbol.config import ParamError, load_section, run_stage
-from inbol.evaluation import EvaluateConfig, check_model_dir, evaluate_model, hf_answer_fn, load_testsets, model_spec
+import argparse
+
+from inbol.errors import ParamError, run_stage
+from inbol.evaluation import check_model_dir, evaluate_model, load_testsets, prompt_suffix
 from inbol.io import write_json, write_jsonl
-from inbol.judge import JudgeConfig, make_semantic_judge
-
-TESTSETS = "data/testsets"
+from inbol.judge import make_semantic_judge
+from inbol.params import load_params
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise ParamError(f"usage: python stages/evaluate.py <model> (got {sys.argv[1:]!r})")
-    name = sys.argv[1]
-    path, suffix = model_spec(name)
-    cfg = load_section(EvaluateConfig, "evaluate")
-    judge_cfg = load_section(JudgeConfig, "judge")
-    testsets = load_testsets(TESTSETS)          # all inputs checked before the model is loaded
-    check_model_dir(path, name)
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--seed", type=int, default=None, help="the training seed of a trained model")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--testsets", required=True)
+    ap.add_argument("--predictions", required=True)
+    ap.add_argument("--metrics", required=True)
+    args = ap.parse_args()
+    p = load_params()
+    if args.name not in p.models.all():
+        raise ParamError(f"--name {args.name!r}: must be one of the evaluated models ({', '.join(p.models.all())})")
+    cfg, judge_cfg = p.evaluate, p.judge
+    testsets = load_testsets(args.testsets)  # all inputs checked before the model is loaded
+    check_model_dir(args.model, args.name)
     semantic = make_semantic_judge(judge_cfg)
 
-    from inbol.models import load_base
+    from inbol.models import PromptFormat, greedy_answer_fn, load_base
 
-    model, processor = load_base(path, cfg.device, cfg.dtype)
-    preds, metrics = evaluate_model(hf_answer_fn(model, processor, cfg, suffix), testsets, semantic,
-                                    lenient=judge_cfg.lenient, model=name,
-                                    extra={"model_path": path, "refusal_prompt": bool(suffix),
-                                           "judge": {"in_domain": f"hybrid ({judge_cfg.backend})",
-                                                     "ood": "string matching", "extra": "string matching"}})
+    model, processor = load_base(args.model, cfg.device, cfg.dtype)
+    suffix = prompt_suffix(args.name)
+    answer = greedy_answer_fn(
+        model,
+        PromptFormat(processor, p.prompt.system),
+        batch_size=cfg.batch_size,
+        max_new_tokens=cfg.max_new_tokens,
+        prompt_suffix=suffix,
+    )
+    preds, metrics = evaluate_model(
+        answer,
+        testsets,
+        semantic,
+        lenient=judge_cfg.lenient,
+        model=args.name,
+        extra={
+            "seed": args.seed,
+            "model_path": args.model,
+            "refusal_prompt": bool(suffix),
+            "judge": {
+                "in_domain": f"hybrid ({judge_cfg.backend})",
+                "ood": "string matching",
+                "extra": "string matching",
+            },
+        },
+    )
     if cfg.vqa_accuracy:
         from inbol.judge.vqa_accuracy import add_vqa_accuracy
 
         metrics = add_vqa_accuracy(metrics, testsets, preds)
-    write_jsonl(f"data/predictions/{name}.jsonl", preds)
-    write_json(f"metrics/eval/{name}.json", metrics)
+    write_jsonl(args.predictions, preds)
+    write_json(args.metrics, metrics)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,40 @@
-"""Stage `probe`: a linear probe on the last-layer hidden state separates intrinsic from extrinsic unknowns
-(paper appendix G.4, Table 7) for the IDK-IT and CA-DPO models (see inbol.probe and docs/probe.md).
+"""Stage `probe@<seed>`: a linear probe on the last-layer hidden state separates intrinsic from extrinsic
+unknowns (paper appendix G.4, Table 7) for the IDK-IT and CA-DPO models of one seed (inbol.probe, docs/probe.md).
 
-    python stages/probe.py
+    python stages/probe.py --pool ... --unanswerable ... --testsets ... --model idk_it=models/idk_it/s0
+        --model ca_dpo=models/ca_dpo/s0 --metrics metrics/probe-s0.json
 """
-from inbol.boundary import read_records
-from inbol.config import load_section, run_stage
-from inbol.evaluation import check_model_dir, load_testsets
-from inbol.io import write_json
-from inbol.probe import MODELS, ProbeConfig, probe_metrics, probe_models, select_examples
 
-POOL, KEPT, TESTSETS = "data/restructured/pool.jsonl", "data/unanswerable/kept.jsonl", "data/testsets"
-METRICS = "metrics/probe.json"
+import argparse
+
+from inbol.errors import ParamError, run_stage
+from inbol.evaluation import check_model_dir, load_testsets
+from inbol.io import read_jsonl, write_json
+from inbol.params import load_params
+from inbol.probe import probe_metrics, probe_models, select_examples
 
 
 def main() -> None:
-    cfg = load_section(ProbeConfig, "probe")
-    data = select_examples(read_records(POOL), read_records(KEPT), load_testsets(TESTSETS), cfg)  # counts checked
-    for name, path in MODELS.items():                                  # before any model is loaded
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--pool", required=True)
+    ap.add_argument("--unanswerable", required=True)
+    ap.add_argument("--testsets", required=True)
+    ap.add_argument("--model", action="append", required=True, help="NAME=FOLDER, once per probed model")
+    ap.add_argument("--metrics", required=True)
+    args = ap.parse_args()
+    p = load_params()
+    models = dict(m.split("=", 1) for m in args.model if "=" in m)
+    if len(models) != len(args.model):
+        raise ParamError(f"--model {args.model!r}: each must be NAME=FOLDER")
+    data = select_examples(
+        read_jsonl(args.pool, nonempty=True),
+        read_jsonl(args.unanswerable, nonempty=True),
+        load_testsets(args.testsets),
+        p.probe,
+    )  # counts checked before any model loads
+    for name, path in models.items():
         check_model_dir(path, name)
-    write_json(METRICS, probe_metrics(data, probe_models(data, cfg), cfg))
+    write_json(args.metrics, probe_metrics(data, probe_models(data, p.probe, models, system=p.prompt.system), p.probe))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,29 @@
 """Stage `restructure`: conf per question and the paper's Figure 2 records (data only; the metrics that
 depend on delta_k/delta_uk are the `confidence_report` stage, so a threshold change never re-runs this)."""
+
 from pathlib import Path
 
-from inbol.config import load_section, run_stage
-from inbol.confidence import RestructureConfig, restructure_split
+from inbol.confidence import restructure_split
+from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, read_json, read_jsonl, write_jsonl
-
-WORLD, JUDGED, OUT = Path("data/world"), Path("data/judged"), Path("data/restructured")
+from inbol.params import load_params
 
 
 def main() -> None:
-    cfg = load_section(RestructureConfig, "restructure")
-    stats = read_json(JUDGED / "stats.json")
-    restructured = {split: restructure_split(read_jsonl(WORLD / f"{split}.jsonl"), read_jsonl(JUDGED / f"{split}.jsonl"),
-                                             cfg.seed, name=str(JUDGED / f"{split}.jsonl"),
-                                             refusal_templates=cfg.refusal_templates)
-                    for split in stats["splits"]}
-    with atomic_dir(OUT) as tmp:
+    args = stage_args(__doc__, "world", "judged", "out")
+    cfg = load_params().restructure
+    stats = read_json(Path(args.judged) / "stats.json")
+    restructured = {
+        split: restructure_split(
+            read_jsonl(Path(args.world) / f"{split}.jsonl"),
+            read_jsonl(Path(args.judged) / f"{split}.jsonl"),
+            cfg.seed,
+            name=str(Path(args.judged) / f"{split}.jsonl"),
+            refusal_templates=cfg.refusal_templates,
+        )
+        for split in stats["splits"]
+    }
+    with atomic_dir(args.out) as tmp:
         for split, recs in restructured.items():
             write_jsonl(tmp / f"{split}.jsonl", recs)
 

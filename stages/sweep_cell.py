@@ -1,61 +1,78 @@
-"""Stages `sweep_threshold@<delta_k>-<delta_uk>`, `sweep_known_ratio@<r>`, `sweep_composition@<w>`: one cell
-of the appendix-G sweeps (inbol.sweep): build the cell's training set, train (IDK-IT, or CA-DPO for
-composition cells) with the sweep budget, evaluate in domain and out of domain.
+"""Stages `sweep_threshold@<delta_k>-<delta_uk>-<seed>`, `sweep_known_ratio@<r>-<seed>`,
+`sweep_composition@<w>-<seed>`: one cell of the appendix-G sweeps (inbol.sweep) for one seed: build the
+cell's training set, train (IDK-IT, or CA-DPO for composition cells) with the sweep budget, evaluate in
+domain and out of domain.
 
-    python stages/sweep_cell.py threshold 0.8 0.2 | known_ratio 0.75 | composition 2
+    python stages/sweep_cell.py threshold 0.8 0.2 --seed 0 --pool ... --unanswerable ... --testsets ...
+        --start models/base --out data/sweep/threshold/k0.8_uk0.2/s0 --work models/.ckpt/sweep/...
 
-Reads params `sweep.budget`, `lora`, `train`, `evaluate`, `judge`, and: `idk_it` (threshold cells);
-`idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` + `sweep.thresholds` (composition
-cells); never the top-level thresholds or the grid lists.  Writes
-data/sweep/<kind>/<cell>/ (cell.json, predictions.jsonl, adapter/).
+Reads params `sweep.budget`, `lora`, `train`, `evaluate`, `judge`, `prompt`, and: `idk_it` (threshold
+cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` + `sweep.thresholds`
+(composition cells); never the top-level thresholds or the grid lists.
 """
-import sys
 
-from inbol.config import load_params, load_section, run_stage
-from inbol.io import atomic_dir, write_json
-from inbol.sweep import (ROOT, SweepBudget, SweepThresholds, cell_data, cell_name, cell_result, cell_valid,
-                         parse_cell_args, run_cell)
+import argparse
 
-POOL, KEPT = "data/restructured/pool.jsonl", "data/unanswerable/kept.jsonl"
-START = {"threshold": "models/base", "known_ratio": "models/base", "composition": "models/sweep/idk_it"}
+from inbol.errors import run_stage
+from inbol.io import atomic_dir, read_jsonl, write_json
+from inbol.params import load_params
+from inbol.sweep import cell_name, cell_result, cell_valid, parse_cell_args
+from inbol.sweep.run import cell_data, run_cell
 
 
 def main() -> None:
-    kind, values = parse_cell_args(sys.argv[1:])
-    name = cell_name(kind, *values)
-    out = ROOT / kind / name
-    if not cell_valid(kind, values):              # delta_k <= delta_uk: outside the paper's grid
-        with atomic_dir(out) as tmp:
-            write_json(tmp / "cell.json", cell_result(kind, values, None))
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("cell", nargs="+", help="threshold DELTA_K DELTA_UK | known_ratio R | composition W")
+    ap.add_argument("--seed", required=True, type=int)
+    ap.add_argument("--pool", required=True)
+    ap.add_argument("--unanswerable", required=True)
+    ap.add_argument("--testsets", required=True)
+    ap.add_argument("--start", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args()
+    kind, values = parse_cell_args(args.cell)
+    p = load_params()
+    if not cell_valid(kind, values):  # delta_k <= delta_uk: outside the paper's grid
+        with atomic_dir(args.out) as tmp:
+            write_json(tmp / "cell.json", {**cell_result(kind, values, None), "seed": args.seed})
         return
-    # the rest imports torch & co. (seconds): not needed by the skipped cells above
-    from inbol.boundary import IDKITDataConfig, PreferenceDataConfig, load_subset, read_records
-    from inbol.confidence import RestructureConfig
-    from inbol.evaluation import EvaluateConfig
-    from inbol.judge import JudgeConfig
-    from inbol.training import DPOParams, LoraParams, TrainParams
-
-    params = load_params()
-    budget = load_section(SweepBudget, "sweep.budget", params)
-    if kind == "composition":                  # CA-DPO cells: preferences at sweep.thresholds
-        thresholds = load_section(SweepThresholds, "sweep.thresholds", params)
-        idk_it, preference = None, load_subset(PreferenceDataConfig, "preference", params)
-        dpo = load_section(DPOParams, "dpo", params)
-    else:                                      # IDK-IT cells
-        thresholds = None if kind == "threshold" else load_section(SweepThresholds, "sweep.thresholds", params)
-        idk_it, preference, dpo = load_subset(IDKITDataConfig, "idk_it", params), None, None
-    lora = load_section(LoraParams, "lora", params)
-    train = load_section(TrainParams, "train", params)
-    evaluate_cfg = load_section(EvaluateConfig, "evaluate", params)
-    judge_cfg = load_section(JudgeConfig, "judge", params)
-    refusals = load_section(RestructureConfig, "restructure", params).refusal_templates
-    records, report = cell_data(kind, values, read_records(POOL), read_records(KEPT), thresholds=thresholds,
-                                budget=budget, idk_it=idk_it, preference=preference, refusal_templates=refusals)
-    with atomic_dir(out) as tmp:
-        summary = run_cell(kind, values, tmp, records=records, start_model=START[kind],
-                           work_dir=f"models/.ckpt/sweep/{kind}/{name}", lora=lora, train=train, dpo=dpo,
-                           budget=budget, evaluate_cfg=evaluate_cfg, judge_cfg=judge_cfg, data_report=report)
-    print(f"{kind} {name}: S_trust in domain {summary['in_domain']['s_trust']}, OOD {summary['ood']['s_trust']}")
+    thresholds = None if kind == "threshold" else p.sweep.thresholds
+    records, report = cell_data(
+        kind,
+        values,
+        read_jsonl(args.pool, nonempty=True),
+        read_jsonl(args.unanswerable, nonempty=True),
+        thresholds=thresholds,
+        budget=p.sweep.budget,
+        idk_it=p.idk_it,
+        preference=p.preference,
+        seed=args.seed,
+        refusal_templates=p.restructure.refusal_templates,
+    )
+    with atomic_dir(args.out) as tmp:
+        summary = run_cell(
+            kind,
+            values,
+            tmp,
+            records=records,
+            start_model=args.start,
+            work_dir=args.work,
+            lora=p.lora,
+            train=p.train,
+            dpo=p.dpo,
+            budget=p.sweep.budget,
+            evaluate_cfg=p.evaluate,
+            judge_cfg=p.judge,
+            seed=args.seed,
+            testsets_dir=args.testsets,
+            system=p.prompt.system,
+            data_report=report,
+        )
+    print(
+        f"{kind} {cell_name(kind, *values)} seed {args.seed}: S_trust in domain {summary['in_domain']['s_trust']}, "
+        f"OOD {summary['ood']['s_trust']}"
+    )
 
 
 if __name__ == "__main__":

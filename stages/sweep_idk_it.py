@@ -1,37 +1,45 @@
-"""Stage `sweep_idk_it`: the IDK-IT model the CA-DPO composition cells start from (Figure 11b): IDK-IT data
-at `sweep.thresholds` with `idk_it.known_ratio`, trained with the sweep budget, so that no sweep cell
-depends on the top-level delta_k/delta_uk.  Writes models/sweep/idk_it/ and metrics/train/sweep_idk_it.json.
-"""
-from inbol.boundary import IDKITDataConfig, load_subset, read_records
-from inbol.confidence import RestructureConfig
-from inbol.config import load_params, load_section, run_stage
-from inbol.io import write_json, write_jsonl
-from inbol.sweep import SweepBudget, SweepThresholds, cell_data
-from inbol.training import LoraParams, TrainParams, is_main_process, publish_dir, train_sft
+"""Stage `sweep_idk_it@<seed>`: the IDK-IT model the CA-DPO composition cells start from (Figure 11b): IDK-IT
+data at `sweep.thresholds` with `idk_it.known_ratio`, trained with the sweep budget, so that no sweep cell
+depends on the top-level delta_k/delta_uk."""
 
-POOL, KEPT, OUT, WORK = ("data/restructured/pool.jsonl", "data/unanswerable/kept.jsonl", "models/sweep/idk_it",
-                         "models/.ckpt/sweep/idk_it")
+from inbol.errors import run_stage, stage_args
+from inbol.io import read_jsonl, write_json, write_jsonl
+from inbol.params import load_params
+from inbol.sweep.run import cell_data
+from inbol.training import is_main_process, publish_dir, train_sft
 
 
 def main() -> None:
-    params = load_params()
-    budget = load_section(SweepBudget, "sweep.budget", params)
-    thresholds = load_section(SweepThresholds, "sweep.thresholds", params)
-    idk_it = load_subset(IDKITDataConfig, "idk_it", params)
-    lora = load_section(LoraParams, "lora", params)
-    train = load_section(TrainParams, "train", params)
-    refusals = load_section(RestructureConfig, "restructure", params).refusal_templates
-    records, report = cell_data("known_ratio", (idk_it.known_ratio,), read_records(POOL), read_records(KEPT),
-                                thresholds=thresholds, budget=budget, idk_it=idk_it, preference=None,
-                                refusal_templates=refusals)
-    data = f"{WORK}.jsonl"
+    args = stage_args(__doc__, "pool", "unanswerable", "start", "out", "work", "metrics", seed=int)
+    p = load_params()
+    records, report = cell_data(
+        "known_ratio",
+        (p.idk_it.known_ratio,),
+        read_jsonl(args.pool, nonempty=True),
+        read_jsonl(args.unanswerable, nonempty=True),
+        thresholds=p.sweep.thresholds,
+        budget=p.sweep.budget,
+        idk_it=p.idk_it,
+        preference=None,
+        seed=args.seed,
+        refusal_templates=p.restructure.refusal_templates,
+    )
+    data = f"{args.work}.jsonl"
     write_jsonl(data, records)
-    with publish_dir(OUT) as out:
-        metrics = train_sft(data, "models/base", out, lora=lora, train=budget.train(train), work_dir=WORK,
-                            name="sweep_idk_it")
+    with publish_dir(args.out) as out:
+        metrics = train_sft(
+            data,
+            args.start,
+            out,
+            lora=p.lora,
+            train=p.sweep.budget.train(p.train),
+            seed=args.seed,
+            work_dir=args.work,
+            system=p.prompt.system,
+            name="sweep_idk_it",
+        )
     if is_main_process():
-        write_json("metrics/train/sweep_idk_it.json", {**metrics, "data": report,
-                                                       "thresholds": vars(thresholds)})
+        write_json(args.metrics, {**metrics, "data": report, "thresholds": p.sweep.thresholds.model_dump()})
 
 
 if __name__ == "__main__":

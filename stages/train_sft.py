@@ -1,34 +1,38 @@
-"""Stages `train_idk_it` and `train_sft`: LoRA supervised tuning of the original model.
+"""Stages `train_idk_it@<seed>` and `train_sft@<seed>`: LoRA supervised tuning of the original model.
 
-    python stages/train_sft.py idk_it   # IDK instruction tuning (paper section 3.3)
-    python stages/train_sft.py sft      # the SFT baseline (section 4.1.2): ground truth / refusals
+    python stages/train_sft.py --name idk_it --seed 0 --data data/constructed/s0/idk_it.jsonl --start models/base
+        --out models/idk_it/s0 --work models/.ckpt/idk_it/s0 --live dvclive/idk_it/s0 --metrics ...
 
-Reads params `lora`, `train`; data/constructed/<name>.jsonl and models/base.  Writes models/<name>/ (merged
-model + processor; LoRA adapter in adapter/), metrics/train/<name>.json and dvclive/<name>/.  A killed run
-resumes from its last checkpoint in models/.ckpt/<name>/ when the stage runs again.
+IDK instruction tuning (paper section 3.3) or the SFT baseline (section 4.1.2: ground truth / refusals).
+Reads params `lora`, `train`, `prompt`.  A killed run resumes from its last checkpoint in the work folder.
 """
-import sys
 
-from inbol.config import ParamError, load_params, load_section, run_stage
+from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
-from inbol.training import LoraParams, TrainParams, is_main_process, publish_dir, train_sft
-
-NAMES, START = ("idk_it", "sft"), "models/base"
+from inbol.params import load_params
+from inbol.training import is_main_process, publish_dir, train_sft
 
 
 def main() -> None:
-    name = sys.argv[1] if len(sys.argv) == 2 else None
-    if name not in NAMES:
-        raise ParamError(f"train_sft name = {name!r}: must be one of {', '.join(NAMES)} "
-                         f"(usage: python stages/train_sft.py idk_it|sft)")
-    params = load_params()
-    lora = load_section(LoraParams, "lora", params)
-    train = load_section(TrainParams, "train", params)
-    with publish_dir(f"models/{name}") as out:
-        metrics = train_sft(f"data/constructed/{name}.jsonl", START, out, lora=lora, train=train,
-                            work_dir=f"models/.ckpt/{name}", live_dir=f"dvclive/{name}", name=name)
+    args = stage_args(__doc__, "name", "data", "start", "out", "work", "live", "metrics", seed=int)
+    if args.name not in ("idk_it", "sft"):
+        raise ParamError(f"--name {args.name!r}: must be idk_it or sft")
+    p = load_params()
+    with publish_dir(args.out) as out:
+        metrics = train_sft(
+            args.data,
+            args.start,
+            out,
+            lora=p.lora,
+            train=p.train,
+            seed=args.seed,
+            work_dir=args.work,
+            system=p.prompt.system,
+            live_dir=args.live,
+            name=args.name,
+        )
     if is_main_process():
-        write_json(f"metrics/train/{name}.json", metrics)
+        write_json(args.metrics, metrics)
 
 
 if __name__ == "__main__":

@@ -1,31 +1,40 @@
 """Stage `unanswerable_sets`: the evaluation sets beyond the extrinsic boundary: UaVQA (in domain, on test
-images, strict oracle), BeyondVisQA-like and VizWiz-like (out of domain)."""
-from inbol.config import load_section, run_stage
-from inbol.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
-from inbol.unanswerable import UnanswerableGenerateConfig, UnanswerableSetsConfig, build_sets
-from inbol.world import WorldConfig, load_scenes
+images, strict oracle), BeyondVisQA-like and VizWiz-like (out of domain); with `world.source: datasets`
+the real sets the world stage wrote."""
 
-WORLD = "data/world"
-OUT = "data/unanswerable/sets"
+from pathlib import Path
+
+from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
+from inbol.errors import run_stage, stage_args
+from inbol.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
+from inbol.params import load_params
+from inbol.unanswerable import build_sets
+from inbol.world import load_scenes
 
 
 def main() -> None:
-    from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
-
-    if is_datasets_world(WORLD):   # world.source: datasets: the real sets, written by the world stage
-        with atomic_dir(OUT) as tmp:
-            stats = copy_unanswerable_sets(WORLD, tmp)
-        write_json("metrics/unanswerable_sets.json", stats)
+    args = stage_args(__doc__, "world", "out", "metrics")
+    p = load_params()
+    world = Path(args.world)
+    if is_datasets_world(world):  # world.source: datasets: the real sets, written by the world stage
+        with atomic_dir(args.out) as tmp:
+            stats = copy_unanswerable_sets(world, tmp)
+        write_json(args.metrics, stats)
         return
-    cfg = load_section(UnanswerableSetsConfig, "unanswerable.sets")
-    gen = load_section(UnanswerableGenerateConfig, "unanswerable.generate")
-    world = load_section(WorldConfig, "world")
-    scenes = load_scenes(WORLD)
-    beyond_source = read_jsonl(f"{WORLD}/ood_hard.jsonl") + read_jsonl(f"{WORLD}/ood_phrasing.jsonl")
-    with atomic_dir(OUT) as tmp:
-        sets = build_sets(cfg, read_jsonl(f"{WORLD}/test.jsonl"), beyond_source, scenes, tmp, gen=gen,
-                          image_size=read_json(f"{WORLD}/stats.json")["image_size"], max_objects=world.max_objects,
-                          catalogue=read_json(f"{WORLD}/emblems.json"), image_prefix=OUT)
+    beyond_source = read_jsonl(world / "ood_hard.jsonl") + read_jsonl(world / "ood_phrasing.jsonl")
+    with atomic_dir(args.out) as tmp:
+        sets = build_sets(
+            p.unanswerable.sets,
+            read_jsonl(world / "test.jsonl"),
+            beyond_source,
+            load_scenes(world),
+            tmp,
+            gen=p.unanswerable.generate,
+            image_size=read_json(world / "stats.json")["image_size"],
+            max_objects=p.world.max_objects,
+            catalogue=read_json(world / "emblems.json"),
+            image_prefix=args.out,
+        )
         uavqa, uavqa_stats = sets["uavqa"]
         beyond, beyond_stats = sets["beyond"]
         vizwiz, vizwiz_scenes = sets["vizwiz"]
@@ -33,8 +42,7 @@ def main() -> None:
         write_jsonl(tmp / "beyond.jsonl", beyond)
         write_jsonl(tmp / "vizwiz.jsonl", vizwiz)
         write_jsonl(tmp / "vizwiz_scenes.jsonl", vizwiz_scenes)
-    write_json("metrics/unanswerable_sets.json", {"uavqa": uavqa_stats, "beyond": beyond_stats,
-                                                   "vizwiz": {"n": len(vizwiz)}})
+    write_json(args.metrics, {"uavqa": uavqa_stats, "beyond": beyond_stats, "vizwiz": {"n": len(vizwiz)}})
 
 
 if __name__ == "__main__":

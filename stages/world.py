@@ -1,22 +1,23 @@
 """Stage `world`: the question splits of data/world: the synthetic VQA world (images, scene graphs, corpus;
 `world.source: synthetic`) or the paper's datasets read through HF `datasets` (`world.source: datasets`)."""
-from inbol.config import load_section, run_stage
-from inbol.io import atomic_dir, write_json
-from inbol.world import WorldConfig, build_world
 
-OUT = "data/world"
+from inbol.errors import run_stage, stage_args
+from inbol.io import atomic_dir, write_json
+from inbol.params import load_params
+from inbol.world import build_world
 
 
 def main() -> None:
-    cfg = load_section(WorldConfig, "world")
-    with atomic_dir(OUT) as tmp:
+    args = stage_args(__doc__, "out", "metrics")
+    cfg = load_params().world
+    with atomic_dir(args.out) as tmp:
         if cfg.source == "datasets":
             from inbol.datasets import build_datasets_world
 
-            stats = build_datasets_world(cfg.datasets, tmp, image_prefix=OUT)
+            stats = build_datasets_world(cfg.datasets, tmp, image_prefix=args.out)
         else:
-            stats = build_world(cfg, tmp, image_prefix=OUT)
-    write_json("metrics/world.json", stats)
+            stats = build_world(cfg, tmp, image_prefix=args.out)
+    write_json(args.metrics, stats)
 
 
 if __name__ == "__main__":

@@ -1,43 +1,56 @@
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+"""Shared fixtures: the project's params, tiny worlds and models (built once per session), and the smoke
+profile reproduced once with the real `dvc repro` (for the end-to-end tests).  Helpers: tests/helpers.py."""
 
 import pytest
+import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from helpers import build_tiny_model, make_project, params, run, world_cfg
 
-
-def project_files() -> list[str]:
-    """The files a clone of this repository would have (tracked, plus new files git does not ignore)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    return [f for f in out if f and (ROOT / f).is_file()]
+pytest_plugins = ["fake_openai"]  # its fixtures (fake_openai, no_proxy) for every test module
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+def pytest_collection_modifyitems(items):
+    """Tests that run `dvc` or whole stages are marked e2e: `make test-fast` (-m "not e2e") leaves them out."""
+    for item in items:
+        if "smoke_repo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
 
 
-def make_project(dest: Path, profile: str = "configs/smoke.yaml") -> Path:
-    """A fresh git+DVC repository holding this project, with ``profile`` as params.yaml."""
-    for f in project_files():
-        target = dest / f
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / f, target)
-    shutil.copy2(ROOT / profile, dest / "params.yaml")
-    run(["git", "init", "-q"], dest)
-    run(["git", "config", "user.email", "test@example.com"], dest)
-    run(["git", "config", "user.name", "test"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-q", "-m", "project"], dest)
-    return dest
+@pytest.fixture(scope="session")
+def default_params():
+    """params.yaml, validated."""
+    return params()
+
+
+@pytest.fixture(scope="session")
+def one_thread():
+    """Tiny matrices: one thread is faster, and much faster on a machine whose cores are busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    """A small synthetic world under <root>/data/world (record image paths relative to <root>):
+    {"root", "dir", "cfg"}."""
+    from inbol.world import build_world
+
+    root = tmp_path_factory.mktemp("tiny") / "proj"
+    cfg = world_cfg(n_emblems=6, emblem_max_exposure=4)
+    build_world(cfg, root / "data" / "world", image_prefix="data/world")
+    return {"root": root, "dir": root / "data" / "world", "cfg": cfg}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_world, one_thread):
+    """An untrained tiny LLaVA for the tiny world, saved under <root>/models/base: {"dir", "model", "processor"}."""
+    model, processor = build_tiny_model(tiny_world["dir"])
+    out = tiny_world["root"] / "models" / "base"
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return {"dir": out, "model": model, "processor": processor}
 
 
 @pytest.fixture(scope="session")

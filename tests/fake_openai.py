@@ -13,19 +13,21 @@ The default responder answers every request with ``n`` choices whose contents co
 Use it directly::
 
     with FakeOpenAI(script=[Reply(429), completion(["red"])]) as srv:
-        client = LLMClient(LLMConfig(base_url=srv.url, ...))
+        client = LLMClient(helpers.section("llm", base_url=srv.url, cache_dir=None), ...)
 
 or through the ``fake_openai`` fixture (import it into a test module: ``from fake_openai import fake_openai``),
 which yields a started server and stops it after the test.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -33,11 +35,11 @@ import pytest
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None            # dict/list -> JSON; str/bytes -> sent as is; None -> an error object (non-200) or {}
+    body: Any = None  # dict/list -> JSON; str/bytes -> sent as is; None -> an error object (non-200) or {}
     headers: dict = field(default_factory=dict)
-    delay: float = 0.0          # seconds to sleep before answering (to trigger client timeouts)
-    drop: str | None = None     # "before": close the connection without answering; "mid": send the headers
-                                # and half the body, then close (a connection dropped mid-response)
+    delay: float = 0.0  # seconds to sleep before answering (to trigger client timeouts)
+    drop: str | None = None  # "before": close the connection without answering; "mid": send the headers
+    # and half the body, then close (a connection dropped mid-response)
 
 
 def completion(contents: list[str], model: str = "fake-model") -> dict:
@@ -60,19 +62,22 @@ def error_body(status: int) -> dict:
 
 
 class FakeOpenAI:
-    def __init__(self, script: list | None = None,
-                 answer: Callable[[dict, int], str] | None = None,
-                 default: Callable[[dict], Reply | dict] | None = None):
+    def __init__(
+        self,
+        script: list | None = None,
+        answer: Callable[[dict, int], str] | None = None,
+        default: Callable[[dict], Reply | dict] | None = None,
+    ):
         self.script = list(script or [])
         self.answer = answer or (lambda req, i: f"answer {i}")
         self.default = default
-        self.requests: list[dict] = []      # {method, path, headers, body (parsed JSON or None), raw}
+        self.requests: list[dict] = []  # {method, path, headers, body (parsed JSON or None), raw}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,8 +93,13 @@ class FakeOpenAI:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = None
-                req = {"method": "POST", "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                       "body": body, "raw": raw.decode("utf-8", "replace")}
+                req = {
+                    "method": "POST",
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
+                    "raw": raw.decode("utf-8", "replace"),
+                }
                 reply = fake._next(req)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -126,8 +136,7 @@ class FakeOpenAI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                         daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -137,7 +146,7 @@ class FakeOpenAI:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,32 +1,54 @@
 """Confidence estimation after sampling: judging, conf, the Figure 2 records, metrics/plots, and the three
 stage scripts (sample -> judge -> restructure) on a tiny project."""
+
 from __future__ import annotations
 
 import csv
-import json
 import runpy
+import sys
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
-from inbol.config import DataError, ParamError, from_dict
-from inbol.confidence import (RestructureConfig, boundary_bucket, check_thresholds, confidence, confidence_metrics,
-                              histogram_rows, judge_split, plot_histogram, restructure_record, restructure_split,
-                              write_histogram_csv)
+from helpers import ROOT, params, section, write_params
+from inbol.boundary import bucket
+from inbol.confidence import (
+    confidence,
+    confidence_metrics,
+    histogram_rows,
+    judge_split,
+    plot_histogram,
+    restructure_record,
+    restructure_split,
+    write_histogram_csv,
+)
+from inbol.errors import DataError, ParamError
 from inbol.io import read_json, read_jsonl
 from inbol.judge import REFUSAL_TEMPLATES, NoSemanticJudge, SemanticJudge
 
-ROOT = Path(__file__).resolve().parents[1]
-
-OPEN = {"id": "q1", "source": "world/pool", "image": "img/q1.png", "question": "What color is the circle?",
-        "answers": ["red"], "kind": "open", "meta": {"family": "perception"}}
-CHOICE = {"id": "q2", "source": "world/pool", "image": "img/q2.png", "question": "Which shape?\nA. circle\nB. square",
-          "answers": ["B"], "kind": "choice", "choices": ["circle", "square"], "meta": {"family": "choice"}}
+OPEN = {
+    "id": "q1",
+    "source": "world/pool",
+    "image": "img/q1.png",
+    "question": "What color is the circle?",
+    "answers": ["red"],
+    "kind": "open",
+    "meta": {"family": "perception"},
+}
+CHOICE = {
+    "id": "q2",
+    "source": "world/pool",
+    "image": "img/q2.png",
+    "question": "Which shape?\nA. circle\nB. square",
+    "answers": ["B"],
+    "kind": "choice",
+    "choices": ["circle", "square"],
+    "meta": {"family": "choice"},
+}
 
 
 # ------------------------------------------------------------------ conf and buckets
+
 
 def test_confidence_is_the_fraction_correct():
     assert confidence([True, False, True, True]) == 0.75
@@ -37,29 +59,32 @@ def test_confidence_is_the_fraction_correct():
 
 
 def test_boundary_buckets_at_the_paper_thresholds():
-    assert [boundary_bucket(i / 10, 0.8, 0.2) for i in range(11)] == \
-        ["unknown"] * 3 + ["mixed"] * 5 + ["known"] * 3
-    assert boundary_bucket(7 / 10, 0.7, 0.3) == "known" and boundary_bucket(3 / 10, 0.7, 0.3) == "unknown"
+    assert [bucket(i / 10, 0.8, 0.2) for i in range(11)] == ["unknown"] * 3 + ["mixed"] * 5 + ["known"] * 3
+    assert bucket(7 / 10, 0.7, 0.3) == "known" and bucket(3 / 10, 0.7, 0.3) == "unknown"
 
 
-@pytest.mark.parametrize("dk, duk, msg", [
-    (0.2, 0.8, "delta_uk = 0.8: must be < delta_k (0.2)"),
-    (1.2, 0.2, "delta_k = 1.2: must be in [0, 1]"),
-    ("high", 0.2, "delta_k = 'high': must be a number in [0, 1]"),
-    (0.8, None, "delta_uk = None: must be a number in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "dk, duk, msg",
+    [
+        (0.2, 0.8, "delta_uk = 0.8: must be < delta_k (0.2)"),
+        (1.2, 0.2, "delta_k = 1.2: must be in [0, 1]"),
+        ("high", 0.2, "delta_k = 'high': must be a number"),
+        (0.8, None, "delta_uk = None: must be a number"),
+    ],
+)
 def test_bad_thresholds_are_one_line_errors(dk, duk, msg):
     with pytest.raises(ParamError) as e:
-        check_thresholds(dk, duk)
+        params(delta_k=dk, delta_uk=duk)
     assert str(e.value) == msg
 
 
 def test_restructure_seed_is_validated():
     with pytest.raises(ParamError, match=r"^restructure.seed = -1: must be an integer >= 0$"):
-        from_dict(RestructureConfig, {"seed": -1}, "restructure")
+        section("restructure", seed=-1)
 
 
 # ------------------------------------------------------------------ judging
+
 
 class CrimsonJudge(SemanticJudge):
     """A semantic judge that accepts 'crimson' for 'red' (stands in for the LLM)."""
@@ -71,11 +96,17 @@ class CrimsonJudge(SemanticJudge):
 
 
 def test_judge_split_marks_correct_and_refusal():
-    samples = [{"id": "q1", "responses": ["red", "I don't know.", "blue", "Red.", "crimson"]},
-               {"id": "q2", "responses": ["B", "(A)", "Sorry, I can not help with it."]}]
+    samples = [
+        {"id": "q1", "responses": ["red", "I don't know.", "blue", "Red.", "crimson"]},
+        {"id": "q2", "responses": ["B", "(A)", "Sorry, I can not help with it."]},
+    ]
     out = judge_split([OPEN, CHOICE], samples, NoSemanticJudge())
-    assert out[0] == {"id": "q1", "responses": samples[0]["responses"],
-                      "correct": [True, False, False, True, False], "refusal": [False, True, False, False, False]}
+    assert out[0] == {
+        "id": "q1",
+        "responses": samples[0]["responses"],
+        "correct": [True, False, False, True, False],
+        "refusal": [False, True, False, False, False],
+    }
     assert out[1]["correct"] == [True, False, False] and out[1]["refusal"] == [False, False, True]
     stats: dict = {}
     semantic = judge_split([OPEN, CHOICE], samples, CrimsonJudge(), stats=stats)
@@ -83,7 +114,7 @@ def test_judge_split_marks_correct_and_refusal():
 
 
 def test_judge_split_input_errors():
-    with pytest.raises(DataError, match="no sampled responses"):
+    with pytest.raises(DataError, match=r"^samples: empty input"):
         judge_split([OPEN], [])
     with pytest.raises(DataError, match="not among the questions, e.g. 'zz'"):
         judge_split([OPEN], [{"id": "zz", "responses": ["red"]}])
@@ -91,23 +122,43 @@ def test_judge_split_input_errors():
 
 # ------------------------------------------------------------------ restructuring
 
-JUDGED = {"id": "q1", "responses": ["red", "blue", "I don't know.", "Red.", "green"],
-          "correct": [True, False, False, True, False], "refusal": [False, False, True, False, False]}
+JUDGED = {
+    "id": "q1",
+    "responses": ["red", "blue", "I don't know.", "Red.", "green"],
+    "correct": [True, False, False, True, False],
+    "refusal": [False, False, True, False, False],
+}
 
 
 def test_restructured_record_has_the_figure_2_fields():
     rec = restructure_record(OPEN, JUDGED, seed=0)
-    assert set(rec) == {"id", "image", "question", "answers", "kind", "meta", "conf", "correct_response",
-                        "incorrect_response", "refusal_response", "origin"}
+    assert set(rec) == {
+        "id",
+        "image",
+        "question",
+        "answers",
+        "kind",
+        "meta",
+        "conf",
+        "correct_response",
+        "incorrect_response",
+        "refusal_response",
+        "origin",
+    }
     assert rec["conf"] == 0.4 and rec["origin"] == "vqa" and rec["image"] == "img/q1.png"
     assert rec["correct_response"] in ("red", "Red.")
-    assert rec["incorrect_response"] in ("blue", "green")           # never the refusal
+    assert rec["incorrect_response"] in ("blue", "green")  # never the refusal
     assert rec["refusal_response"] in REFUSAL_TEMPLATES
-    assert restructure_record(OPEN, JUDGED, seed=0) == rec            # deterministic
-    picks = {(restructure_record(OPEN, JUDGED, seed=s)["correct_response"],
-              restructure_record(OPEN, JUDGED, seed=s)["incorrect_response"],
-              restructure_record(OPEN, JUDGED, seed=s)["refusal_response"]) for s in range(30)}
-    assert len(picks) > 5                                             # the seed matters
+    assert restructure_record(OPEN, JUDGED, seed=0) == rec  # deterministic
+    picks = {
+        (
+            restructure_record(OPEN, JUDGED, seed=s)["correct_response"],
+            restructure_record(OPEN, JUDGED, seed=s)["incorrect_response"],
+            restructure_record(OPEN, JUDGED, seed=s)["refusal_response"],
+        )
+        for s in range(30)
+    }
+    assert len(picks) > 5  # the seed matters
 
 
 def test_restructured_record_without_correct_or_incorrect_samples():
@@ -123,6 +174,7 @@ def test_restructured_record_without_correct_or_incorrect_samples():
 
 # ------------------------------------------------------------------ metrics
 
+
 def _judged(qid, n_correct, n_refusal, k=10):
     correct = [True] * n_correct + [False] * (k - n_correct)
     refusal = [False] * n_correct + [True] * n_refusal + [False] * (k - n_correct - n_refusal)
@@ -130,18 +182,19 @@ def _judged(qid, n_correct, n_refusal, k=10):
 
 
 def test_metrics_by_hand():
-    qs = [dict(OPEN, id=f"p{i}", meta={"family": "perception"}) for i in range(3)] + \
-         [dict(CHOICE, id=f"c{i}", meta={"family": "choice"}) for i in range(2)]
+    qs = [dict(OPEN, id=f"p{i}", meta={"family": "perception"}) for i in range(3)] + [
+        dict(CHOICE, id=f"c{i}", meta={"family": "choice"}) for i in range(2)
+    ]
     judged = [_judged("p0", 10, 0), _judged("p1", 8, 1), _judged("p2", 5, 0), _judged("c0", 2, 0), _judged("c1", 0, 1)]
     rs = restructure_split(qs, judged)
     m = confidence_metrics({"pool": rs}, {"pool": judged}, delta_k=0.8, delta_uk=0.2, bad_images={"pool": 2, "test": 1})
     pool = m["splits"]["pool"]
     assert m["k"] == 10 and m["bad_images"] == {"total": 3, "pool": 2, "test": 1}
-    assert pool["n"] == 5 and pool["conf_mean"] == 0.5                   # (1 + .8 + .5 + .2 + 0) / 5
+    assert pool["n"] == 5 and pool["conf_mean"] == 0.5  # (1 + .8 + .5 + .2 + 0) / 5
     assert pool["hist_n_correct"] == {**{str(i): 0 for i in range(11)}, "10": 1, "8": 1, "5": 1, "2": 1, "0": 1}
     assert (pool["known"], pool["mixed"], pool["unknown"]) == (2, 1, 2)
     assert (pool["known_share"], pool["mixed_share"], pool["unknown_share"]) == (0.4, 0.2, 0.4)
-    assert pool["refusal_rate"] == 0.04                                  # 2 refusals / 50 samples
+    assert pool["refusal_rate"] == 0.04  # 2 refusals / 50 samples
     fam = pool["families"]
     assert fam["perception"]["known"] == 2 and fam["perception"]["conf_mean"] == round(2.3 / 3, 4)
     assert fam["choice"]["unknown"] == 2 and fam["choice"]["refusal_rate"] == 0.05
@@ -165,78 +218,117 @@ def test_histogram_csv_and_png(tmp_path):
 
 # ------------------------------------------------------------------ the stage scripts on a tiny project
 
-ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 8},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
-PARAMS = {"delta_k": 0.8, "delta_uk": 0.2,
-          "sampling": {"backend": "hf", "k": 3, "max_new_tokens": 3, "batch_size": 8, "seed": 0,
-                       "splits": ["pool", "test"], "max_bad_fraction": 0.1, "device": "cpu"},
-          "judge": {"backend": "none"}, "restructure": {"seed": 0}}
+SAMPLING = {
+    "backend": "hf",
+    "k": 3,
+    "max_new_tokens": 3,
+    "batch_size": 8,
+    "seed": 0,
+    "splits": ["pool", "test"],
+    "max_bad_fraction": 0.1,
+    "device": "cpu",
+}
+PARAMS = {"sampling": SAMPLING, "judge": {"backend": "none"}, "restructure": {"seed": 0}}
+# the arguments of each stage's cmd in dvc.yaml
+ARGS = {
+    "sample": [
+        "--world",
+        "data/world",
+        "--model",
+        "models/base",
+        "--out",
+        "data/samples",
+        "--metrics",
+        "metrics/sampling.json",
+    ],
+    "judge": ["--world", "data/world", "--samples", "data/samples", "--out", "data/judged"],
+    "restructure": ["--world", "data/world", "--judged", "data/judged", "--out", "data/restructured"],
+    "confidence_report": [
+        "--judged",
+        "data/judged",
+        "--restructured",
+        "data/restructured",
+        "--metrics",
+        "metrics/confidence.json",
+        "--hist-csv",
+        "plots/confidence_hist.csv",
+        "--hist-png",
+        "plots/confidence_hist.png",
+    ],
+}
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    from inbol.models import ArchConfig, build_processor, build_tiny_llava, train_tokenizer
-    from inbol.models.base import tokenizer_texts
-    from inbol.world import WorldConfig, build_world
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def project(tiny_world, tiny_model, tmp_path_factory):
+    """A project folder with its own params.yaml over the shared tiny world and model (linked in, read only)."""
     root = tmp_path_factory.mktemp("proj")
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 12, "test": 6, "ood_hard": 2, "ood_phrasing": 2,
-                                                  "ood_choice": 2}, "n_emblems": 6, "emblem_max_exposure": 4}, "world"),
-                root / "data/world", image_prefix="data/world")
-    tok = train_tokenizer(tokenizer_texts(read_jsonl(root / "data/world/corpus.jsonl")), 400)
-    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 32, seed=0)
-    model.save_pretrained(root / "models/base")
-    build_processor(tok, 32, 8).save_pretrained(root / "models/base")
-    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
-    yield root
-    torch.set_num_threads(before)
+    (root / "data").mkdir()
+    (root / "models").mkdir()
+    (root / "data/world").symlink_to(tiny_world["dir"], target_is_directory=True)
+    (root / "models/base").symlink_to(tiny_model["dir"], target_is_directory=True)
+    write_params(root, **PARAMS)
+    return {
+        "root": root,
+        "pool": len(read_jsonl(tiny_world["dir"] / "pool.jsonl")),
+        "test": len(read_jsonl(tiny_world["dir"] / "test.jsonl")),
+    }
 
 
-def run_stage_script(name: str) -> None:
+def run_stage_script(monkeypatch, name: str) -> None:
+    """stages/<name>.py in this process, with the arguments of its dvc.yaml cmd."""
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *ARGS[name]])
     runpy.run_path(str(ROOT / "stages" / f"{name}.py"), run_name="__main__")
 
 
+@pytest.mark.e2e
 def test_stages_sample_judge_restructure(project, monkeypatch):
-    monkeypatch.chdir(project)
+    monkeypatch.chdir(project["root"])
+    n_pool, n_test = project["pool"], project["test"]
     for stage in ("sample", "judge", "restructure", "confidence_report"):
-        run_stage_script(stage)
+        run_stage_script(monkeypatch, stage)
     pool = read_jsonl("data/samples/pool.jsonl")
-    assert len(pool) == 12 and all(len(r["responses"]) == 3 for r in pool)
-    assert read_json("data/samples/stats.json")["splits"]["test"]["n_sampled"] == 6
+    assert len(pool) == n_pool and all(len(r["responses"]) == 3 for r in pool)
+    assert read_json("data/samples/stats.json")["splits"]["test"]["n_sampled"] == n_test
     judged = read_jsonl("data/judged/pool.jsonl")
     assert set(judged[0]) == {"id", "responses", "correct", "refusal"} and len(judged[0]["correct"]) == 3
     rs = read_jsonl("data/restructured/pool.jsonl")
-    assert len(rs) == 12 and all(r["origin"] == "vqa" and r["conf"] in (0, 1 / 3, 2 / 3, 1) for r in rs)
+    assert len(rs) == n_pool and all(r["origin"] == "vqa" and r["conf"] in (0, 1 / 3, 2 / 3, 1) for r in rs)
     m = read_json("metrics/confidence.json")
     assert m["k"] == 3 and set(m["splits"]) == {"pool", "test"} and m["bad_images"]["total"] == 0
-    assert m["splits"]["pool"]["known"] + m["splits"]["pool"]["mixed"] + m["splits"]["pool"]["unknown"] == 12
+    assert m["splits"]["pool"]["known"] + m["splits"]["pool"]["mixed"] + m["splits"]["pool"]["unknown"] == n_pool
     assert "families" in m["splits"]["pool"] and "families" not in m["splits"]["test"]
     assert Path("plots/confidence_hist.png").is_file() and Path("plots/confidence_hist.csv").is_file()
     # a re-run resumes (nothing to sample) and leaves the samples byte-identical
     before = Path("data/samples/pool.jsonl").read_bytes()
-    run_stage_script("sample")
+    run_stage_script(monkeypatch, "sample")
     assert Path("data/samples/pool.jsonl").read_bytes() == before
-    assert read_json("metrics/sampling.json")["splits"]["pool"]["n_resumed"] == 12
+    assert read_json("metrics/sampling.json")["splits"]["pool"]["n_resumed"] == n_pool
     assert set(read_json("data/samples/stats.json")["splits"]["pool"]) == {"n_questions", "n_sampled", "n_bad", "bad"}
 
 
+def _files(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+@pytest.mark.e2e
 def test_sample_stage_bad_param_fails_before_work(project, monkeypatch, capsys):
-    monkeypatch.chdir(project)
-    bad = json.loads(json.dumps(PARAMS))
-    bad["sampling"]["k"] = 0
-    (project / "params.yaml").write_text(yaml.safe_dump(bad))
+    root = project["root"]
+    monkeypatch.chdir(root)
+    before = _files(root / "data/samples")
     try:
+        write_params(root, **{**PARAMS, "sampling": {**SAMPLING, "k": 0}})
         with pytest.raises(SystemExit) as e:
-            run_stage_script("sample")
+            run_stage_script(monkeypatch, "sample")
         assert e.value.code == 2
         assert capsys.readouterr().err.strip() == "error: sampling.k = 0: must be an integer >= 1"
-        bad = json.loads(json.dumps(PARAMS))
-        bad["sampling"]["splits"] = ["pool", "nope"]
-        (project / "params.yaml").write_text(yaml.safe_dump(bad))
-        with pytest.raises(SystemExit):
-            run_stage_script("sample")
-        assert "data/world/nope.jsonl: no such question file" in capsys.readouterr().err
+        write_params(root, **{**PARAMS, "sampling": {**SAMPLING, "splits": ["pool", "nope"]}})
+        with pytest.raises(SystemExit) as e:
+            run_stage_script(monkeypatch, "sample")
+        assert e.value.code == 2
+        assert (
+            capsys.readouterr().err.strip()
+            == "error: data/world/nope.jsonl: not found (run the stage that writes it first)"
+        )
+        assert _files(root / "data/samples") == before  # nothing sampled, nothing removed
     finally:
-        (project / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+        write_params(root, **PARAMS)

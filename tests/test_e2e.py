@@ -1,4 +1,5 @@
 """End to end: the real `dvc repro` of the smoke profile in a temporary git repository."""
+
 import hashlib
 import shutil
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_project, run
+from helpers import make_project, run
 from inbol.io import read_json, read_jsonl
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,9 @@ def test_smoke_repro_produces_every_output(smoke_repo):
         records = read_jsonl(repo / "data/world" / f"{split}.jsonl")
         assert records and all((repo / r["image"]).is_file() for r in records[:20])
     assert (repo / "models/base/config.json").is_file()
-    assert (repo / "models/base/processor_config.json").is_file() or (repo / "models/base/preprocessor_config.json").is_file()
+    assert (repo / "models/base/processor_config.json").is_file() or (
+        repo / "models/base/preprocessor_config.json"
+    ).is_file()
     base = read_json(repo / "metrics/base_model.json")
     assert base["steps"] == 200 and base["final_loss"] > 0
     assert set(base["heldout"]["accuracy_by_family"]) == {"perception", "emblem", "choice"}
@@ -51,28 +54,31 @@ def test_smoke_repro_produces_every_output(smoke_repo):
     assert (repo / "plots/confidence_hist.png").is_file()
     # unanswerable questions: generated on pool images, filtered, and the evaluation sets
     kept = read_jsonl(repo / "data/unanswerable/kept.jsonl")
-    assert kept and all(r["kind"] == "unanswerable" and r["conf"] == 0.0 and any(r["meta"]["criteria"].values())
-                        for r in kept)
+    assert kept and all(
+        r["kind"] == "unanswerable" and r["conf"] == 0.0 and any(r["meta"]["criteria"].values()) for r in kept
+    )
     unanswerable = read_json(repo / "metrics/unanswerable.json")
     assert unanswerable["filter"]["kept"] == len(kept)
     for name, n in (("uavqa", 10), ("beyond", 10), ("vizwiz", 10)):
         records = read_jsonl(repo / "data/unanswerable/sets" / f"{name}.jsonl")
         assert len(records) == n and all((repo / r["image"]).is_file() for r in records)
     # construction, training, evaluation, report
-    construct = read_json(repo / "metrics/construct.json")
-    assert construct
+    construct = read_json(repo / "metrics/construct/s0.json")
+    assert construct["seed"] == 0
     for name in ("idk_it", "preference", "sft", "dpo_1", "dpo_2", "dpo_3"):
-        assert read_jsonl(repo / "data/constructed" / f"{name}.jsonl"), name
+        assert read_jsonl(repo / "data/constructed/s0" / f"{name}.jsonl"), name
     models = ("sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3")
     for name in models:
-        assert (repo / "models" / name / "config.json").is_file(), name
-        assert (repo / "models" / name / "adapter").is_dir(), name
-        assert read_json(repo / "metrics/train" / f"{name}.json"), name
-    for name in ("base", "refusal_prompt") + models:
+        assert (repo / "models" / name / "s0" / "config.json").is_file(), name
+        assert (repo / "models" / name / "s0" / "adapter").is_dir(), name
+        assert read_json(repo / "metrics/train" / f"{name}-s0.json")["seed"] == 0, name
+    for name in ("base", "refusal_prompt") + tuple(f"{m}-s0" for m in models):
         ev = read_json(repo / "metrics/eval" / f"{name}.json")
-        assert ev, name
+        assert ev["model"] == name.split("-s")[0], name
         preds = read_jsonl(repo / "data/predictions" / f"{name}.jsonl")
         assert preds and {p["verdict"] for p in preds} <= {"correct", "refusal", "incorrect"}
+    assert read_json(repo / "metrics/params_ok.json") == {"params_schema": 1}
+    assert read_json(repo / "metrics/probe/s0.json")["models"].keys() == {"idk_it", "ca_dpo"}
     tables = (repo / "metrics/tables.md").read_text()
     assert "Table 1" in tables and "Table 4" in tables
     assert (repo / "plots/figure4.png").is_file() and (repo / "plots/figure4_refusal.csv").is_file()
@@ -103,24 +109,56 @@ def test_bad_param_fails_before_work_and_keeps_outputs(smoke_repo, tmp_path):
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     proc = run(["dvc", "repro", "world"], copy, check=False)
     assert proc.returncode != 0
-    assert "world.sizes.pool = 0: must be an integer >= 1" in proc.stderr + proc.stdout
+    assert "error: world.sizes.pool = 0: must be an integer >= 1" in proc.stderr + proc.stdout
+    assert "Running stage 'world'" not in proc.stdout  # check_params stopped the run first
     assert _tree_digest(copy / "data/world") == before
+
+
+def test_a_misspelt_param_of_an_experiment_fails_with_one_line(smoke_repo, tmp_path):
+    """`dvc exp run -S idk_it.known_raito=0.5` adds a key no stage tracks: without the check_params stage it
+    would run nothing and report success; with it, the run fails naming the key and the allowed keys."""
+    repo, _ = smoke_repo
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    run(["git", "add", "-A"], copy)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "smoke results"], copy)
+    before = _tree_digest(copy / "data/constructed")
+    proc = run(["dvc", "exp", "run", "-S", "idk_it.known_raito=0.5"], copy, check=False)
+    assert proc.returncode != 0
+    assert "error: idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size" in proc.stderr + proc.stdout
+    assert _tree_digest(copy / "data/constructed") == before
 
 
 # the threshold change (`dvc exp run -S delta_k=...`) is tested in test_e2e_sweep.py
 
 
 def test_boundary_buckets_script_agrees_with_the_confidence_stage(smoke_repo):
-    """scripts/boundary_buckets.py (issue 2's quick check of a base model) samples and buckets exactly as the
+    """scripts/boundary_buckets.py (a quick check of a base model) samples and buckets exactly as the
     sample -> judge -> restructure stages do: same shares on the smoke pool."""
     repo, _ = smoke_repo
     params = yaml.safe_load((repo / "params.yaml").read_text())
     s = params["sampling"]
     python = ".venv/bin/python" if (repo / ".venv").exists() else "python"
-    out = run([python, "scripts/boundary_buckets.py", "--k", str(s["k"]), "--max-new-tokens", str(s["max_new_tokens"]),
-               "--delta-k", str(params["delta_k"]), "--delta-uk", str(params["delta_uk"])], repo).stdout
-    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split() and line.split()[0]
-            in ("all", "perception", "emblem", "choice")}
+    out = run(
+        [
+            python,
+            "scripts/boundary_buckets.py",
+            "--k",
+            str(s["k"]),
+            "--max-new-tokens",
+            str(s["max_new_tokens"]),
+            "--delta-k",
+            str(params["delta_k"]),
+            "--delta-uk",
+            str(params["delta_uk"]),
+        ],
+        repo,
+    ).stdout
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in out.splitlines()
+        if line.split() and line.split()[0] in ("all", "perception", "emblem", "choice")
+    }
     pool = read_json(repo / "metrics/confidence.json")["splits"]["pool"]
     assert int(rows["all"][0]) == pool["n"]
     for i, bucket in enumerate(("known", "mixed", "unknown")):

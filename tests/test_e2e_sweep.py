@@ -1,4 +1,6 @@
-"""End to end, sweeps (issue: Figure 10/11 and the experiment queue) on the smoke profile's `dvc repro`."""
+"""End to end, the appendix-G sweeps (Figure 10/11 cells, the heatmap, the experiment queue) and the
+incrementality of a threshold change, on the smoke profile's `dvc repro`."""
+
 import csv
 import shutil
 import time
@@ -6,13 +8,22 @@ import time
 import pytest
 import yaml
 
-from conftest import run
+from helpers import run
 from inbol.io import read_json
 
 pytestmark = pytest.mark.e2e
 
-UPSTREAM = {"world", "base_model", "sample", "judge", "restructure", "unanswerable_generate", "unanswerable_filter",
-            "unanswerable_sets", "testsets"}
+UPSTREAM = {
+    "world",
+    "base_model",
+    "sample",
+    "judge",
+    "restructure",
+    "unanswerable_generate",
+    "unanswerable_filter",
+    "unanswerable_sets",
+    "testsets",
+}
 SWEEP_CELLS = {"sweep_threshold", "sweep_known_ratio", "sweep_composition", "sweep_idk_it"}
 
 
@@ -33,15 +44,18 @@ def _committed_copy(repo, dest):
 
 def test_sweep_cells_heatmap_and_figure11(smoke_repo):
     repo, _ = smoke_repo
-    cells = {p.name: read_json(p / "cell.json") for p in (repo / "data/sweep/threshold").iterdir()
-             if (p / "cell.json").is_file()}
+    cells = {
+        p.parent.name: read_json(p / "cell.json")
+        for p in (repo / "data/sweep/threshold").glob("*/s0")
+        if (p / "cell.json").is_file()
+    }
     assert set(cells) == {"k0.5_uk0.25", "k0.5_uk0.5", "k0.75_uk0.25", "k0.75_uk0.5"}
-    assert cells["k0.5_uk0.5"]["valid"] is False                  # delta_k <= delta_uk: skipped
+    assert cells["k0.5_uk0.5"]["valid"] is False  # delta_k <= delta_uk: skipped
     for name in ("k0.5_uk0.25", "k0.75_uk0.25", "k0.75_uk0.5"):
         c = cells[name]
-        assert c["valid"] and c["train"]["steps"] == 3
+        assert c["valid"] and c["train"]["steps"] == 3 and c["seed"] == 0
         assert c["in_domain"]["s_trust"] is not None and c["ood"]["s_trust"] is not None
-        assert (repo / "data/sweep/threshold" / name / "adapter").is_dir()
+        assert (repo / "data/sweep/threshold" / name / "s0" / "adapter").is_dir()
     with open(repo / "plots/figure10.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["delta_k"], r["delta_uk"]) for r in rows} == {("0.5", "0.25"), ("0.75", "0.25"), ("0.75", "0.5")}
@@ -50,8 +64,8 @@ def test_sweep_cells_heatmap_and_figure11(smoke_repo):
     summary = read_json(repo / "metrics/sweep_thresholds.json")
     assert summary["cells"] == 3 and summary["current"] == {"delta_k": 0.75, "delta_uk": 0.25}
     assert (repo / "plots/figure10.png").stat().st_size > 1000
-    assert read_json(repo / "data/sweep/known_ratio/r0.75/cell.json")["valid"]
-    assert read_json(repo / "data/sweep/composition/w2/cell.json")["data"]["ratio"] == [1.0, 1.0, 2.0]
+    assert read_json(repo / "data/sweep/known_ratio/r0.75/s0/cell.json")["valid"]
+    assert read_json(repo / "data/sweep/composition/w2/s0/cell.json")["data"]["ratio"] == [1.0, 1.0, 2.0]
     assert read_json(repo / "metrics/sweep_composition.json")["composition"]["best"] == "1:1:2"
     assert (repo / "plots/figure11.png").is_file() and (repo / "plots/figure11a.csv").is_file()
 
@@ -69,8 +83,16 @@ def test_exp_run_delta_k_reruns_construct_and_after_but_no_sweep_cell(smoke_repo
     bare = {s.split("@")[0] for s in ran}
     assert not bare & UPSTREAM, ran
     assert not bare & SWEEP_CELLS, ran
-    assert {"construct", "train_idk_it", "train_ca_dpo", "train_sft", "train_dpo", "evaluate", "report",
-            "heatmap"} <= bare, ran
+    assert {
+        "construct",
+        "train_idk_it",
+        "train_ca_dpo",
+        "train_sft",
+        "train_dpo",
+        "evaluate",
+        "report",
+        "heatmap",
+    } <= bare, ran
     assert read_json(copy / "metrics/sweep_thresholds.json")["current"]["delta_k"] == 0.5
 
 
@@ -79,17 +101,23 @@ def test_changing_the_grid_adds_or_removes_cells_only(smoke_repo, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, symlinks=True)
     params = yaml.safe_load((copy / "params.yaml").read_text())
-    params["sweep"]["delta_k"] = [0.5, 0.75, 0.9]          # adds two cells (0.9 x 0.25, 0.9 x 0.5)
-    params["sweep"]["known_ratio"] = [0.6, 0.75]           # adds one
+    params["sweep"]["delta_k"] = [0.5, 0.75, 0.9]  # adds two cells (0.9 x 0.25, 0.9 x 0.5)
+    params["sweep"]["known_ratio"] = [0.6, 0.75]  # adds one
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = _changed(run(["dvc", "status"], copy).stdout)
-    assert changed == {"sweep_threshold@0.9-0.25", "sweep_threshold@0.9-0.5", "sweep_known_ratio@0.6",
-                       "heatmap", "figure11"}, changed
-    params["sweep"]["delta_k"] = [0.75]                    # removes cells: only the drawing re-runs
-    params["sweep"]["known_ratio"] = [0.75]                # (back to the committed value: nothing to do)
+    assert changed == {
+        "check_params",
+        "sweep_threshold@0.9-0.25-0",
+        "sweep_threshold@0.9-0.5-0",
+        "sweep_known_ratio@0.6-0",
+        "heatmap",
+        "figure11",
+    }, changed
+    params["sweep"]["delta_k"] = [0.75]  # removes cells: only the drawing re-runs
+    params["sweep"]["known_ratio"] = [0.75]  # (back to the committed value: nothing to do)
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ran = _stages_in(run(["dvc", "repro"], copy).stdout)
-    assert ran == {"heatmap"}, ran
+    assert ran == {"check_params", "heatmap"}, ran
     with open(copy / "plots/figure10.csv") as fh:
         assert {(r["delta_k"], r["delta_uk"]) for r in csv.DictReader(fh)} == {("0.75", "0.25"), ("0.75", "0.5")}
 
@@ -110,7 +138,9 @@ def test_experiment_queue_and_heatmap_from_experiments(smoke_repo, tmp_path):
     header, *lines = list(csv.reader(table.splitlines()))
     col = next(i for i, h in enumerate(header) if h in ("delta_k", "params.yaml:delta_k"))
     assert any(line[col] == "0.7" for line in lines), table
-    out = run([".venv/bin/python" if (copy / ".venv").exists() else "python", "scripts/heatmap_from_exps.py"], copy).stdout
+    out = run(
+        [".venv/bin/python" if (copy / ".venv").exists() else "python", "scripts/heatmap_from_exps.py"], copy
+    ).stdout
     assert "delta_k 0.7  delta_uk 0.3" in out and "delta_k 0.75  delta_uk 0.25" in out, out
     with open(copy / "plots/figure10_exps.csv") as fh:
         rows = list(csv.DictReader(fh))

@@ -1,40 +1,73 @@
-"""Evaluation: the metric math, the paper's tables recomputed, test-set balancing, evaluating a tiny model
-through the stage scripts, coverage errors, and the report with its figure CSVs."""
+"""Evaluation: the metric math, the paper's tables recomputed, test-set balancing, scoring one model over
+several runs (seeds), evaluating a tiny model through the stage scripts, coverage errors, and the report
+(from the predictions) with its figure CSVs."""
+
 from __future__ import annotations
 
 import csv
 import json
-import math
 import runpy
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
-from inbol.config import DataError, ParamError, from_dict
-from inbol.evaluation import (EvaluateConfig, TestsetsConfig, by_conf_bin, by_exposure, check_coverage, conf_bin,
-                              counts_from_percent, judge_sets, load_testsets, macro_average, make_testset, model_spec, pool, score,
-                              select_balanced, set_metrics, spearman, tilted_quotas, trust_metrics)
-from inbol.evaluation import paper
+from helpers import ROOT, build_tiny_model, params, params_dict, section, world_cfg, write_params
+from inbol.errors import DataError, ParamError
+from inbol.evaluation import (
+    REFUSAL_SUFFIX,
+    by_conf_bin,
+    by_exposure,
+    check_coverage,
+    conf_bin,
+    counts_from_percent,
+    judge_sets,
+    load_testsets,
+    macro_average,
+    make_testset,
+    paper,
+    pool,
+    prompt_suffix,
+    score,
+    score_runs,
+    select_balanced,
+    set_metrics,
+    spearman,
+    tilted_quotas,
+    trust_metrics,
+)
 from inbol.evaluation.metrics import EXPOSURE_BUCKETS, exposure_bucket, rankdata
-from inbol.evaluation.report import (EXPOSURE_LONG_FIELDS, EXPOSURE_WIDE_FIELDS, FIG4_LONG_FIELDS, FIG4_WIDE_FIELDS,
-                                     PLOT_FILES, render_tables, trend_checks, write_report)
+from inbol.evaluation.report import (
+    EXPOSURE_LONG_FIELDS,
+    FIG4_LONG_FIELDS,
+    FIG4_WIDE_FIELDS,
+    PLOT_FILES,
+    load_runs,
+    render_tables,
+    run_files,
+    score_models,
+    trend_checks,
+    write_report,
+)
 from inbol.evaluation.testsets import build_testsets, gap_to_target
-from inbol.io import read_json, read_jsonl, write_json, write_jsonl
+from inbol.io import read_json, read_jsonl, write_jsonl
 from inbol.judge import REFUSAL_PROMPT, SemanticJudge
+from inbol.params import Params, validate
 
-ROOT = Path(__file__).resolve().parents[1]
+MODELS = params().models.all()  # base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3
 
 
 # ------------------------------------------------------------------ metric math (hand-computed)
 
+
 def test_trust_metrics_hand_computed():
     m = trust_metrics(3, 1, 10)
     assert (m["acc"], m["refr"], m["n_incorrect"]) == (30.0, 10.0, 6)
-    assert m["s_trust"] == pytest.approx(-30.0)                       # 2*30 + 10 - 100 = 30 - 60
+    assert m["s_trust"] == pytest.approx(-30.0)  # 2*30 + 10 - 100 = 30 - 60
     assert m["s_trust"] == pytest.approx(m["acc"] - (100 - m["acc"] - m["refr"]))
     assert m["answered_acc"] == pytest.approx(100 * 3 / 9)
     assert trust_metrics(10, 0, 10)["s_trust"] == 100.0 and trust_metrics(0, 0, 4)["s_trust"] == -100.0
@@ -67,7 +100,7 @@ def test_pool_sums_counts_and_unanswerable_sets_never_score():
 
 
 def test_macro_average_is_unweighted():
-    sets = [trust_metrics(1, 0, 2), trust_metrics(9, 1, 10)]         # acc 50 / 90, refr 0 / 10
+    sets = [trust_metrics(1, 0, 2), trust_metrics(9, 1, 10)]  # acc 50 / 90, refr 0 / 10
     m = macro_average(sets)
     assert m["acc"] == pytest.approx(70.0) and m["refr"] == pytest.approx(5.0)
     assert m["s_trust"] == pytest.approx((0.0 + 90.0) / 2) and m["answered_acc"] == pytest.approx((50 + 100) / 2)
@@ -117,9 +150,19 @@ def test_confidence_bins_and_exposure_buckets():
     rows = by_conf_bin([0.0, 0.1, 0.5, 0.9, None], ["refusal", "incorrect", "correct", "correct", "refusal"])
     assert [r["n"] for r in rows] == [2, 0, 1, 0, 1] and rows[0]["bin"] == "[0,0.2]" and rows[1]["bin"] == "(0.2,0.4]"
     assert rows[0]["refusal_rate"] == 50.0 and rows[0]["answered_acc"] == 0.0 and rows[1]["refusal_rate"] is None
-    assert [exposure_bucket(e) for e in (0, 1, 4, 5, 14, 15, 49, 50, 900)] == \
-        ["0", "1-4", "1-4", "5-14", "5-14", "15-49", "15-49", "50+", "50+"]
+    assert [exposure_bucket(e) for e in (0, 1, 4, 5, 14, 15, 49, 50, 900)] == [
+        "0",
+        "1-4",
+        "1-4",
+        "5-14",
+        "5-14",
+        "15-49",
+        "15-49",
+        "50+",
+        "50+",
+    ]
     from inbol.models.base import EXPOSURE_BUCKETS as MODEL_BUCKETS
+
     assert EXPOSURE_BUCKETS == MODEL_BUCKETS
 
 
@@ -136,10 +179,11 @@ def test_exposure_breakdown_and_correlation_hand_computed():
     expected = float(np.corrcoef(rx, ry)[0, 1])
     assert e["spearman"] == pytest.approx(expected) and e["spearman"] < 0
     assert spearman([1, 1, 1], [1, 2, 3]) is None
-    assert by_exposure([1, 2], ["correct", "refusal"])["refusal_gap"] is None   # one bucket only
+    assert by_exposure([1, 2], ["correct", "refusal"])["refusal_gap"] is None  # one bucket only
 
 
 # ------------------------------------------------------------------ test-set balancing
+
 
 def _candidates(n=900, seed=0, skew=3.0):
     """Candidates whose conf (k/10) leans to high values, like an easy family."""
@@ -157,8 +201,8 @@ def test_balanced_selection_hits_the_target_and_is_deterministic():
     c, st_c = select_balanced(cands, 300, 0.5, np.random.default_rng([1, 1]))
     assert len(a) == 300 and len({r["id"] for r in a}) == 300
     assert abs(st["conf_mean"] - 0.5) < 0.005 and st["conf_mean"] == pytest.approx(np.mean([r["conf_base"] for r in a]))
-    assert a == b and a != c and st_c["conf_hist"] == st["conf_hist"]       # same quotas, other draws
-    assert [r["id"] for r in a] == sorted(r["id"] for r in a)                # candidates' order kept
+    assert a == b and a != c and st_c["conf_hist"] == st["conf_hist"]  # same quotas, other draws
+    assert [r["id"] for r in a] == sorted(r["id"] for r in a)  # candidates' order kept
     assert set(st["conf_hist"].values()) != {0} and sum(st["conf_hist"].values()) == 300
     # every conf value keeps some questions: the tilt reweights, it does not cut the range
     assert all(v > 0 for v in st["conf_hist"].values())
@@ -166,30 +210,43 @@ def test_balanced_selection_hits_the_target_and_is_deterministic():
 
 def test_quotas_respect_stratum_sizes_and_unreachable_targets():
     q, _ = tilted_quotas([0.0, 0.5, 1.0], [5, 5, 100], 30, 0.5)
-    assert sum(q) == 30 and q[0] <= 5 and q[1] <= 5 and q == [5, 5, 20]       # as low as the candidates allow
+    assert sum(q) == 30 and q[0] <= 5 and q[1] <= 5 and q == [5, 5, 20]  # as low as the candidates allow
     q, lam = tilted_quotas([0.7, 0.9, 1.0], [10, 10, 10], 10, 0.5)
-    assert q == [10, 0, 0] and lam < 0                                          # target below every conf
+    assert q == [10, 0, 0] and lam < 0  # target below every conf
     q, lam = tilted_quotas([0.2, 0.8], [3, 3], 10, 0.5)
-    assert q == [3, 3] and lam == 0.0                                           # fewer than n: all of them
+    assert q == [3, 3] and lam == 0.0  # fewer than n: all of them
     few, st = select_balanced(_candidates(20), 50, 0.5, np.random.default_rng(0))
     assert len(few) == 20 and st["short"] and st["n_requested"] == 50
 
 
 # ------------------------------------------------------------------ a tiny project on disk
 
+
 def _q(qid, family, conf=None, kind="open", exposure=None, image="img.png", source="world/test"):
     meta = {"family": family, "qtype": "emblem_name" if exposure is not None else "color"}
     if exposure is not None:
         meta["exposure"] = exposure
-    rec = {"id": qid, "source": source, "image": image, "question": f"What is {qid}?",
-           "answers": [] if kind == "unanswerable" else ["red"], "kind": kind, "meta": meta}
+    rec = {
+        "id": qid,
+        "source": source,
+        "image": image,
+        "question": f"What is {qid}?",
+        "answers": [] if kind == "unanswerable" else ["red"],
+        "kind": kind,
+        "meta": meta,
+    }
     if kind == "choice":
-        rec.update(question=f"Which? {qid}\nA. red\nB. blue\nAnswer with the option's letter.", answers=["A"],
-                   choices=["red", "blue"])
+        rec.update(
+            question=f"Which? {qid}\nA. red\nB. blue\nAnswer with the option's letter.",
+            answers=["A"],
+            choices=["red", "blue"],
+        )
     return rec
 
 
-def _write_inputs(root: Path, world: dict[str, list[dict]], confs: dict[str, dict[str, float]], ua: dict[str, list[dict]]):
+def _write_inputs(
+    root: Path, world: dict[str, list[dict]], confs: dict[str, dict[str, float]], ua: dict[str, list[dict]]
+):
     for split, recs in world.items():
         write_jsonl(root / "data/world" / f"{split}.jsonl", recs)
     for split, conf in confs.items():
@@ -205,28 +262,45 @@ def _synthetic_inputs(root: Path, n_per_family=60, n_small_family=None):
         n = n_small_family if (n_small_family and fam == "emblem") else n_per_family
         for i in range(n):
             qid = f"test-{fam}-{i:03d}"
-            test.append(_q(qid, fam, kind="choice" if fam == "choice" else "open",
-                           exposure=int(rng.integers(0, 80)) if fam == "emblem" else None))
-            if i % 10 != 9:                                   # some candidates were never sampled
+            test.append(
+                _q(
+                    qid,
+                    fam,
+                    kind="choice" if fam == "choice" else "open",
+                    exposure=int(rng.integers(0, 80)) if fam == "emblem" else None,
+                )
+            )
+            if i % 10 != 9:  # some candidates were never sampled
                 conf[qid] = float(rng.integers(0, 11)) / 10
     world = {"test": test}
     for split in ("ood_hard", "ood_phrasing", "ood_choice"):
         world[split] = [_q(f"{split}-{i}", "perception") for i in range(5)]
     confs = {"test": conf, "ood_phrasing": {"ood_phrasing-0": 0.3}}
-    ua = {name: [_q(f"{name}-{i}", "none", kind="unanswerable", source=f"unanswerable/{name}") for i in range(k)]
-          for name, k in (("uavqa", 12), ("beyond", 4), ("vizwiz", 3))}
+    ua = {
+        name: [_q(f"{name}-{i}", "none", kind="unanswerable", source=f"unanswerable/{name}") for i in range(k)]
+        for name, k in (("uavqa", 12), ("beyond", 4), ("vizwiz", 3))
+    }
     _write_inputs(root, world, confs, ua)
 
 
 def test_build_testsets_from_files(tmp_path):
     _synthetic_inputs(tmp_path, n_per_family=60, n_small_family=10)
-    cfg = from_dict(TestsetsConfig, {"n_per_family": 20, "n_unanswerable": 10, "target_acc": 0.5, "seed": 0}, "testsets")
+    cfg = section("testsets", n_per_family=20, n_unanswerable=10, target_acc=0.5, seed=0)
     d = tmp_path / "data"
     sets, man = build_testsets(cfg, d / "world", d / "restructured", d / "unanswerable/sets")
     again, _ = build_testsets(cfg, d / "world", d / "restructured", d / "unanswerable/sets")
     assert sets == again
-    assert list(sets) == ["perception", "emblem", "choice", "uavqa", "ood_phrasing", "ood_hard", "ood_choice",
-                          "beyond", "vizwiz"]
+    assert list(sets) == [
+        "perception",
+        "emblem",
+        "choice",
+        "uavqa",
+        "ood_phrasing",
+        "ood_hard",
+        "ood_choice",
+        "beyond",
+        "vizwiz",
+    ]
     assert len(sets["perception"]) == len(sets["choice"]) == 20 and len(sets["uavqa"]) == 10
     assert len(sets["emblem"]) == 9 and man["sets"]["emblem"]["selection"]["short"]  # 10 minus one unsampled
     assert any(w.startswith("emblem: only 9 candidates") for w in man["warnings"])
@@ -235,8 +309,7 @@ def test_build_testsets_from_files(tmp_path):
     assert sets["ood_phrasing"][0]["conf_base"] == 0.3 and sets["ood_phrasing"][1]["conf_base"] is None
     assert man["sets"]["ood_hard"]["group"] == "ood" and man["sets"]["vizwiz"]["group"] == "extra"
     assert gap_to_target({"sets": {k: v for k, v in man["sets"].items() if k != "emblem"}}) < 0.03
-    other, _ = build_testsets(from_dict(TestsetsConfig, {"n_per_family": 20, "n_unanswerable": 10, "seed": 1},
-                                        "testsets"), d / "world", d / "restructured", d / "unanswerable/sets")
+    other, _ = build_testsets(cfg.replace(seed=1), d / "world", d / "restructured", d / "unanswerable/sets")
     assert [r["id"] for r in other["perception"]] != [r["id"] for r in sets["perception"]]
 
 
@@ -244,45 +317,83 @@ def test_build_testsets_needs_the_base_confidences(tmp_path):
     _synthetic_inputs(tmp_path)
     (tmp_path / "data/restructured/test.jsonl").unlink()
     with pytest.raises(DataError, match=r"restructured/test.jsonl: missing or empty"):
-        build_testsets(TestsetsConfig(), tmp_path / "data/world", tmp_path / "data/restructured",
-                       tmp_path / "data/unanswerable/sets")
+        build_testsets(
+            section("testsets"),
+            tmp_path / "data/world",
+            tmp_path / "data/restructured",
+            tmp_path / "data/unanswerable/sets",
+        )
 
 
-@pytest.mark.parametrize("cls, section, data, key", [
-    (TestsetsConfig, "testsets", {"n_per_family": 0}, "testsets.n_per_family"),
-    (TestsetsConfig, "testsets", {"target_acc": 1.5}, "testsets.target_acc"),
-    (TestsetsConfig, "testsets", {"n_unanswerable": -1}, "testsets.n_unanswerable"),
-    (TestsetsConfig, "testsets", {"sed": 1}, "testsets.sed"),
-    (EvaluateConfig, "evaluate", {"batch_size": 0}, "evaluate.batch_size"),
-    (EvaluateConfig, "evaluate", {"device": "tpu"}, "evaluate.device"),
-    (EvaluateConfig, "evaluate", {"dtype": "int8"}, "evaluate.dtype"),
-])
-def test_config_errors_are_one_line(cls, section, data, key):
+@pytest.mark.parametrize(
+    "name, changes, message",
+    [
+        ("testsets", {"n_per_family": 0}, "testsets.n_per_family = 0: must be an integer >= 1"),
+        ("testsets", {"target_acc": 1.5}, "testsets.target_acc = 1.5: must be in [0, 1]"),
+        ("testsets", {"n_unanswerable": -1}, "testsets.n_unanswerable = -1: must be an integer >= 0"),
+        (
+            "testsets",
+            {"sed": 1},
+            "testsets.sed = 1: unknown key; allowed: n_per_family, n_unanswerable, seed, target_acc",
+        ),
+        ("testsets", {"n_per_family": "3"}, "testsets.n_per_family = '3': must be an integer"),
+        ("evaluate", {"batch_size": 0}, "evaluate.batch_size = 0: must be an integer >= 1"),
+        ("evaluate", {"device": "tpu"}, "evaluate.device = 'tpu': must be one of auto, cpu, cuda, mps"),
+        ("evaluate", {"dtype": "int8"}, "evaluate.dtype = 'int8': must be one of auto, float32, bfloat16, float16"),
+        (
+            "models",
+            {"trained": ["idk_it", "gpt"]},
+            "models.trained[1] = 'gpt': must be one of sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3",
+        ),
+        ("models", {"baselines": []}, "models.baselines = []: must be a non-empty list"),
+    ],
+)
+def test_config_errors_are_one_line(name, changes, message):
     with pytest.raises(ParamError) as e:
-        from_dict(cls, data, section)
-    assert str(e.value).startswith(key) and "\n" not in str(e.value)
+        section(name, **changes)
+    assert str(e.value) == message and "\n" not in str(e.value)
+
+
+def test_a_missing_key_is_an_error():
+    data = params_dict()
+    del data["testsets"]["seed"]
+    with pytest.raises(ParamError, match=r"^testsets.seed is missing: required key$"):
+        validate(Params, data)
 
 
 def test_model_names():
-    assert model_spec("refusal_prompt") == ("models/base", " " + REFUSAL_PROMPT)
-    assert model_spec("ca_dpo") == ("models/ca_dpo", "")
-    with pytest.raises(ParamError, match=r"^model = 'gpt': must be one of base, refusal_prompt, sft"):
-        model_spec("gpt")
+    # the Refusal Prompt baseline is the original model with the paper's refusal prompt; a model's folder is
+    # the evaluate stage's --model argument (dvc.yaml), its name the params' models section
+    assert prompt_suffix("refusal_prompt") == REFUSAL_SUFFIX == " " + REFUSAL_PROMPT
+    assert prompt_suffix("base") == prompt_suffix("ca_dpo") == ""
+    assert MODELS == ["base", "refusal_prompt", "sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3"]
 
 
 # ------------------------------------------------------------------ coverage and judging (no model)
 
+
 def _mini_sets():
-    return {"perception": make_testset("perception", [_q("p1", "perception", 0.9), _q("p2", "perception")]),
-            "emblem": make_testset("emblem", [_q("e1", "emblem", exposure=0), _q("e2", "emblem", exposure=70)]),
-            "uavqa": make_testset("uavqa", [_q("u1", "x", kind="unanswerable")]),
-            "ood_phrasing": make_testset("ood_phrasing", [_q("o1", "perception")]),
-            "beyond": make_testset("beyond", [_q("b1", "x", kind="unanswerable")])}
+    return {
+        "perception": make_testset("perception", [_q("p1", "perception", 0.9), _q("p2", "perception")]),
+        "emblem": make_testset("emblem", [_q("e1", "emblem", exposure=0), _q("e2", "emblem", exposure=70)]),
+        "uavqa": make_testset("uavqa", [_q("u1", "x", kind="unanswerable")]),
+        "ood_phrasing": make_testset("ood_phrasing", [_q("o1", "perception")]),
+        "beyond": make_testset("beyond", [_q("b1", "x", kind="unanswerable")]),
+    }
 
 
 def _preds(sets, verdict="correct"):
-    return [{"id": r["id"], "set": n, "response": "red", "verdict": "refusal" if not ts.answerable else verdict,
-             "conf_base": None} for n, ts in sets.items() for r in ts.records]
+    return [
+        {
+            "id": r["id"],
+            "set": n,
+            "response": "red",
+            "verdict": "refusal" if not ts.answerable else verdict,
+            "conf_base": None,
+        }
+        for n, ts in sets.items()
+        for r in ts.records
+    ]
 
 
 def test_coverage_errors_name_the_set():
@@ -316,9 +427,9 @@ def test_semantic_judge_only_in_domain():
     responses = {n: ["crimson"] * len(ts.records) for n, ts in sets.items()}
     preds = judge_sets(sets, responses, judge)
     verdicts = {p["id"]: p["verdict"] for p in preds}
-    assert verdicts["p1"] == verdicts["e1"] == "correct"             # hybrid evaluator in domain
-    assert verdicts["o1"] == "incorrect"                              # string matching only out of domain
-    assert verdicts["u1"] == verdicts["b1"] == "incorrect"            # an answer to an unanswerable question
+    assert verdicts["p1"] == verdicts["e1"] == "correct"  # hybrid evaluator in domain
+    assert verdicts["o1"] == "incorrect"  # string matching only out of domain
+    assert verdicts["u1"] == verdicts["b1"] == "incorrect"  # an answer to an unanswerable question
     assert {q for q, _, _ in judge.items} == {"What is p1?", "What is p2?", "What is e1?", "What is e2?"}
     assert set(preds[0]) == {"id", "set", "response", "verdict", "conf_base"}
 
@@ -328,142 +439,312 @@ def test_score_pools_in_domain_and_ood():
     # an emblem question posed as multiple choice: in the pooled numbers, not in the exposure breakdown
     sets["choice"] = make_testset("choice", [_q("c1", "choice", kind="choice", exposure=3)])
     preds = _preds(sets)
-    preds[1]["verdict"] = "incorrect"                                 # p2
+    preds[1]["verdict"] = "incorrect"  # p2
     m = score(sets, preds, model="x")
+    assert m["runs"] == 1 and m["model"] == "x"
     assert m["sets"]["perception"]["acc"] == 50.0 and m["sets"]["uavqa"]["refr"] == 100.0
     ov = m["overall"]
     assert (ov["n"], ov["n_correct"], ov["n_refusal"]) == (6, 4, 1)
     assert ov["sets"] == ["perception", "emblem", "uavqa", "choice"]
     assert m["ood"]["n"] == 2 and m["ood"]["acc"] == 50.0 and m["ood"]["refr"] == 50.0
-    assert m["ood_avg"]["acc"] == 100.0 and m["ood_avg"]["n_sets"] == 1      # answerable OOD sets only
+    assert m["ood_avg"]["acc"] == 100.0 and m["ood_avg"]["n_sets"] == 1  # answerable OOD sets only
     assert m["extra"] is None and m["exposure"]["n"] == 2
+    assert score_runs(sets, [preds], model="x") == m
+
+
+def test_score_runs_pools_the_counts_of_every_run():
+    sets = _mini_sets()
+    a = _preds(sets)  # every answerable question right
+    b = [dict(p) for p in a]
+    verdict_b = {
+        "p1": "incorrect",
+        "p2": "refusal",
+        "e1": "refusal",
+        "e2": "correct",
+        "u1": "incorrect",
+        "o1": "incorrect",
+        "b1": "refusal",
+    }
+    for p in b:
+        p["verdict"] = verdict_b[p["id"]]
+    m = score_runs(sets, [a, b], model="idk_it", extra={"seeds": [0, 1]})
+    assert m["runs"] == 2 and m["model"] == "idk_it" and m["seeds"] == [0, 1]
+    s = m["sets"]
+
+    def counts(d):
+        return d["n"], d["n_correct"], d["n_refusal"], d["n_incorrect"]
+
+    # by hand: each set's counts summed over the two runs
+    assert counts(s["perception"]) == (4, 2, 1, 1) and s["perception"]["acc"] == 50.0
+    assert s["perception"]["refr"] == 25.0 and s["perception"]["s_trust"] == pytest.approx(25.0)
+    assert counts(s["emblem"]) == (4, 3, 1, 0) and s["emblem"]["s_trust"] == pytest.approx(75.0)
+    assert counts(s["uavqa"]) == (2, 0, 1, 1) and s["uavqa"]["refr"] == 50.0
+    assert counts(s["ood_phrasing"]) == (2, 1, 0, 1) and counts(s["beyond"]) == (2, 0, 2, 0)
+    ov = m["overall"]
+    assert counts(ov) == (10, 5, 3, 2) and (ov["acc"], ov["refr"]) == (50.0, 30.0)
+    assert ov["s_trust"] == pytest.approx(30.0) and ov["answered_acc"] == pytest.approx(100 * 5 / 7, abs=1e-3)
+    assert counts(m["ood"]) == (4, 1, 2, 1) and m["ood"]["s_trust"] == pytest.approx(0.0)
+    assert m["ood_avg"]["acc"] == 50.0 and m["ood_avg"]["n_sets"] == 1
+    exp = m["exposure"]
+    assert exp["n"] == 4 and exp["buckets"]["0"]["n"] == 2 and exp["buckets"]["0"]["refusal_rate"] == 50.0
+    assert exp["buckets"]["50+"]["n"] == 2 and exp["buckets"]["50+"]["refusal_rate"] == 0.0
+    # each run covers every set, so the pooled rates are the means over the runs, in either order
+    one, two = score(sets, a), score(sets, b)
+    for key in ("acc", "refr", "s_trust"):
+        assert ov[key] == pytest.approx((one["overall"][key] + two["overall"][key]) / 2, abs=1e-3)
+        for name in sets:
+            assert s[name][key] == pytest.approx((one["sets"][name][key] + two["sets"][name][key]) / 2, abs=1e-3)
+    assert score_runs(sets, [b, a], model="idk_it", extra={"seeds": [0, 1]}) == m
+    with pytest.raises(DataError, match=r"^predictions for set 'emblem' cover 1 of 2"):
+        score_runs(sets, [a, [p for p in b if p["id"] != "e1"]])
+    with pytest.raises(DataError, match=r"no predictions to score"):
+        score_runs(sets, [], model="idk_it")
+
+
+def test_load_runs_reads_every_seed_of_a_model(tmp_path):
+    sets = _mini_sets()
+    preds = _preds(sets)
+    folder = tmp_path / "predictions"
+    for name in ("base", "sft-s0", "sft-s10", "sft-s2"):
+        write_jsonl(folder / f"{name}.jsonl", preds)
+    assert [p.name for p in run_files(folder, "sft")] == ["sft-s0.jsonl", "sft-s2.jsonl", "sft-s10.jsonl"]
+    assert run_files(folder, "idk_it") == [] and [p.name for p in run_files(folder, "base")] == ["base.jsonl"]
+    runs = load_runs(folder, MODELS, sets)
+    assert list(runs) == ["base", "sft"] and len(runs["base"]) == 1 and len(runs["sft"]) == 3
+    evals = score_models(sets, runs)
+    assert evals["sft"]["runs"] == 3 and evals["sft"]["sets"]["emblem"]["n"] == 6 and evals["base"]["runs"] == 1
+    assert evals["sft"]["overall"]["acc"] == evals["base"]["overall"]["acc"]
+    write_jsonl(folder / "sft-s2.jsonl", [p for p in preds if p["set"] != "beyond"])
+    with pytest.raises(DataError) as e:
+        load_runs(folder, MODELS, sets)
+    assert (
+        str(e.value) == f"{folder / 'sft-s2.jsonl'}: predictions for set 'beyond' cover 0 of 1 questions "
+        f"(missing e.g. 'b1')"
+    )
 
 
 # ------------------------------------------------------------------ a tiny model through the stage scripts
 
-ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 16},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
-PARAMS = {"testsets": {"n_per_family": 3, "n_unanswerable": 3, "target_acc": 0.5, "seed": 0},
-          "evaluate": {"batch_size": 8, "max_new_tokens": 3, "device": "cpu", "dtype": "float32"},
-          "judge": {"backend": "none"}}
+PARAMS = {
+    "testsets": {"n_per_family": 3, "n_unanswerable": 3, "target_acc": 0.5, "seed": 0},
+    "evaluate": {"batch_size": 8, "max_new_tokens": 3, "device": "cpu", "dtype": "float32"},
+    "judge": {"backend": "none"},
+}
 
 
-def run_stage_script(name: str, *args: str) -> None:
+def stage_args(stage: str, item=None, **matrix) -> list[str]:
+    """The arguments of a dvc.yaml stage's command as dvc runs it (``item``: the foreach value, ``matrix``: the
+    matrix values)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    cmd = spec.get("do", spec)["cmd"]
+    if item is not None:
+        cmd = cmd.replace("${item}", str(item))
+    for k, v in matrix.items():
+        cmd = cmd.replace(f"${{item.{k}}}", str(v))
+    argv = shlex.split(cmd)
+    assert argv[0] == "python" and argv[1] == f"stages/{argv[1].split('/')[-1]}" and "${" not in cmd, cmd
+    return argv[1:]
+
+
+def run_stage_script(argv: list[str]) -> None:
+    """A stage script in this process (faster than a subprocess: torch is imported once)."""
     old = sys.argv
-    sys.argv = [f"stages/{name}.py", *args]
+    sys.argv = list(argv)
     try:
-        runpy.run_path(str(ROOT / "stages" / f"{name}.py"), run_name="__main__")
+        runpy.run_path(str(ROOT / argv[0]), run_name="__main__")
     finally:
         sys.argv = old
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from inbol.models import ArchConfig, build_processor, build_tiny_llava, train_tokenizer
-    from inbol.models.base import tokenizer_texts
-    from inbol.world import WorldConfig, build_world
+    import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
+    from inbol.world import build_world
+
     root = tmp_path_factory.mktemp("evalproj")
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 20, "pool": 2, "test": 18, "ood_hard": 2,
-                                                  "ood_phrasing": 2, "ood_choice": 2},
-                                        "n_emblems": 6, "emblem_max_exposure": 60}, "world"),
-                root / "data/world", image_prefix="data/world")
+    build_world(
+        world_cfg(sizes={"corpus": 20, "pool": 2}, n_emblems=6, emblem_max_exposure=60),
+        root / "data/world",
+        image_prefix="data/world",
+    )
     rng = np.random.default_rng(0)
     for split in ("test", "ood_phrasing"):
         recs = read_jsonl(root / f"data/world/{split}.jsonl")
-        write_jsonl(root / f"data/restructured/{split}.jsonl",
-                    [{"id": r["id"], "conf": float(rng.integers(0, 5)) / 4} for r in recs])
+        write_jsonl(
+            root / f"data/restructured/{split}.jsonl",
+            [{"id": r["id"], "conf": float(rng.integers(0, 5)) / 4} for r in recs],
+        )
     test = read_jsonl(root / "data/world/test.jsonl")
     for name, k in (("uavqa", 4), ("beyond", 2), ("vizwiz", 2)):
-        write_jsonl(root / f"data/unanswerable/sets/{name}.jsonl",
-                    [{**r, "id": f"{name}-{i}", "source": f"unanswerable/{name}", "answers": [], "kind": "unanswerable",
-                      "question": "What is written on the back of the card?"} for i, r in enumerate(test[:k])])
-    tok = train_tokenizer(tokenizer_texts(read_jsonl(root / "data/world/corpus.jsonl")), 400)
-    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 48, seed=0)
+        write_jsonl(
+            root / f"data/unanswerable/sets/{name}.jsonl",
+            [
+                {
+                    **r,
+                    "id": f"{name}-{i}",
+                    "source": f"unanswerable/{name}",
+                    "answers": [],
+                    "kind": "unanswerable",
+                    "question": "What is written on the back of the card?",
+                }
+                for i, r in enumerate(test[:k])
+            ],
+        )
+    model, processor = build_tiny_model(root / "data/world")
     model.save_pretrained(root / "models/base")
-    build_processor(tok, 48, 16).save_pretrained(root / "models/base")
-    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    processor.save_pretrained(root / "models/base")
+    for seed in (0, 1):  # a "trained" model (two seeds): here the original weights
+        shutil.copytree(root / "models/base", root / f"models/sft/s{seed}")
+    write_params(root, **PARAMS)
     yield root
     torch.set_num_threads(before)
 
 
+@pytest.mark.e2e
 def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     monkeypatch.chdir(project)
-    run_stage_script("testsets")
+    run_stage_script(stage_args("testsets"))
     man = read_json("data/testsets/manifest.json")
-    assert list(load_testsets("data/testsets"))[-3:] == ["ood_choice", "beyond", "vizwiz"]   # canonical order
+    assert list(load_testsets("data/testsets"))[-3:] == ["ood_choice", "beyond", "vizwiz"]  # canonical order
     assert set(man["sets"]) >= {"uavqa", "ood_hard", "ood_phrasing", "ood_choice", "beyond", "vizwiz"}
     assert read_json("metrics/testsets.json")["sets"]["uavqa"]["n"] == 3
     for name in ("base", "refusal_prompt"):
-        run_stage_script("evaluate", name)
+        run_stage_script(stage_args("evaluate_baseline", name))
+    for seed in (0, 1):
+        run_stage_script(stage_args("evaluate", model="sft", seed=seed))
     sets = {n: read_jsonl(f"data/testsets/{n}.jsonl") for n in man["sets"]}
-    for name in ("base", "refusal_prompt"):
+    for name in ("base", "refusal_prompt", "sft-s0", "sft-s1"):
         preds = read_jsonl(f"data/predictions/{name}.jsonl")
         assert {(p["set"], p["id"]) for p in preds} == {(n, r["id"]) for n, rs in sets.items() for r in rs}
         assert all(set(p) == {"id", "set", "response", "verdict", "conf_base"} for p in preds)
         m = read_json(f"metrics/eval/{name}.json")
         assert set(m["sets"]) == set(sets) and m["overall"]["n"] == sum(len(sets[n]) for n in m["overall"]["sets"])
-        assert m["refusal_prompt"] == (name == "refusal_prompt") and m["ood"]["n"] > 0
+        assert m["refusal_prompt"] == (name == "refusal_prompt") and m["ood"]["n"] > 0 and m["runs"] == 1
+        assert m["seed"] == (int(name[-1]) if name.startswith("sft") else None)
+        assert m["model_path"] == ("models/base" if "-s" not in name else f"models/sft/s{name[-1]}")
         for s in m["sets"].values():
             assert s["s_trust"] == pytest.approx(2 * s["acc"] + s["refr"] - 100, abs=1e-3)
-    run_stage_script("report")
+    # greedy answers of the same weights: both seeds' predictions agree, and the report pools them
+    assert read_jsonl("data/predictions/sft-s0.jsonl") == read_jsonl("data/predictions/sft-s1.jsonl")
+    pooled = score_models(
+        load_testsets("data/testsets"), load_runs("data/predictions", MODELS, load_testsets("data/testsets"))
+    )
+    assert list(pooled) == ["base", "refusal_prompt", "sft"] and pooled["sft"]["runs"] == 2
+    s0 = read_json("metrics/eval/sft-s0.json")
+    assert pooled["sft"]["overall"]["n"] == 2 * s0["overall"]["n"]
+    assert pooled["sft"]["overall"]["acc"] == pytest.approx(s0["overall"]["acc"], abs=1e-3)
+    run_stage_script(stage_args("report"))
     md = Path("metrics/tables.md").read_text()
     for title in ("## Table 1", "## Table 2", "## Table 3", "## Table 4", "## Test sets"):
         assert title in md
-    assert "_paper: LLaVA1.5-7B_" in md and "Skipped (no metrics/eval/<model>.json): sft, idk_it, ca_dpo" in md
+    assert "_paper: LLaVA1.5-7B_" in md and "| +SFT |" in md
+    assert "Models without metrics (skipped everywhere): idk_it, ca_dpo, dpo_1, dpo_2, dpo_3." in md
+    assert "): idk_it, ca_dpo._" in md  # Table 1 names the models it skips
     for key in ("figure4_long", "figure4_refusal", "figure4_answered_acc", "exposure_long", "exposure_refusal"):
         assert Path("plots", PLOT_FILES[key]).is_file()
     assert Path("plots", PLOT_FILES["figure4_png"]).read_bytes()[:4] == b"\x89PNG"
+    with open(Path("plots", PLOT_FILES["exposure_refusal"])) as fh:
+        assert next(csv.reader(fh)) == ["bucket", "exposure_index", *MODELS]
     trends = read_json("metrics/trends.json")
     assert trends["n_checked"] == 0 and trends["in_domain"]["refr_idk_it_gt_base"] is None
     # a prediction file that does not cover its sets stops the report with one line naming file and set
-    full = Path("data/predictions/base.jsonl").read_text()
-    try:
-        Path("data/predictions/base.jsonl").write_text("".join(
-            line + "\n" for line in full.splitlines() if json.loads(line)["set"] != "vizwiz"))
-        capsys.readouterr()
-        with pytest.raises(SystemExit):
-            run_stage_script("report")
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("error: data/predictions/base.jsonl: predictions for set 'vizwiz' cover 0 of")
-        assert "\n" not in err
-    finally:
-        Path("data/predictions/base.jsonl").write_text(full)
+    for path in ("data/predictions/base.jsonl", "data/predictions/sft-s1.jsonl"):
+        full = Path(path).read_text()
+        try:
+            Path(path).write_text(
+                "".join(line + "\n" for line in full.splitlines() if json.loads(line)["set"] != "vizwiz")
+            )
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as e:
+                run_stage_script(stage_args("report"))
+            assert e.value.code == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith(f"error: {path}: predictions for set 'vizwiz' cover 0 of")
+            assert "\n" not in err
+        finally:
+            Path(path).write_text(full)
 
 
+@pytest.mark.e2e
 def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(project)
     if not Path("data/testsets/manifest.json").is_file():
-        run_stage_script("testsets")
+        run_stage_script(stage_args("testsets"))
     with pytest.raises(SystemExit) as e:
-        run_stage_script("evaluate", "gpt4")
+        run_stage_script(stage_args("evaluate", model="sft", seed=7))  # no models/sft/s7
     assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: model = 'gpt4': must be one of") and "\n" not in err
-    with pytest.raises(SystemExit):
-        run_stage_script("evaluate", "sft")                 # no models/sft
-    assert capsys.readouterr().err.strip() == "error: models/sft: no model folder for 'sft' (run the stage that trains it first)"
-    params = yaml.safe_load(Path("params.yaml").read_text())
-    bad = tmp_path / "bad"
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: models/sft/s7: no model folder for 'sft' (run the stage that trains it first)"
+    )
+    assert not Path("data/predictions/sft-s7.jsonl").exists()
+    bad = tmp_path / "bad"  # params.yaml is checked whole before any input is read
     bad.mkdir()
-    (bad / "params.yaml").write_text(yaml.safe_dump({**params, "evaluate": {**params["evaluate"], "batch_size": 0}}))
     monkeypatch.chdir(bad)
-    with pytest.raises(SystemExit):
-        run_stage_script("evaluate", "base")
-    assert capsys.readouterr().err.strip() == "error: evaluate.batch_size = 0: must be an integer >= 1"
+    cases = [
+        (
+            {"evaluate": {**PARAMS["evaluate"], "batch_size": 0}},
+            "error: evaluate.batch_size = 0: must be an integer >= 1",
+        ),
+        (
+            {**PARAMS, "models": {"trained": ["gpt4"]}},
+            "error: models.trained[0] = 'gpt4': must be one of sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3",
+        ),
+    ]
+    for changes, message in cases:
+        write_params(bad, **{**PARAMS, **changes})
+        with pytest.raises(SystemExit) as e:
+            run_stage_script(stage_args("evaluate_baseline", "base"))
+        assert e.value.code == 2
+        assert capsys.readouterr().err.strip() == message
+    assert not Path("data/predictions/base.jsonl").exists()
 
 
-# ------------------------------------------------------------------ report and figures (synthetic metrics)
+@pytest.mark.e2e
+def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, capsys):
+    # a misspelt name must not be evaluated silently (refusal_promt would lose the refusal prompt)
+    monkeypatch.chdir(project)
+    if not Path("data/testsets/manifest.json").is_file():
+        run_stage_script(stage_args("testsets"))
+    argv = stage_args("evaluate_baseline", "refusal_promt")
+    assert argv[argv.index("--model") + 1] == "models/base"
+    outputs = [Path("data/predictions/refusal_promt.jsonl"), Path("metrics/eval/refusal_promt.json")]
+    try:
+        with pytest.raises(SystemExit) as e:
+            run_stage_script(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "'refusal_promt'" in err and "\n" not in err
+        assert "must be one of base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3" in err
+        assert not any(p.exists() for p in outputs)
+    finally:
+        for p in outputs:
+            p.unlink(missing_ok=True)
 
-def _eval_for(model: str, acc_pct: int, refr_pct: int) -> tuple[dict, list[dict]]:
-    """Metrics + predictions of a fake model: 10 questions per set with the given rates."""
+
+# ------------------------------------------------------------------ report and figures (synthetic predictions)
+
+
+def _run_for(acc_pct: int, refr_pct: int) -> tuple[dict, list[dict]]:
+    """Test sets + the predictions of one run of a fake model: 10 questions per set with the given rates."""
     sets = {}
-    for name, fam in (("perception", "perception"), ("emblem", "emblem"), ("choice", "choice"),
-                      ("ood_phrasing", "perception"), ("ood_hard", "perception")):
-        sets[name] = make_testset(name, [{**_q(f"{name}-{i}", fam, exposure=i * 7 if fam == "emblem" else None),
-                                          "conf_base": i / 9} for i in range(10)])
+    for name, fam in (
+        ("perception", "perception"),
+        ("emblem", "emblem"),
+        ("choice", "choice"),
+        ("ood_phrasing", "perception"),
+        ("ood_hard", "perception"),
+    ):
+        sets[name] = make_testset(
+            name,
+            [
+                {**_q(f"{name}-{i}", fam, exposure=i * 7 if fam == "emblem" else None), "conf_base": i / 9}
+                for i in range(10)
+            ],
+        )
     for name in ("uavqa", "beyond", "vizwiz"):
         sets[name] = make_testset(name, [_q(f"{name}-{i}", "x", kind="unanswerable") for i in range(10)])
     preds = []
@@ -477,31 +758,43 @@ def _eval_for(model: str, acc_pct: int, refr_pct: int) -> tuple[dict, list[dict]
             else:
                 v = "incorrect"
             preds.append({"id": r["id"], "set": n, "response": "x", "verdict": v, "conf_base": r.get("conf_base")})
-    return score(sets, preds, model=model), preds
+    return sets, preds
 
 
 def test_report_renders_with_missing_models_and_checks_trends(tmp_path):
-    evals, preds = {}, {}
+    runs = {}
     for m, acc, refr in (("base", 50, 0), ("idk_it", 40, 40), ("ca_dpo", 50, 30), ("dpo_2", 50, 20)):
-        evals[m], preds[m] = _eval_for(m, acc, refr)
+        sets, preds = _run_for(acc, refr)
+        runs[m] = [preds]
+    evals = score_models(sets, runs)
     checks = {(c["scope"], c["key"]): c for c in trend_checks(evals)}
     c = checks[("in_domain", "refr_idk_it_gt_base")]
     assert c["holds"] is True and c["right"] == 0.0
     assert checks[("in_domain", "acc_ca_dpo_gt_idk_it")]["holds"] is True
     assert checks[("in_domain", "strust_ca_dpo_ge_idk_it")]["holds"] is True
     assert checks[("ood", "answered_acc_idk_it_gt_base")]["holds"] is True
-    md = render_tables(evals)
-    assert "Skipped (no metrics/eval/<model>.json): refusal_prompt, sft" in md
-    assert "Skipped (no metrics/eval/<model>.json): dpo_1, dpo_3" in md
+    md = render_tables(evals, models=MODELS)
+    assert "Models without metrics (skipped everywhere): refusal_prompt, sft, dpo_1, dpo_3." in md
+    assert "): refusal_prompt, sft._" in md and "): dpo_1, dpo_3._" in md  # each table names what it skips
     assert "| +IDK-IT |" in md and "| _paper: +CA-DPO_ |" in md and "| DPO | (2) |" in md
     assert "| _paper 7B: DPO_ | (1) | 47.50 | 30.20 | 25.20 | 50.30 | 29.46 | 30.06 |" in md
-    assert "| _paper: LLaVA1.5-7B_ | 52.00 | 0.33 | 4.33 | 50.33 | 0.00 | 0.67 | 51.33 | 0.00 | 2.67 | 12.00 | 46.10 | 1.30 | -6.50 |" in md
+    assert (
+        "| _paper: LLaVA1.5-7B_ | 52.00 | 0.33 | 4.33 | 50.33 | 0.00 | 0.67 | 51.33 | 0.00 | 2.67 | 12.00 | 46.10 | 1.30 | -6.50 |"
+        in md
+    )
     assert "| S_trust(IDK-IT) > S_trust(original) | in domain (overall) |" in md
     # without IDK-IT the checks that need it are not checked (and say why), never silently passed
     no_idk = {k: v for k, v in evals.items() if k != "idk_it"}
-    assert "not checked (missing: idk_it)" in render_tables(no_idk)
-    tj = write_report(evals, {k: v for k, v in preds.items() if k != "ca_dpo"}, tables_md=tmp_path / "tables.md",
-                      plots_dir=tmp_path / "plots", trends_path=tmp_path / "trends.json")
+    assert "not checked (missing: idk_it)" in render_tables(no_idk, models=MODELS)
+    preds = {m: [p for run in r for p in run] for m, r in runs.items() if m != "ca_dpo"}
+    tj = write_report(
+        evals,
+        preds,
+        models=MODELS,
+        tables_md=tmp_path / "tables.md",
+        plots_dir=tmp_path / "plots",
+        trends_path=tmp_path / "trends.json",
+    )
     assert tj["n_checked"] == 12 and read_json(tmp_path / "trends.json") == tj
     assert "Figure 4 leaves out (no predictions): ca_dpo." in (tmp_path / "tables.md").read_text()
 
@@ -518,16 +811,33 @@ def test_report_renders_with_missing_models_and_checks_trends(tmp_path):
     assert [r["bin"] for r in wide] == ["[0,0.2]", "(0.2,0.4]", "(0.4,0.6]", "(0.6,0.8]", "(0.8,1]"]
     assert wide[0]["idk_it"] == "100" and wide[-1]["idk_it"] == "0" and wide[0]["ca_dpo"] == ""
     fields, wide = rows("figure4_answered_acc")
-    assert tuple(fields) == FIG4_WIDE_FIELDS and wide[0]["idk_it"] == ""     # everything refused: undefined
+    assert tuple(fields) == FIG4_WIDE_FIELDS and wide[0]["idk_it"] == ""  # everything refused: undefined
     fields, exp = rows("exposure_refusal")
-    assert tuple(fields) == EXPOSURE_WIDE_FIELDS and [r["bucket"] for r in exp] == ["0", "1-4", "5-14", "15-49", "50+"]
+    assert tuple(fields) == ("bucket", "exposure_index", *MODELS)  # a column per evaluated model
+    assert [r["bucket"] for r in exp] == ["0", "1-4", "5-14", "15-49", "50+"]
+    assert exp[0]["sft"] == "" and exp[0]["base"] != ""
     fields, exp_long = rows("exposure_long")
     assert tuple(fields) == EXPOSURE_LONG_FIELDS and len(exp_long) == 4 * 5
     for png in ("figure4_png", "exposure_png"):
         assert (tmp_path / "plots" / PLOT_FILES[png]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_report_without_any_metrics_is_a_clear_error(tmp_path):
-    from inbol.evaluation.report import load_evals
-    with pytest.raises(DataError, match=r"no model metrics"):
-        load_evals(tmp_path / "metrics/eval")
+def test_report_pools_the_seeds_of_a_trained_model(tmp_path):
+    sets, low = _run_for(40, 40)
+    _, high = _run_for(60, 20)
+    evals = score_models(sets, {"base": [low], "idk_it": [low, high]})
+    ov = evals["idk_it"]["overall"]
+    assert evals["idk_it"]["runs"] == 2 and ov["n"] == 2 * evals["base"]["overall"]["n"]
+    assert ov["acc"] == pytest.approx((evals["base"]["overall"]["acc"] + score(sets, high)["overall"]["acc"]) / 2)
+    md = render_tables(evals, models=MODELS)
+    row = next(line for line in md.splitlines() if line.startswith("| +IDK-IT |"))
+    assert row.endswith(f"| {ov['acc']:.2f} | {ov['refr']:.2f} | {ov['s_trust']:.2f} |")
+
+
+def test_report_without_any_predictions_is_a_clear_error(tmp_path):
+    sets = _mini_sets()
+    with pytest.raises(DataError, match=r"no predictions of any model \(base, refusal_prompt, sft"):
+        load_runs(tmp_path / "data/predictions", MODELS, sets)
+    write_jsonl(tmp_path / "data/predictions/gpt4.jsonl", _preds(sets))  # not an evaluated model
+    with pytest.raises(DataError, match=r"no predictions of any model"):
+        load_runs(tmp_path / "data/predictions", MODELS, sets)

@@ -1,21 +1,38 @@
 """Unit tests of the hybrid evaluator: normalisation, string matching, refusal detection, semantic judge."""
+
 from __future__ import annotations
 
 import random
 import re
+import typing
 
 import numpy as np
 import pytest
 
-from inbol.config import ParamError, from_dict
-from inbol.judge import (BACKENDS, PAPER_REFUSAL, REFUSAL_PROMPT, REFUSAL_TEMPLATES, JudgeConfig,
-                         LLMSemanticJudge, NoSemanticJudge, SemanticJudge, build_messages, extract_choice,
-                         is_refusal, judge, judge_records, judge_samples, make_semantic_judge, normalize_answer,
-                         parse_yes_no, pick_refusal, string_match)
+from helpers import section
+from inbol.errors import ParamError
+from inbol.judge import (
+    PAPER_REFUSAL,
+    REFUSAL_PROMPT,
+    REFUSAL_TEMPLATES,
+    LLMSemanticJudge,
+    NoSemanticJudge,
+    SemanticJudge,
+    build_messages,
+    extract_choice,
+    is_refusal,
+    judge,
+    judge_records,
+    judge_samples,
+    make_semantic_judge,
+    normalize_answer,
+    parse_yes_no,
+    pick_refusal,
+    string_match,
+)
 from inbol.judge.normalize import process_punctuation
+from inbol.params import Judge
 from inbol.world.questions import CHOICE_INSTRUCTION, make_question
-
-from fake_openai import fake_openai, no_proxy  # noqa: F401  (fixtures)
 
 # The paper's appendix C (Figure 5) refusal templates, as printed in inbol-paper.txt (lines that the text
 # extraction merged are split; the two "orry, ..." lines lost their "S" in extraction and appear both ways).
@@ -48,10 +65,32 @@ PAPER_APPENDIX_C = [
     "Sorry, I can not help with it.",
 ]
 
-NOT_REFUSALS = ["red", "2", "none", "no", "yes", "Kalo", "B", "left", "I think it is red", "not red, it is blue",
-                "0", "None.", "No, there is no red circle.", "There are none.", "The answer is B.", "B. cross",
-                "It can not roll.", "The circle is not clear blue, it is red.", "unknown shape", "gray",
-                "No.", "Yes, there is.", "It is small.", ""]
+NOT_REFUSALS = [
+    "red",
+    "2",
+    "none",
+    "no",
+    "yes",
+    "Kalo",
+    "B",
+    "left",
+    "I think it is red",
+    "not red, it is blue",
+    "0",
+    "None.",
+    "No, there is no red circle.",
+    "There are none.",
+    "The answer is B.",
+    "B. cross",
+    "It can not roll.",
+    "The circle is not clear blue, it is red.",
+    "unknown shape",
+    "gray",
+    "No.",
+    "Yes, there is.",
+    "It is small.",
+    "",
+]
 
 
 def _without_sorry(text: str) -> str:
@@ -60,37 +99,41 @@ def _without_sorry(text: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- normalise
 
-@pytest.mark.parametrize("raw, expected", [
-    ("Red", "red"),
-    ("red.", "red"),
-    ("  The  Red\tone\n", "red 1"),
-    ("two", "2"),
-    ("Two.", "2"),
-    ("zero", "0"),
-    ("none", "0"),
-    ("ten", "10"),
-    ("a cat", "cat"),
-    ("an apple", "apple"),
-    ("the dog", "dog"),
-    ("dont", "don't"),
-    ("Dont know", "don't know"),
-    ("isnt", "isn't"),
-    ("Im here", "i'm here"),
-    ("don\u2019t", "don't"),
-    ("2.5", "2.5"),
-    ("3.", "3"),
-    (".5", ".5"),
-    ("1,000", "1000"),
-    ("black/white", "black white"),
-    ("black / white", "black white"),
-    ("yes!", "yes"),
-    ("(B)", "b"),
-    ("well-known", "well known"),
-    ("e.g.", "eg"),
-    ("Answer: red", "answer red"),
-    ("**red**", "red"),
-    ("", ""),
-])
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Red", "red"),
+        ("red.", "red"),
+        ("  The  Red\tone\n", "red 1"),
+        ("two", "2"),
+        ("Two.", "2"),
+        ("zero", "0"),
+        ("none", "0"),
+        ("ten", "10"),
+        ("a cat", "cat"),
+        ("an apple", "apple"),
+        ("the dog", "dog"),
+        ("dont", "don't"),
+        ("Dont know", "don't know"),
+        ("isnt", "isn't"),
+        ("Im here", "i'm here"),
+        ("don\u2019t", "don't"),
+        ("2.5", "2.5"),
+        ("3.", "3"),
+        (".5", ".5"),
+        ("1,000", "1000"),
+        ("black/white", "black white"),
+        ("black / white", "black white"),
+        ("yes!", "yes"),
+        ("(B)", "b"),
+        ("well-known", "well known"),
+        ("e.g.", "eg"),
+        ("Answer: red", "answer red"),
+        ("**red**", "red"),
+        ("", ""),
+    ],
+)
 def test_normalize_answer(raw, expected):
     assert normalize_answer(raw) == expected
 
@@ -105,26 +148,60 @@ def test_process_punctuation_follows_vqa_rules():
     assert process_punctuation("a,b") == "a b"
     assert process_punctuation("1,000,000 cars") == "1000000 cars"
     assert process_punctuation("1,5-2") == "152"
-    assert process_punctuation("it's") == "it's"   # the apostrophe is not punctuation in VQA
+    assert process_punctuation("it's") == "it's"  # the apostrophe is not punctuation in VQA
 
 
 # ----------------------------------------------------------------------------------------------- open
 
+
 def _open(answers, qid="q1"):
-    return {"id": qid, "source": "perception", "image": "img.png", "question": "What color is the circle?",
-            "answers": list(answers), "kind": "open", "meta": {}}
+    return {
+        "id": qid,
+        "source": "perception",
+        "image": "img.png",
+        "question": "What color is the circle?",
+        "answers": list(answers),
+        "kind": "open",
+        "meta": {},
+    }
 
 
-@pytest.mark.parametrize("response", ["red", "Red", "red.", " RED ", "The red", "red, i think", "It is red.",
-                                      "the object is red", "The answer is red", "I think it is red",
-                                      "red circle", "It's red."])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "red",
+        "Red",
+        "red.",
+        " RED ",
+        "The red",
+        "red, i think",
+        "It is red.",
+        "the object is red",
+        "The answer is red",
+        "I think it is red",
+        "red circle",
+        "It's red.",
+    ],
+)
 def test_open_match_accepts(response):
     assert string_match(response, _open(["red"]))
 
 
-@pytest.mark.parametrize("response", ["blue", "red or blue", "not red, it is blue", "blue, not red",
-                                      "reddish", "It is not red.", "I see a large red circle next to a small square",
-                                      "", "   ", "0"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "blue",
+        "red or blue",
+        "not red, it is blue",
+        "blue, not red",
+        "reddish",
+        "It is not red.",
+        "I see a large red circle next to a small square",
+        "",
+        "   ",
+        "0",
+    ],
+)
 def test_open_match_rejects(response):
     assert not string_match(response, _open(["red"]))
 
@@ -170,24 +247,71 @@ def test_unknown_kind_raises():
 
 # ----------------------------------------------------------------------------------------------- choice
 
+
 def _choice(choices=("circle", "cross", "square", "triangle"), letter="B"):
     letters = "ABCDEFGH"
-    text = "\n".join(["What shape is the red object?"] + [f"{letters[i]}. {c}" for i, c in enumerate(choices)]
-                     + [CHOICE_INSTRUCTION])
-    return {"id": "c1", "source": "choice", "image": "img.png", "question": text, "answers": [letter],
-            "kind": "choice", "choices": list(choices), "meta": {"answer_text": choices[letters.index(letter)]}}
+    text = "\n".join(
+        ["What shape is the red object?"] + [f"{letters[i]}. {c}" for i, c in enumerate(choices)] + [CHOICE_INSTRUCTION]
+    )
+    return {
+        "id": "c1",
+        "source": "choice",
+        "image": "img.png",
+        "question": text,
+        "answers": [letter],
+        "kind": "choice",
+        "choices": list(choices),
+        "meta": {"answer_text": choices[letters.index(letter)]},
+    }
 
 
-@pytest.mark.parametrize("response", ["B", "b", "B.", "(B)", "B)", "B:", "(B) cross", "B. cross", "B cross",
-                                      "The answer is B", "The answer is B.", "Answer: B", "answer: (B)",
-                                      "The correct option is (B).", "Option B", "cross", "Cross.", "It is a cross.",
-                                      "**B**", " B\n"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "B",
+        "b",
+        "B.",
+        "(B)",
+        "B)",
+        "B:",
+        "(B) cross",
+        "B. cross",
+        "B cross",
+        "The answer is B",
+        "The answer is B.",
+        "Answer: B",
+        "answer: (B)",
+        "The correct option is (B).",
+        "Option B",
+        "cross",
+        "Cross.",
+        "It is a cross.",
+        "**B**",
+        " B\n",
+    ],
+)
 def test_choice_accepts(response):
     assert string_match(response, _choice())
 
 
-@pytest.mark.parametrize("response", ["A", "C.", "(D) triangle", "The answer is A", "circle", "square",
-                                      "(A) or (B)", "A or B", "E", "Z", "", "I", "cross or circle"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "A",
+        "C.",
+        "(D) triangle",
+        "The answer is A",
+        "circle",
+        "square",
+        "(A) or (B)",
+        "A or B",
+        "E",
+        "Z",
+        "",
+        "I",
+        "cross or circle",
+    ],
+)
 def test_choice_rejects(response):
     assert not string_match(response, _choice())
 
@@ -195,12 +319,12 @@ def test_choice_rejects(response):
 def test_extract_choice_details():
     ch = ["circle", "cross", "square", "triangle"]
     assert extract_choice("B. cross", ch) == "B"
-    assert extract_choice("A circle", ch) == "A"        # letter + its own option text
-    assert extract_choice("A cross", ch) == "B"         # "A" is an article here: the text picks B
-    assert extract_choice("E", ch) is None               # not an option
-    assert extract_choice("(A) and (B)", ch) is None     # two letters
+    assert extract_choice("A circle", ch) == "A"  # letter + its own option text
+    assert extract_choice("A cross", ch) == "B"  # "A" is an article here: the text picks B
+    assert extract_choice("E", ch) is None  # not an option
+    assert extract_choice("(A) and (B)", ch) is None  # two letters
     assert extract_choice("the answer is a cross", ch) == "B"
-    assert extract_choice("B", None) == "B"               # no choices listed: any letter A-H
+    assert extract_choice("B", None) == "B"  # no choices listed: any letter A-H
 
 
 def test_choice_numeric_options():
@@ -213,8 +337,9 @@ def test_choice_numeric_options():
 
 def test_choice_record_from_world():
     scene = {"id": "s0", "objects": [{"shape": "circle", "color": "red", "size": "small", "col": 0, "row": 0}]}
-    rec = make_question(scene, "color", {"shape": "circle"}, np.random.default_rng(0), family="choice",
-                        catalogue=[], n_options=4)
+    rec = make_question(
+        scene, "color", {"shape": "circle"}, np.random.default_rng(0), family="choice", catalogue=[], n_options=4
+    )
     letter, text = rec["answers"][0], rec["meta"]["answer_text"]
     wrong = next(c for c in rec["choices"] if c != text)
     assert string_match(letter, rec) and string_match(f"{letter}. {text}", rec) and string_match(text, rec)
@@ -231,9 +356,13 @@ def test_unanswerable_never_correct():
 
 # ----------------------------------------------------------------------------------------------- refusals
 
+
 def test_paper_refusal_prompt_and_template():
     assert PAPER_REFUSAL == "Sorry, I can not help with it."
-    assert REFUSAL_PROMPT == 'If you don\'t have enough information to answer the question, respond with "Sorry, I can not help with it."'
+    assert (
+        REFUSAL_PROMPT
+        == 'If you don\'t have enough information to answer the question, respond with "Sorry, I can not help with it."'
+    )
     assert PAPER_REFUSAL in REFUSAL_TEMPLATES
 
 
@@ -260,16 +389,44 @@ def test_own_templates_are_refusals(text):
     assert is_refusal(text.lower().rstrip("."))
 
 
-@pytest.mark.parametrize("text", [
-    "I don't know", "i dont know", "I do not know.", "IDK", "I don\u2019t know!", "Not sure.", "I'm not sure",
-    "Im not sure", "no idea", "Unanswerable.", "This question is unanswerable.", "It cannot be determined.",
-    "can't tell", "I cant tell.", "I can not tell from the picture.", "I am unable to answer.",
-    "There is no way to know.", "There's no way of telling.", "not enough information",
-    "The image does not provide enough information.", "Insufficient information.", "Sorry.",
-    "It's impossible to say.", "Hard to tell.", "unknown", "Unclear.", "It is not clear from the image.",
-    "I'm not able to determine that.", "I need more information.", "That is beyond my knowledge.",
-    "I'd rather not guess.", "The answer can't be determined from the image.", "N/A",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't know",
+        "i dont know",
+        "I do not know.",
+        "IDK",
+        "I don\u2019t know!",
+        "Not sure.",
+        "I'm not sure",
+        "Im not sure",
+        "no idea",
+        "Unanswerable.",
+        "This question is unanswerable.",
+        "It cannot be determined.",
+        "can't tell",
+        "I cant tell.",
+        "I can not tell from the picture.",
+        "I am unable to answer.",
+        "There is no way to know.",
+        "There's no way of telling.",
+        "not enough information",
+        "The image does not provide enough information.",
+        "Insufficient information.",
+        "Sorry.",
+        "It's impossible to say.",
+        "Hard to tell.",
+        "unknown",
+        "Unclear.",
+        "It is not clear from the image.",
+        "I'm not able to determine that.",
+        "I need more information.",
+        "That is beyond my knowledge.",
+        "I'd rather not guess.",
+        "The answer can't be determined from the image.",
+        "N/A",
+    ],
+)
 def test_common_refusal_patterns(text):
     assert is_refusal(text)
 
@@ -295,6 +452,7 @@ def test_pick_refusal_is_seeded():
 
 # ----------------------------------------------------------------------------------------------- judge
 
+
 class ScriptedJudge(SemanticJudge):
     """Says yes when the response is in ``yes``; records what it was asked."""
 
@@ -315,17 +473,23 @@ class ScriptedJudge(SemanticJudge):
 def test_judge_order_and_semantic():
     rec = _open(["United Kingdom", "UK"])
     sem = ScriptedJudge(yes={"England", "Sorry, England maybe"})
-    assert judge("UK", rec, sem) == "correct" and sem.batches == []          # string match first
-    assert judge("Sorry, England maybe", rec, sem) == "refusal"              # refusal before everything
-    assert judge("England", rec, sem) == "correct"                           # semantic rescue
+    assert judge("UK", rec, sem) == "correct" and sem.batches == []  # string match first
+    assert judge("Sorry, England maybe", rec, sem) == "refusal"  # refusal before everything
+    assert judge("England", rec, sem) == "correct"  # semantic rescue
     assert judge("France", rec, sem) == "incorrect"
-    assert judge("England", rec) == "incorrect"                              # no semantic judge
+    assert judge("England", rec) == "incorrect"  # no semantic judge
     assert judge("England", rec, NoSemanticJudge()) == "incorrect"
 
 
 def test_judge_records_batches_only_open_string_rejected():
-    recs = [_open(["United Kingdom"], "a"), _open(["red"], "b"), _choice(), _open(["red"], "d"),
-            {"id": "u", "question": "q?", "answers": [], "kind": "unanswerable"}, _open(["United Kingdom"], "f")]
+    recs = [
+        _open(["United Kingdom"], "a"),
+        _open(["red"], "b"),
+        _choice(),
+        _open(["red"], "d"),
+        {"id": "u", "question": "q?", "answers": [], "kind": "unanswerable"},
+        _open(["United Kingdom"], "f"),
+    ]
     resps = ["England", "red", "circle", "I don't know", "England", "England"]
     sem = ScriptedJudge(yes={"England"})
     stats = {}
@@ -336,8 +500,14 @@ def test_judge_records_batches_only_open_string_rejected():
     assert len(sem.batches) == 1 and len(sem.batches[0]) == 1
     q, refs, resp = sem.batches[0][0]
     assert refs == ["United Kingdom"] and resp == "England" and q == recs[0]["question"]
-    assert stats == {"responses": 6, "refusal": 1, "string_correct": 1, "semantic_checked": 1,
-                     "semantic_correct": 2, "incorrect": 2}
+    assert stats == {
+        "responses": 6,
+        "refusal": 1,
+        "string_correct": 1,
+        "semantic_checked": 1,
+        "semantic_correct": 2,
+        "incorrect": 2,
+    }
 
 
 def test_judge_records_without_semantic_makes_no_calls():
@@ -361,12 +531,29 @@ def test_no_semantic_judge():
     assert j.stats["calls"] == 2 and j.stats["equivalent"] == 0
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("yes", True), ("Yes.", True), ("YES", True), ("**Yes**", True), ("yes, they match", True),
-    ("no", False), ("No.", False), ("No, different.", False), ("not equivalent", False),
-    ("The answer is yes.", True), ("Answer: no", False), ("True", True), ("false", False),
-    ("", None), ("maybe", None), ("yes and no", True), ("I think so, but no... yes", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("yes", True),
+        ("Yes.", True),
+        ("YES", True),
+        ("**Yes**", True),
+        ("yes, they match", True),
+        ("no", False),
+        ("No.", False),
+        ("No, different.", False),
+        ("not equivalent", False),
+        ("The answer is yes.", True),
+        ("Answer: no", False),
+        ("True", True),
+        ("false", False),
+        ("", None),
+        ("maybe", None),
+        ("yes and no", True),
+        ("I think so, but no... yes", None),
+        (None, None),
+    ],
+)
 def test_parse_yes_no(reply, expected):
     assert parse_yes_no(reply) is expected
 
@@ -381,28 +568,51 @@ def test_build_messages_contains_question_refs_response():
 
 # ----------------------------------------------------------------------------------------------- config
 
-def test_judge_config_defaults_and_validation():
-    c = from_dict(JudgeConfig, {}, "judge")
-    assert c.backend == "none" and c.model == "gpt-4o-mini" and c.base_url is None
-    assert set(BACKENDS) == {"none", "openai"}
-    c = from_dict(JudgeConfig, {"backend": "openai", "base_url": "http://127.0.0.1:8000/v1"}, "judge")
-    assert c.llm_config().temperature == 0.0 and c.llm_config().base_url == "http://127.0.0.1:8000/v1"
-    for bad, key in [({"backend": "llama"}, "judge.backend"), ({"max_tokens": 0}, "judge.max_tokens"),
-                     ({"base_url": "localhost:8000"}, "judge.base_url"), ({"concurrency": 0}, "judge.concurrency"),
-                     ({"timeout_s": 0}, "judge.timeout_s"), ({"model": " "}, "judge.model"),
-                     ({"api_key_env": "MY KEY"}, "judge.api_key_env"), ({"colour": 1}, "judge.colour")]:
-        with pytest.raises(ParamError) as e:
-            from_dict(JudgeConfig, bad, "judge")
-        msg = str(e.value)
-        assert msg.startswith(key) and "\n" not in msg, msg
+
+def test_judge_config_and_validation():
+    c = section("judge")
+    assert c.backend == "none" and c.endpoint.model == "gpt-4o-mini" and c.endpoint.base_url is None
+    assert set(typing.get_args(Judge.model_fields["backend"].annotation)) == {"none", "openai"}
+    c = section("judge", backend="openai", endpoint={"base_url": "http://127.0.0.1:8000/v1"})
+    sem = make_semantic_judge(c)  # builds its client on judge.endpoint (no request is made)
+    assert isinstance(sem, LLMSemanticJudge) and sem.max_tokens == c.max_tokens
+    assert sem.client.defaults["temperature"] == 0.0 and sem.client.endpoint.base_url == "http://127.0.0.1:8000/v1"
+    assert sem.client.defaults["max_tokens"] == c.max_tokens
+    sem.client.close()
+
+
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ({"backend": "llama"}, "judge.backend = 'llama': must be one of none, openai"),
+        ({"max_tokens": 0}, "judge.max_tokens = 0: must be an integer in [1, 4096]"),
+        ({"lenient": "yes"}, "judge.lenient = 'yes': must be true or false"),
+        (
+            {"endpoint": {"base_url": "localhost:8000"}},
+            "judge.endpoint.base_url = 'localhost:8000': must be null or an http(s):// URL",
+        ),
+        ({"endpoint": {"concurrency": 0}}, "judge.endpoint.concurrency = 0: must be an integer in [1, 1024]"),
+        ({"endpoint": {"timeout_s": 0}}, "judge.endpoint.timeout_s = 0: must be > 0"),
+        ({"endpoint": {"model": " "}}, "judge.endpoint.model = ' ': must be a non-empty string"),
+        (
+            {"endpoint": {"api_key_env": "MY KEY"}},
+            "judge.endpoint.api_key_env = 'MY KEY': must be an environment variable name (letters, digits, _)",
+        ),
+        ({"colour": 1}, "judge.colour = 1: unknown key; allowed: backend, endpoint, lenient, max_tokens"),
+    ],
+)
+def test_judge_config_errors_are_one_line(bad, msg):
+    with pytest.raises(ParamError) as e:
+        section("judge", **bad)
+    assert str(e.value) == msg and "\n" not in msg
 
 
 def test_make_semantic_judge_none():
-    assert isinstance(make_semantic_judge(JudgeConfig()), NoSemanticJudge)
-    assert isinstance(make_semantic_judge(), NoSemanticJudge)
+    assert isinstance(make_semantic_judge(section("judge", backend="none")), NoSemanticJudge)
 
 
 # ----------------------------------------------------------------------------------------------- openai backend
+
 
 def test_openai_semantic_judge_against_fake_server(fake_openai, tmp_path, monkeypatch):
     monkeypatch.setenv("INBOL_TEST_JUDGE_KEY", "sk-judge-secret")
@@ -413,12 +623,25 @@ def test_openai_semantic_judge_against_fake_server(fake_openai, tmp_path, monkey
         return {"England": "Yes.", "France": "No", "Britain": "Hmm, hard to say"}[resp]
 
     fake_openai.answer = answer
-    cfg = JudgeConfig(backend="openai", model="judge-model", base_url=fake_openai.url, cache_dir=str(tmp_path),
-                      api_key_env="INBOL_TEST_JUDGE_KEY", concurrency=2)
+    cfg = section(
+        "judge",
+        backend="openai",
+        endpoint={
+            "model": "judge-model",
+            "base_url": fake_openai.url,
+            "cache_dir": str(tmp_path),
+            "api_key_env": "INBOL_TEST_JUDGE_KEY",
+            "concurrency": 2,
+        },
+    )
     sem = make_semantic_judge(cfg)
     assert isinstance(sem, LLMSemanticJudge)
-    recs = [_open(["United Kingdom"], "a"), _open(["United Kingdom"], "b"), _open(["United Kingdom"], "c"),
-            _open(["United Kingdom"], "d")]
+    recs = [
+        _open(["United Kingdom"], "a"),
+        _open(["United Kingdom"], "b"),
+        _open(["United Kingdom"], "c"),
+        _open(["United Kingdom"], "d"),
+    ]
     out = judge_records(recs, ["England", "France", "Britain", "United Kingdom"], sem)
     assert out == ["correct", "incorrect", "incorrect", "correct"]
     assert fake_openai.n_requests == 3
@@ -438,6 +661,7 @@ def test_pick_refusal_from_the_first_n_templates():
     import random
 
     from inbol.judge.refusal import PAPER_REFUSAL, REFUSAL_TEMPLATES, pick_refusal
+
     assert {pick_refusal(random.Random(i), 1) for i in range(20)} == {PAPER_REFUSAL}
     assert {pick_refusal(random.Random(i), 3) for i in range(200)} == set(REFUSAL_TEMPLATES[:3])
     assert len({pick_refusal(random.Random(i)) for i in range(500)}) > 10

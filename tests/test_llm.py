@@ -1,8 +1,8 @@
 """Unit tests of the OpenAI-compatible client, against a local fake Chat Completions server."""
+
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import socket
 import threading
@@ -11,28 +11,49 @@ import time
 import pytest
 from PIL import Image
 
-from inbol.config import ParamError, from_dict
-from inbol.llm import (DUMMY_API_KEY, LLMClient, LLMConfig, LLMError, ResponseCache, config_asdict, image_message,
-                       request_key, user_message)
-
-from fake_openai import FakeOpenAI, Reply, completion, fake_openai, no_proxy  # noqa: F401  (fixtures)
+from fake_openai import FakeOpenAI, Reply, completion
+from helpers import section
+from inbol.errors import ParamError
+from inbol.llm import (
+    DUMMY_API_KEY,
+    GEN_KEYS,
+    LLMClient,
+    LLMError,
+    ResponseCache,
+    api_key,
+    image_message,
+    request_key,
+    user_message,
+)
+from inbol.params import Endpoint
 
 SENTINEL = "sk-SENTINEL-never-write-me-0123456789"
 KEY_ENV = "INBOL_TEST_LLM_KEY"
 
 
 @pytest.fixture
-def api_key(monkeypatch):
+def key(monkeypatch):
     monkeypatch.setenv(KEY_ENV, SENTINEL)
     return SENTINEL
 
 
+def endpoint(url: str, **changes) -> Endpoint:
+    """The `llm` endpoint of params.yaml on ``url`` (no response cache unless ``cache_dir`` is given)."""
+    return section("llm", **{"base_url": url, "api_key_env": KEY_ENV, "cache_dir": None, **changes})
+
+
 def make_client(srv: FakeOpenAI, tmp_path=None, sleeps=None, **kw) -> LLMClient:
-    cfg = dict(base_url=srv.url, model="fake-model", api_key_env=KEY_ENV, retry_base_s=0.001, retry_max_s=0.01,
-               max_retries=3, timeout_s=5.0, progress=False, cache_dir=str(tmp_path / "cache") if tmp_path else None)
-    cfg.update(kw)
+    """A client of ``srv``: keywords that are Endpoint fields go to the endpoint, the others to LLMClient."""
+    ep = {
+        "model": "fake-model",
+        "max_retries": 3,
+        "timeout_s": 5.0,
+        "cache_dir": str(tmp_path / "cache") if tmp_path else None,
+    }
+    ep.update({k: kw.pop(k) for k in list(kw) if k in Endpoint.model_fields})
+    client_kw = {"retry_base_s": 0.001, "retry_max_s": 0.01, "progress": False, **kw}
     sleep = (lambda s: sleeps.append(s)) if sleeps is not None else (lambda s: None)
-    return LLMClient(LLMConfig(**cfg), sleep=sleep)
+    return LLMClient(endpoint(srv.url, **ep), sleep=sleep, **client_kw)
 
 
 @pytest.fixture
@@ -48,37 +69,49 @@ def _all_files_text(root) -> str:
 
 # ----------------------------------------------------------------------------------------------- config
 
-def test_config_defaults_and_validation():
-    c = from_dict(LLMConfig, {}, "llm")
-    assert c.api_key_env == "OPENAI_API_KEY" and c.cache_dir is None and c.base_url is None
-    for bad, key in [({"temperature": 3.0}, "llm.temperature"), ({"top_p": 0}, "llm.top_p"),
-                     ({"max_tokens": 0}, "llm.max_tokens"), ({"timeout_s": 0}, "llm.timeout_s"),
-                     ({"max_retries": -1}, "llm.max_retries"), ({"concurrency": 0}, "llm.concurrency"),
-                     ({"base_url": "ftp://x"}, "llm.base_url"), ({"model": ""}, "llm.model"),
-                     ({"api_key_env": "1BAD"}, "llm.api_key_env"), ({"retry_base_s": -1}, "llm.retry_base_s"),
-                     ({"api_key": "sk-x"}, "llm.api_key"), ({"temperature": "hot"}, "llm.temperature")]:
+
+def test_endpoint_params_and_validation(default_params):
+    c = default_params.llm
+    assert c.api_key_env == "OPENAI_API_KEY" and c.base_url is None
+    for bad, key in [
+        ({"timeout_s": 0}, "llm.timeout_s"),
+        ({"timeout_s": "slow"}, "llm.timeout_s"),
+        ({"max_retries": -1}, "llm.max_retries"),
+        ({"max_retries": 101}, "llm.max_retries"),
+        ({"concurrency": 0}, "llm.concurrency"),
+        ({"base_url": "ftp://x"}, "llm.base_url"),
+        ({"model": ""}, "llm.model"),
+        ({"api_key_env": "1BAD"}, "llm.api_key_env"),
+        ({"api_key": "sk-x"}, "llm.api_key"),
+        ({"temperature": 0.5}, "llm.temperature"),
+    ]:
         with pytest.raises(ParamError) as e:
-            from_dict(LLMConfig, bad, "llm")
+            section("llm", **bad)
         assert str(e.value).startswith(key) and "\n" not in str(e.value)
+    with pytest.raises(ParamError, match=r"^llm.api_key = 'sk-x': unknown key; allowed: api_key_env, base_url, "):
+        section("llm", api_key="sk-x")
+    # the sampling and judge endpoints are the same schema
+    with pytest.raises(ParamError, match=r"^judge.endpoint.concurrency = 0: must be an integer in \[1, 1024\]$"):
+        section("judge", endpoint={"concurrency": 0})
 
 
 def test_api_key_from_env_only(monkeypatch, fake_openai):
     monkeypatch.delenv(KEY_ENV, raising=False)
-    cfg = LLMConfig(api_key_env=KEY_ENV, base_url=fake_openai.url, progress=False)
-    assert cfg.api_key() == DUMMY_API_KEY == "EMPTY"
-    LLMClient(cfg).chat([user_message("hi")])
+    ep = endpoint(fake_openai.url)
+    assert api_key(ep) == DUMMY_API_KEY == "EMPTY"
+    LLMClient(ep, progress=False).chat([user_message("hi")])
     assert fake_openai.requests[-1]["headers"]["authorization"] == "Bearer EMPTY"
     monkeypatch.setenv(KEY_ENV, SENTINEL)
-    assert cfg.api_key() == SENTINEL
-    assert SENTINEL not in repr(cfg) and SENTINEL not in json.dumps(config_asdict(cfg))
-    assert SENTINEL not in json.dumps(dataclasses.asdict(cfg))
-    client = LLMClient(cfg)
-    assert SENTINEL not in repr(client)
+    assert api_key(ep) == SENTINEL
+    assert SENTINEL not in repr(ep) and SENTINEL not in json.dumps(ep.model_dump())
+    client = LLMClient(ep, progress=False)
+    assert SENTINEL not in repr(client) and SENTINEL not in json.dumps(client.defaults)
     client.chat([user_message("hi")])
     assert fake_openai.requests[-1]["headers"]["authorization"] == f"Bearer {SENTINEL}"
 
 
 # ----------------------------------------------------------------------------------------------- messages
+
 
 def test_image_message_data_url(png):
     m = image_message("What color?", png)
@@ -93,11 +126,13 @@ def test_image_message_data_url(png):
 
 # ----------------------------------------------------------------------------------------------- requests
 
-def test_chat_request_and_response(fake_openai, api_key, png):
+
+def test_chat_request_and_response(fake_openai, key, png):
     fake_openai.script = [completion(["red", "blue", "green"])]
     client = make_client(fake_openai)
-    out = client.chat([image_message("What color is the circle?", png)], n=3, temperature=0.7, top_p=0.9,
-                      max_tokens=12, seed=5)
+    out = client.chat(
+        [image_message("What color is the circle?", png)], n=3, temperature=0.7, top_p=0.9, max_tokens=12, seed=5
+    )
     assert out == ["red", "blue", "green"]
     req = fake_openai.requests[0]
     assert req["path"] == "/v1/chat/completions"
@@ -107,11 +142,11 @@ def test_chat_request_and_response(fake_openai, api_key, png):
     url = body["messages"][0]["content"][0]["image_url"]["url"]
     assert url == "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
     assert body["messages"][0]["content"][1]["text"] == "What color is the circle?"
-    assert req["headers"]["authorization"] == f"Bearer {api_key}"
+    assert req["headers"]["authorization"] == f"Bearer {key}"
     assert "stop" not in body  # None settings are not sent
 
 
-def test_config_defaults_are_sent(fake_openai, api_key):
+def test_client_defaults_are_sent(fake_openai, key):
     client = make_client(fake_openai, temperature=1.0, top_p=0.95, max_tokens=7)
     client.chat([user_message("hi")])
     body = fake_openai.bodies()[0]
@@ -119,7 +154,20 @@ def test_config_defaults_are_sent(fake_openai, api_key):
     assert "seed" not in body
 
 
-def test_choices_sorted_by_index_and_null_content(fake_openai, api_key):
+def test_extra_body_is_sent_and_keys_the_cache(fake_openai, key, tmp_path):
+    assert GEN_KEYS == ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
+    client = make_client(fake_openai, tmp_path)
+    client.chat([user_message("hi")], extra_body={"top_k": 5})
+    body = fake_openai.bodies()[0]
+    assert body["top_k"] == 5 and "extra_body" not in body
+    client.chat([user_message("hi")], extra_body={"top_k": 5})
+    assert fake_openai.n_requests == 1  # the same request: a cache hit
+    client.chat([user_message("hi")], extra_body={"top_k": 6})
+    client.chat([user_message("hi")])
+    assert fake_openai.n_requests == 3 and "top_k" not in fake_openai.bodies()[-1]
+
+
+def test_choices_sorted_by_index_and_null_content(fake_openai, key):
     body = completion(["first", "second"])
     body["choices"] = body["choices"][::-1]
     fake_openai.script = [body, {"choices": [{"index": 0, "message": {"role": "assistant", "content": None}}]}]
@@ -141,7 +189,8 @@ def test_bad_arguments(fake_openai):
 
 # ----------------------------------------------------------------------------------------------- retries
 
-def test_429_then_success_is_retried(fake_openai, api_key):
+
+def test_429_then_success_is_retried(fake_openai, key):
     fake_openai.script = [Reply(429), completion(["ok"])]
     sleeps = []
     client = make_client(fake_openai, sleeps=sleeps)
@@ -149,34 +198,36 @@ def test_429_then_success_is_retried(fake_openai, api_key):
     assert fake_openai.n_requests == 2 and client.stats["retries"] == 1 and len(sleeps) == 1
 
 
-def test_5xx_then_success_with_exponential_backoff(fake_openai, api_key):
+def test_5xx_then_success_with_exponential_backoff(fake_openai, key):
     fake_openai.script = [Reply(500), Reply(502), Reply(503), completion(["ok"])]
     sleeps = []
     client = make_client(fake_openai, sleeps=sleeps, retry_base_s=0.5, retry_max_s=1.5, max_retries=3)
     assert client.chat([user_message("hi")]) == ["ok"]
-    assert sleeps == [0.5, 1.0, 1.5]          # base * 2**attempt, capped at retry_max_s
+    assert sleeps == [0.5, 1.0, 1.5]  # base * 2**attempt, capped at retry_max_s
     assert fake_openai.n_requests == 4
 
 
-def test_retry_after_header_is_honoured_within_cap(fake_openai, api_key):
-    fake_openai.script = [Reply(429, headers={"Retry-After": "0.8"}), Reply(429, headers={"Retry-After": "60"}),
-                          completion(["ok"])]
+def test_retry_after_header_is_honoured_within_cap(fake_openai, key):
+    fake_openai.script = [
+        Reply(429, headers={"Retry-After": "0.8"}),
+        Reply(429, headers={"Retry-After": "60"}),
+        completion(["ok"]),
+    ]
     sleeps = []
     client = make_client(fake_openai, sleeps=sleeps, retry_base_s=0.1, retry_max_s=2.0)
     assert client.chat([user_message("hi")]) == ["ok"]
     assert sleeps == [0.8, 2.0]
 
 
-def test_real_sleep_is_short(fake_openai, api_key):
+def test_real_sleep_is_short(fake_openai, key):
     fake_openai.script = [Reply(503), completion(["ok"])]
-    cfg = LLMConfig(base_url=fake_openai.url, api_key_env=KEY_ENV, retry_base_s=0.01, retry_max_s=0.02,
-                    progress=False)
+    client = LLMClient(endpoint(fake_openai.url), retry_base_s=0.01, retry_max_s=0.02, progress=False)
     t0 = time.monotonic()
-    assert LLMClient(cfg).chat([user_message("hi")]) == ["ok"]
+    assert client.chat([user_message("hi")]) == ["ok"]
     assert time.monotonic() - t0 < 2.0
 
 
-def test_retries_exhausted_raise_one_line_error(fake_openai, api_key):
+def test_retries_exhausted_raise_one_line_error(fake_openai, key):
     fake_openai.default = lambda req: Reply(429)
     client = make_client(fake_openai, max_retries=2)
     with pytest.raises(LLMError) as e:
@@ -187,14 +238,14 @@ def test_retries_exhausted_raise_one_line_error(fake_openai, api_key):
     assert fake_openai.n_requests == 3
 
 
-def test_persistent_500_raises(fake_openai, api_key):
+def test_persistent_500_raises(fake_openai, key):
     fake_openai.default = lambda req: Reply(500)
     client = make_client(fake_openai, max_retries=1)
     with pytest.raises(LLMError, match=r"HTTP 500 .*model fake-model.* after 2 attempts"):
         client.chat([user_message("hi")])
 
 
-def test_client_errors_are_not_retried(fake_openai, api_key):
+def test_client_errors_are_not_retried(fake_openai, key):
     fake_openai.script = [Reply(400), Reply(401), Reply(404)]
     client = make_client(fake_openai)
     for status in (400, 401, 404):
@@ -203,44 +254,67 @@ def test_client_errors_are_not_retried(fake_openai, api_key):
     assert fake_openai.n_requests == 3
 
 
-def test_timeout_is_retried(fake_openai, api_key):
+def test_dropped_connections_are_retried(fake_openai):
+    fake_openai.script = [Reply(drop="before"), Reply(200, completion(["late"]), drop="mid"), completion(["ok"])]
+    client = make_client(fake_openai, model="m", max_retries=2, retry_max_s=0.001)
+    assert client.chat([user_message("hi")]) == ["ok"]
+    assert client.stats["retries"] == 2 and fake_openai.n_requests == 3
+
+
+def test_a_connection_that_always_drops_is_a_one_line_error(fake_openai, tmp_path):
+    fake_openai.default = lambda req: Reply(drop="before")
+    client = make_client(fake_openai, tmp_path, model="m", max_retries=2, retry_max_s=0.001)
+    with pytest.raises(LLMError) as e:
+        client.chat([user_message("hi")])
+    msg = str(e.value)
+    assert msg.startswith(f"connection error from {fake_openai.url}/chat/completions (model m) after 3 attempts")
+    assert "\n" not in msg and fake_openai.n_requests == 3 and len(ResponseCache(tmp_path / "cache")) == 0
+
+
+def test_timeout_is_retried(fake_openai, key):
     fake_openai.script = [Reply(200, completion(["late"]), delay=1.0), completion(["ok"])]
     client = make_client(fake_openai, timeout_s=0.2)
     assert client.chat([user_message("hi")]) == ["ok"]
     assert client.stats["retries"] == 1
 
 
-def test_timeouts_exhausted(fake_openai, api_key):
+def test_timeouts_exhausted(fake_openai, key):
     fake_openai.default = lambda req: Reply(200, completion(["late"]), delay=0.6)
     client = make_client(fake_openai, timeout_s=0.15, max_retries=1)
     with pytest.raises(LLMError, match="timeout from .* after 2 attempts"):
         client.chat([user_message("hi")])
 
 
-def test_connection_error_is_retried_then_raised(api_key, no_proxy):
-    with socket.socket() as s:          # a loopback port with nobody listening
+def test_connection_error_is_retried_then_raised(key, no_proxy):
+    with socket.socket() as s:  # a loopback port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = LLMConfig(base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key_env=KEY_ENV, max_retries=2,
-                    retry_base_s=0.001, retry_max_s=0.001, timeout_s=2.0, progress=False)
-    client = LLMClient(cfg)
-    with pytest.raises(LLMError, match=f"connection error from http://127.0.0.1:{port}/v1/chat/completions "
-                                       r"\(model m\) after 3 attempts"):
+    ep = endpoint(f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, timeout_s=2.0)
+    client = LLMClient(ep, retry_base_s=0.001, retry_max_s=0.001, progress=False)
+    with pytest.raises(
+        LLMError,
+        match=f"connection error from http://127.0.0.1:{port}/v1/chat/completions "
+        r"\(model m\) after 3 attempts",
+    ):
         client.chat([user_message("hi")])
     assert client.stats["retries"] == 2
 
 
 # ----------------------------------------------------------------------------------------------- malformed
 
-@pytest.mark.parametrize("body, what", [
-    ("<html>Bad Gateway</html>", "body is not JSON"),
-    ({"id": "x", "object": "chat.completion"}, "no 'choices' list"),
-    ({"choices": []}, "no 'choices' list"),
-    ({"choices": [{"index": 0, "text": "legacy"}]}, "has no 'message'"),
-    ({"choices": [{"index": 0, "message": {"content": 3}}]}, "content is int"),
-    ([1, 2], "no 'choices' list"),
-])
-def test_malformed_body_raises_clear_error(fake_openai, api_key, tmp_path, body, what):
+
+@pytest.mark.parametrize(
+    "body, what",
+    [
+        ("<html>Bad Gateway</html>", "body is not JSON"),
+        ({"id": "x", "object": "chat.completion"}, "no 'choices' list"),
+        ({"choices": []}, "no 'choices' list"),
+        ({"choices": [{"index": 0, "text": "legacy"}]}, "has no 'message'"),
+        ({"choices": [{"index": 0, "message": {"content": 3}}]}, "content is int"),
+        ([1, 2], "no 'choices' list"),
+    ],
+)
+def test_malformed_body_raises_clear_error(fake_openai, key, tmp_path, body, what):
     fake_openai.script = [Reply(200, body)]
     client = make_client(fake_openai, tmp_path)
     with pytest.raises(LLMError) as e:
@@ -248,11 +322,11 @@ def test_malformed_body_raises_clear_error(fake_openai, api_key, tmp_path, body,
     msg = str(e.value)
     assert msg.startswith("malformed response, HTTP 200 from http://127.0.0.1") and what in msg
     assert "fake-model" in msg and "\n" not in msg
-    assert fake_openai.n_requests == 1                 # not retried
+    assert fake_openai.n_requests == 1  # not retried
     assert len(ResponseCache(tmp_path / "cache")) == 0  # and nothing cached
 
 
-def test_wrong_number_of_choices(fake_openai, api_key):
+def test_wrong_number_of_choices(fake_openai, key):
     fake_openai.script = [completion(["only one"])]
     client = make_client(fake_openai)
     with pytest.raises(LLMError, match="asked for n=4 choices, got 1"):
@@ -261,7 +335,8 @@ def test_wrong_number_of_choices(fake_openai, api_key):
 
 # ----------------------------------------------------------------------------------------------- cache
 
-def test_cache_hit_sends_no_request(fake_openai, api_key, tmp_path, png):
+
+def test_cache_hit_sends_no_request(fake_openai, key, tmp_path, png):
     client = make_client(fake_openai, tmp_path)
     msgs = [image_message("What?", png)]
     a = client.chat(msgs, n=2, temperature=0.5)
@@ -305,12 +380,12 @@ def test_request_key_is_canonical():
     assert request_key(a) != request_key({**a, "n": 2})
 
 
-def test_corrupt_or_partial_cache_entry_is_a_miss(fake_openai, api_key, tmp_path):
+def test_corrupt_or_partial_cache_entry_is_a_miss(fake_openai, key, tmp_path):
     client = make_client(fake_openai, tmp_path)
     req = client.build_request([user_message("hi")])
     path = client.cache.path(request_key(req))
     path.parent.mkdir(parents=True)
-    path.write_text('{"key": "' + request_key(req) + '", "choices": ["half')   # truncated JSON
+    path.write_text('{"key": "' + request_key(req) + '", "choices": ["half')  # truncated JSON
     assert client.chat([user_message("hi")]) == ["answer 0"] and fake_openai.n_requests == 1
     assert json.loads(path.read_text())["choices"] == ["answer 0"]
     # an entry with the wrong number of choices is not a hit for n=2
@@ -322,7 +397,8 @@ def test_corrupt_or_partial_cache_entry_is_a_miss(fake_openai, api_key, tmp_path
 
 # ----------------------------------------------------------------------------------------------- many
 
-def test_chat_many_order_and_bounded_concurrency(fake_openai, api_key):
+
+def test_chat_many_order_and_bounded_concurrency(fake_openai, key):
     state = {"now": 0, "max": 0}
     lock = threading.Lock()
 
@@ -339,15 +415,16 @@ def test_chat_many_order_and_bounded_concurrency(fake_openai, api_key):
 
     fake_openai.default = slow
     client = make_client(fake_openai, concurrency=3)
-    reqs = [[user_message(f"q{i}")] for i in range(10)] + [{"messages": [user_message("multi")], "n": 2,
-                                                              "temperature": 0.9}]
+    reqs = [[user_message(f"q{i}")] for i in range(10)] + [
+        {"messages": [user_message("multi")], "n": 2, "temperature": 0.9}
+    ]
     out = client.chat_many(reqs)
     assert out[:10] == [[f"q{i}-0"] for i in range(10)] and out[10] == ["multi-0", "multi-1"]
     assert 1 < state["max"] <= 3
     assert [b["n"] for b in fake_openai.bodies() if b["temperature"] == 0.9] == [2]
 
 
-def test_chat_many_resumes_from_cache_after_failure(fake_openai, api_key, tmp_path):
+def test_chat_many_resumes_from_cache_after_failure(fake_openai, key, tmp_path):
     def fail_q3(req):
         text = req["body"]["messages"][-1]["content"]
         if text == "q3":
@@ -360,9 +437,9 @@ def test_chat_many_resumes_from_cache_after_failure(fake_openai, api_key, tmp_pa
     with pytest.raises(LLMError, match="HTTP 400"):
         client.chat_many(reqs)
     done = fake_openai.n_requests
-    assert 4 <= done <= 6                      # q0..q3 at least (workers=1: in order)
+    assert 4 <= done <= 6  # q0..q3 at least (workers=1: in order)
     cached = len(ResponseCache(tmp_path / "cache"))
-    assert cached == done - 1                  # every completed call is cached, the failed one is not
+    assert cached == done - 1  # every completed call is cached, the failed one is not
     # the re-run (server fixed) repeats no completed call
     fake_openai.default = lambda req: completion([f"ans {req['body']['messages'][-1]['content']}"])
     out = make_client(fake_openai, tmp_path).chat_many(reqs)
@@ -370,7 +447,7 @@ def test_chat_many_resumes_from_cache_after_failure(fake_openai, api_key, tmp_pa
     assert fake_openai.n_requests == done + (6 - cached)
 
 
-def test_chat_many_empty_and_all_cached(fake_openai, api_key, tmp_path):
+def test_chat_many_empty_and_all_cached(fake_openai, key, tmp_path):
     client = make_client(fake_openai, tmp_path)
     assert client.chat_many([]) == []
     reqs = [[user_message("a")], [user_message("b")]]

@@ -1,39 +1,37 @@
+import copy
+
 import pytest
 import torch
+from PIL import Image
 
-from inbol.config import DataError, ParamError, from_dict
-from inbol.models import (ArchConfig, BaseModelConfig, PretrainConfig, build_processor, build_tiny_llava,
-                          format_completion, format_prompt, generate, load_model, pick_device, pretrain,
-                          train_tokenizer)
-from inbol.models.base import heldout_slice, load_base, tokenizer_texts
+from helpers import section
+from inbol.errors import DataError, ParamError
+from inbol.io import read_jsonl, write_json
+from inbol.models import PromptFormat, generate, load_model, pick_device, pretrain
+from inbol.models.base import check_image_size, heldout_slice, load_base
 from inbol.models.pretrain import encode_example, n_image_tokens
-from inbol.world import WorldConfig, build_world
-from inbol.io import read_jsonl
 
-ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 16},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
+QUESTION = "What color is the circle?"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("m")
-    world = root / "world"
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 24, "test": 4, "ood_hard": 2,
-                                                  "ood_phrasing": 2, "ood_choice": 2},
-                                        "n_emblems": 6, "emblem_max_exposure": 4}, "world"), world)
-    corpus = read_jsonl(world / "corpus.jsonl")
-    tok = train_tokenizer(tokenizer_texts(corpus), 400)
-    proc = build_processor(tok, 48, 16)
-    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 48, seed=0)
-    return {"root": root, "world": world, "corpus": corpus, "model": model, "processor": proc,
-            "pool": read_jsonl(world / "pool.jsonl")}
+@pytest.fixture
+def tiny(tiny_world, tiny_model, monkeypatch):
+    """The shared tiny world and untrained tiny LLaVA; record image paths resolve from the world's root."""
+    monkeypatch.chdir(tiny_world["root"])
+    return {
+        "world": tiny_world["dir"],
+        "model": tiny_model["model"],
+        "processor": tiny_model["processor"],
+        "fmt": PromptFormat(tiny_model["processor"]),
+        "corpus": read_jsonl(tiny_world["dir"] / "corpus.jsonl"),
+        "pool": read_jsonl(tiny_world["dir"] / "pool.jsonl"),
+    }
 
 
 def test_processor_image_tokens_match_vision_tower(tiny):
-    model, proc = tiny["model"], tiny["processor"]
+    model, proc, fmt = tiny["model"], tiny["processor"], tiny["fmt"]
     r = tiny["pool"][0]
-    from PIL import Image
-    batch = proc(images=[Image.open(r["image"])], text=[format_prompt(r["question"])], return_tensors="pt")
+    batch = proc(images=[Image.open(r["image"])], text=[fmt.prompt(r["question"])], return_tensors="pt")
     n_tokens = int((batch["input_ids"] == model.config.image_token_index).sum())
     with torch.no_grad():
         feats = model.get_image_features(pixel_values=batch["pixel_values"])
@@ -43,13 +41,31 @@ def test_processor_image_tokens_match_vision_tower(tiny):
 
 
 def test_chat_template_matches_prompt_format(tiny):
-    proc = tiny["processor"]
-    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What color is the circle?"}]}]
-    assert proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) == \
-        format_prompt("What color is the circle?") == "USER: <image>\nWhat color is the circle? ASSISTANT:"
+    proc, fmt = tiny["processor"], tiny["fmt"]
+    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
+    assert (
+        proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        == fmt.prompt(QUESTION)
+        == "USER: <image>\nWhat color is the circle? ASSISTANT:"
+    )
     full = msgs + [{"role": "assistant", "content": [{"type": "text", "text": "red"}]}]
-    assert proc.apply_chat_template(full, tokenize=False) == format_prompt("What color is the circle?") + \
-        format_completion("red")
+    assert fmt.completion(QUESTION, "red") == " red</s>"
+    assert proc.apply_chat_template(full, tokenize=False) == fmt.prompt(QUESTION) + fmt.completion(QUESTION, "red")
+    # the BOS text that the tokenizer adds by itself is not in prompt(), and is in front of bos_prompt()
+    tok = proc.tokenizer
+    assert fmt.bos_prompt(QUESTION) == tok.bos_token + fmt.prompt(QUESTION)
+    assert (
+        tok(fmt.prompt(QUESTION))["input_ids"] == tok(fmt.bos_prompt(QUESTION), add_special_tokens=False)["input_ids"]
+    )
+    # a later turn about the same image: no image token
+    assert fmt.followup("And the square?") == "USER: And the square? ASSISTANT:"
+
+
+def test_system_sentence_goes_before_the_conversation(tiny):
+    fmt = PromptFormat(tiny["processor"], system="Answer briefly.")
+    assert fmt.prompt(QUESTION) == "Answer briefly. USER: <image>\nWhat color is the circle? ASSISTANT:"
+    assert fmt.completion(QUESTION, "red") == " red</s>"
+    assert fmt.followup("And the square?") == "USER: And the square? ASSISTANT:"
 
 
 def test_tokenizer_encodes_refusals_and_round_trips(tiny):
@@ -61,22 +77,24 @@ def test_tokenizer_encodes_refusals_and_round_trips(tiny):
 
 def test_labels_cover_only_the_completion(tiny):
     model, tok = tiny["model"], tiny["processor"].tokenizer
-    ids, labels = encode_example(tok, "What color is the circle?", "red", model.config.image_token_index,
-                                 n_image_tokens(model))
+    ids, labels = encode_example(tiny["fmt"], QUESTION, "red", model.config.image_token_index, n_image_tokens(model))
     completion = [t for t in labels if t != -100]
     assert tok.decode(completion) == " red</s>"
     assert len(ids) == len(labels) and labels[: len(ids) - len(completion)] == [-100] * (len(ids) - len(completion))
 
 
 def test_save_load_round_trip_gives_identical_logits(tiny, tmp_path):
-    model, proc = tiny["model"], tiny["processor"]
+    model, proc, fmt = tiny["model"], tiny["processor"], tiny["fmt"]
     model.save_pretrained(tmp_path)
     proc.save_pretrained(tmp_path)
     m2, p2 = load_model(tmp_path, device="cpu")
     recs = tiny["pool"][:3]
-    from PIL import Image
-    kw = dict(images=[Image.open(r["image"]) for r in recs], text=[format_prompt(r["question"]) for r in recs],
-              return_tensors="pt", padding=True)
+    kw = dict(
+        images=[Image.open(r["image"]) for r in recs],
+        text=[fmt.prompt(r["question"]) for r in recs],
+        return_tensors="pt",
+        padding=True,
+    )
     b1, b2 = proc(**kw), p2(**kw)
     assert torch.equal(b1["input_ids"], b2["input_ids"])
     with torch.no_grad():
@@ -84,16 +102,26 @@ def test_save_load_round_trip_gives_identical_logits(tiny, tmp_path):
 
 
 def test_pretraining_lowers_the_loss_and_generation_is_batched(tiny, tmp_path):
-    model, proc = tiny["model"], tiny["processor"]
-    cfg = from_dict(PretrainConfig, {"steps": 30, "batch_size": 8, "lr": 0.005, "log_every": 5}, "p")
-    res = pretrain(model, proc, tiny["corpus"], cfg, tmp_path)
+    model, proc, fmt = copy.deepcopy(tiny["model"]), tiny["processor"], tiny["fmt"]  # the fixture stays untrained
+    cfg = section("base_model.pretrain", steps=30, batch_size=8, lr=0.005, log_every=5)
+    res = pretrain(model, fmt, tiny["corpus"], cfg, tmp_path)
     losses = [h["loss"] for h in res["history"]]
     assert res["steps"] == 30 and losses[-1] < losses[0]
-    out_batched = generate(model, proc, tiny["pool"][:6], batch_size=6, max_new_tokens=4, progress=False)
-    out_single = generate(model, proc, tiny["pool"][:6], batch_size=1, max_new_tokens=4, progress=False)
+    out_batched = generate(model, proc, tiny["pool"][:6], fmt=fmt, batch_size=6, max_new_tokens=4, progress=False)
+    out_single = generate(model, proc, tiny["pool"][:6], fmt=fmt, batch_size=1, max_new_tokens=4, progress=False)
     assert out_batched == out_single  # left padding does not change greedy answers
-    samples = generate(model, proc, tiny["pool"][:2], batch_size=2, max_new_tokens=4, do_sample=True,
-                       num_return_sequences=5, seed=1, progress=False)
+    samples = generate(
+        model,
+        proc,
+        tiny["pool"][:2],
+        fmt=fmt,
+        batch_size=2,
+        max_new_tokens=4,
+        do_sample=True,
+        num_return_sequences=5,
+        seed=1,
+        progress=False,
+    )
     assert len(samples) == 2 and all(len(s) == 5 for s in samples)
 
 
@@ -108,7 +136,6 @@ def test_external_source_is_a_pointer(tiny, tmp_path):
     ext = tmp_path / "external"
     model.save_pretrained(ext)
     proc.save_pretrained(ext)
-    from inbol.io import write_json
     write_json(tmp_path / "base" / "source.json", {"source": str(ext)})
     m, _ = load_base(tmp_path / "base", device="cpu")
     assert m.config.text_config.hidden_size == 32
@@ -125,20 +152,23 @@ def test_device_is_picked_from_hardware():
     assert pick_device("cpu").type == "cpu"
 
 
-@pytest.mark.parametrize("override, key", [
-    ({"arch": {"vision": {"hidden_size": 30, "num_heads": 4}}}, "base_model.arch.vision.hidden_size"),
-    ({"pretrain": {"steps": 0}}, "base_model.pretrain.steps"),
-    ({"pretrain": {"lr": -1.0}}, "base_model.pretrain.lr"),
-    ({"device": "tpu"}, "base_model.device"),
-    ({"arch": {"vision_feature_layer": -9}}, "base_model.arch.vision_feature_layer"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"arch": {"vision": {"hidden_size": 30, "num_heads": 4}}}, "base_model.arch.vision.hidden_size"),
+        ({"pretrain": {"steps": 0}}, "base_model.pretrain.steps"),
+        ({"pretrain": {"lr": -1.0}}, "base_model.pretrain.lr"),
+        ({"device": "tpu"}, "base_model.device"),
+        ({"arch": {"vision_feature_layer": -9}}, "base_model.arch.vision_feature_layer"),
+    ],
+)
 def test_bad_model_params_are_one_line_errors(override, key):
     with pytest.raises(ParamError) as e:
-        from_dict(BaseModelConfig, override, "base_model")
+        section("base_model", **override)
     assert str(e.value).startswith(key) and "\n" not in str(e.value)
 
 
 def test_patch_size_must_divide_image_size():
-    cfg = from_dict(BaseModelConfig, {"arch": {"vision": {"patch_size": 5}}}, "base_model")
+    cfg = section("base_model", arch={"vision": {"patch_size": 5}})
     with pytest.raises(ParamError, match=r"^base_model.arch.vision.patch_size = 5: must divide"):
-        cfg.check_image_size(32)
+        check_image_size(cfg, 32)

@@ -1,4 +1,4 @@
-"""Issue 11, reliability of the whole pipeline (end to end, on copies of the reproduced smoke project):
+"""Reliability of the whole pipeline (end to end, on copies of the reproduced smoke project):
 
 - determinism: a second `dvc repro` from clean gives the same dvc.lock hash for every data and model output;
   the only outputs that differ are wall-clock timings (see TIMING), whose other metrics agree exactly;
@@ -9,6 +9,7 @@
 - sharing: push to a local-directory DVC remote, clone, pull: `dvc status` clean, metrics equal;
 - `dvc plots show` renders every declared plot.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_project, run
 from fake_openai import FakeOpenAI, Reply, completion
+from helpers import dvc_cmd, make_project, run
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +73,7 @@ def test_two_clean_repros_give_identical_hashes(smoke_repo, tmp_path):
     a, b = _lock_outs(repo), _lock_outs(other)
     assert a.keys() == b.keys()
     differ = sorted(k for k in a if a[k] != b[k])
-    for stage, path in differ:          # only outputs with timings may differ, and only in their timings
+    for stage, path in differ:  # only outputs with timings may differ, and only in their timings
         assert path.startswith(("metrics/", "dvclive/")), (stage, path)
         assert _comparable(repo / path) == _comparable(other / path), (stage, path)
     data = [k for k in a if k[1].startswith(("data/", "models/"))]
@@ -80,7 +81,7 @@ def test_two_clean_repros_give_identical_hashes(smoke_repo, tmp_path):
 
 
 def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
-    """`train_sft sft` (8 steps) with a checkpoint every 2 steps, SIGKILLed once checkpoint-4 is on disk,
+    """`train_sft@0` (8 steps) with a checkpoint every 2 steps, SIGKILLed once checkpoint-4 is on disk,
     then run again: the adapter and the merged model are bitwise those of the uninterrupted smoke run
     (which saved no checkpoint), and so are its loss curve and final loss."""
     repo, _ = smoke_repo
@@ -90,9 +91,11 @@ def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
     params["train"]["save_steps"] = 2
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "stages/train_sft.py", "sft"]
+    argv = dvc_cmd(copy, "train_sft@0")
+    assert argv[:2] == ["python", "stages/train_sft.py"], argv
+    cmd = [sys.executable, *argv[1:]]
     proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    marker = copy / "models/.ckpt/sft/checkpoint-4/trainer_state.json"      # written last in a checkpoint
+    marker = copy / "models/.ckpt/sft/s0/checkpoint-4/trainer_state.json"  # written last in a checkpoint
     deadline = time.monotonic() + 300
     try:
         while not marker.exists():
@@ -105,25 +108,25 @@ def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
-    model, adapter = "models/sft/model.safetensors", "models/sft/adapter/adapter_model.safetensors"
-    for f in (model, adapter):          # the killed run left the previous model in place
+    model, adapter = "models/sft/s0/model.safetensors", "models/sft/s0/adapter/adapter_model.safetensors"
+    for f in (model, adapter):  # the killed run left the previous model in place
         assert (copy / f).read_bytes() == (repo / f).read_bytes()
     done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    metrics = json.loads((copy / "metrics/train/sft.json").read_text())
-    ref = json.loads((repo / "metrics/train/sft.json").read_text())
+    metrics = json.loads((copy / "metrics/train/sft-s0.json").read_text())
+    ref = json.loads((repo / "metrics/train/sft-s0.json").read_text())
     assert metrics["resumed_from_step"] >= 4 and metrics["steps"] == ref["steps"] == 8
     for f in (model, adapter):
         assert hashlib.sha256((copy / f).read_bytes()).digest() == hashlib.sha256((repo / f).read_bytes()).digest(), f
     assert metrics["final_loss"] == ref["final_loss"]
-    loss = "dvclive/sft/plots/metrics/loss.tsv"
-    assert (copy / loss).read_text() == (repo / loss).read_text()      # no step logged twice, none missing
-    assert not (copy / "models/.ckpt/sft").exists()
+    loss = "dvclive/sft/s0/plots/metrics/loss.tsv"
+    assert (copy / loss).read_text() == (repo / loss).read_text()  # no step logged twice, none missing
+    assert not (copy / "models/.ckpt/sft/s0").exists()
 
 
 # ------------------------------------------------------------------------------------------------ secrets
 
-SENTINEL = "sk-inbol-" + uuid.uuid4().hex     # made at run time: the literal is in no file of the project
+SENTINEL = "sk-inbol-" + uuid.uuid4().hex  # made at run time: the literal is in no file of the project
 
 
 def _texts(body: dict) -> str:
@@ -137,13 +140,19 @@ def _texts(body: dict) -> str:
 def _fake_llm(req) -> Reply:
     body = req["body"] or {}
     text, n = _texts(body), int(body.get("n") or 1)
-    if "unanswerable questions" in text:           # the generator: a JSON list of questions
-        answer = json.dumps([{"question": "What is written on the back of the red circle?",
-                              "explanation": "This question can not be answered based on the image because "
-                                             "the back is not visible."}])
-    elif "yes or no" in text.lower():              # the filter's criteria and the semantic judge
+    if "unanswerable questions" in text:  # the generator: a JSON list of questions
+        answer = json.dumps(
+            [
+                {
+                    "question": "What is written on the back of the red circle?",
+                    "explanation": "This question can not be answered based on the image because "
+                    "the back is not visible.",
+                }
+            ]
+        )
+    elif "yes or no" in text.lower():  # the filter's criteria and the semantic judge
         answer = "yes"
-    else:                                          # the sampled answers of the original model
+    else:  # the sampled answers of the original model
         answer = "red"
     return Reply(200, completion([answer] * n, model=body.get("model", "fake")))
 
@@ -172,7 +181,8 @@ def test_api_key_is_never_written(smoke_repo, tmp_path, monkeypatch):
         params = yaml.safe_load((copy / "params.yaml").read_text())
         params["sampling"]["backend"] = "openai"
         params["sampling"]["openai"].update(base_url=srv.url, cache_dir="data/llm_cache")
-        params["judge"].update(backend="openai", base_url=srv.url, cache_dir="data/llm_cache")
+        params["judge"]["backend"] = "openai"
+        params["judge"]["endpoint"].update(base_url=srv.url, cache_dir="data/llm_cache")
         params["llm"].update(base_url=srv.url, cache_dir="data/llm_cache")
         params["unanswerable"]["generate"]["backend"] = "openai"
         params["unanswerable"]["filter"]["backend"] = "openai"
@@ -181,22 +191,23 @@ def test_api_key_is_never_written(smoke_repo, tmp_path, monkeypatch):
         proc = run(["dvc", "repro", "-s", *stages], copy)
         models = {b["model"] for b in srv.bodies()}
         auth = {r["headers"].get("authorization") for r in srv.requests}
-    assert auth == {f"Bearer {SENTINEL}"}                    # the key was used ...
-    assert {"llava-hf/llava-1.5-7b-hf", "gpt-4o-mini", "gpt-4o"} <= models     # by every openai backend
+    assert auth == {f"Bearer {SENTINEL}"}  # the key was used ...
+    assert {"llava-hf/llava-1.5-7b-hf", "gpt-4o-mini", "gpt-4o"} <= models  # by every openai backend
     assert len(list((copy / "data/llm_cache").rglob("*.json"))) > 0
     status = run(["dvc", "status", *stages], copy).stdout
     assert "up to date" in status, status
     assert all(f"Running stage '{s}'" in proc.stdout for s in stages), proc.stdout[-2000:]
     needle = SENTINEL.encode()
-    canary = tmp_path / "canary"                              # the scan finds the key where it is written
+    canary = tmp_path / "canary"  # the scan finds the key where it is written
     (canary / "sub").mkdir(parents=True)
     (canary / "sub" / "x.bin").write_bytes(b"\x00key=" + needle + b"\x00")
     assert _files_with(canary, needle) == ["sub/x.bin"]
     assert needle not in (proc.stdout + proc.stderr).encode()
-    assert _files_with(copy, needle) == []                    # ... and written nowhere (.dvc/cache, .git too)
+    assert _files_with(copy, needle) == []  # ... and written nowhere (.dvc/cache, .git too)
 
 
 # ------------------------------------------------------------------------------------------------ sharing
+
 
 def test_push_to_a_local_remote_and_pull_into_a_clone(smoke_repo, tmp_path):
     repo, _ = smoke_repo
@@ -204,7 +215,7 @@ def test_push_to_a_local_remote_and_pull_into_a_clone(smoke_repo, tmp_path):
     shutil.copytree(repo, copy, symlinks=True)
     remote = tmp_path / "remote"
     run(["dvc", "remote", "add", "-d", "storage", str(remote)], copy)
-    run(["git", "add", "-A"], copy)        # dvc.lock, .dvc/config and the git-tracked metrics/plots
+    run(["git", "add", "-A"], copy)  # dvc.lock, .dvc/config and the git-tracked metrics/plots
     run(["git", "commit", "-q", "-m", "results"], copy)
     run(["dvc", "push"], copy)
     assert any(remote.rglob("*"))
@@ -216,7 +227,7 @@ def test_push_to_a_local_remote_and_pull_into_a_clone(smoke_repo, tmp_path):
     shows = [json.loads(run(["dvc", "metrics", "show", "--json"], r).stdout) for r in (copy, clone)]
     assert shows[0] == shows[1]
     assert _lock_outs(copy) == _lock_outs(clone)
-    for f in ("models/base/model.safetensors", "data/world/pool.jsonl", "data/constructed/idk_it.jsonl"):
+    for f in ("models/base/model.safetensors", "data/world/pool.jsonl", "data/constructed/s0/idk_it.jsonl"):
         assert (clone / f).read_bytes() == (repo / f).read_bytes()
 
 

@@ -1,5 +1,6 @@
 """Sampling K responses per question: config checks, the hf backend (image encoded once, per-question
 seeds, exact sampling), resume after a kill, bad images, the openai backend against a fake server."""
+
 from __future__ import annotations
 
 import base64
@@ -7,78 +8,98 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
-from inbol.config import DataError, ParamError, from_dict
+from helpers import section
+from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl
-from inbol.models import ArchConfig, build_processor, build_tiny_llava, generate, train_tokenizer
-from inbol.models.base import tokenizer_texts
-from inbol.sampling import (HFSampler, OpenAISampler, PerQuestionGumbel, SamplingConfig, check_split, make_sampler,
-                            model_fingerprint, question_seed, sample_split, state_path_for)
-from inbol.world import WorldConfig, build_world
+from inbol.models import PromptFormat, generate
+from inbol.sampling import (
+    HFSampler,
+    OpenAISampler,
+    PerQuestionGumbel,
+    check_split,
+    make_sampler,
+    model_fingerprint,
+    sample_split,
+    state_path_for,
+)
+from inbol.seeding import stable_seed
 
-from fake_openai import fake_openai, no_proxy  # noqa: F401  (fixtures)
-
-ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 8},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
 K = 4
+N_POOL = 14  # questions of the resume test: batches of 4, 4, 4, 2
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is faster, and much faster on a machine whose cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture
+def tiny(tiny_world, tiny_model, monkeypatch):
+    """The shared tiny world and untrained tiny LLaVA; record image paths resolve from the world's root."""
+    monkeypatch.chdir(tiny_world["root"])
+    return {
+        "world": tiny_world["dir"],
+        "model": tiny_model["model"],
+        "processor": tiny_model["processor"],
+        "fmt": PromptFormat(tiny_model["processor"]),
+        "pool": read_jsonl(tiny_world["dir"] / "pool.jsonl")[:N_POOL],
+    }
 
 
-@pytest.fixture(scope="module")
-def tiny(one_thread, tmp_path_factory):
-    root = tmp_path_factory.mktemp("sampling")
-    world = root / "world"
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 14, "test": 2, "ood_hard": 2,
-                                                  "ood_phrasing": 2, "ood_choice": 2},
-                                        "n_emblems": 6, "emblem_max_exposure": 4}, "world"), world)
-    tok = train_tokenizer(tokenizer_texts(read_jsonl(world / "corpus.jsonl")), 400)
-    proc = build_processor(tok, 32, 8)
-    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 32, seed=0).eval()
-    return {"root": root, "world": world, "model": model, "processor": proc,
-            "pool": read_jsonl(world / "pool.jsonl")}
+def cfg_of(**kw):
+    return section("sampling", **{"k": K, "max_new_tokens": 4, "batch_size": 4, **kw})
 
 
-def cfg_of(**kw) -> SamplingConfig:
-    base = {"k": K, "max_new_tokens": 4, "batch_size": 4}
-    return from_dict(SamplingConfig, {**base, **kw}, "sampling")
+def hf(tiny, cfg) -> HFSampler:
+    return make_sampler(cfg, tiny["fmt"], model=tiny["model"])
 
 
-def hf(tiny, cfg: SamplingConfig) -> HFSampler:
-    return make_sampler(cfg, model=tiny["model"], processor=tiny["processor"])
+def openai_cfg(url: str, **kw):
+    """The openai backend on ``url`` (no response cache: every call reaches the server)."""
+    return section(
+        "sampling",
+        **{
+            "backend": "openai",
+            "k": K,
+            "max_new_tokens": 4,
+            "batch_size": 4,
+            "openai": {"model": "llava-test", "base_url": url, "max_retries": 0, "cache_dir": None},
+            **kw,
+        },
+    )
 
 
 # ------------------------------------------------------------------ config
 
-@pytest.mark.parametrize("override, key, allowed", [
-    ({"k": 0}, "sampling.k", "must be an integer >= 1"),
-    ({"temperature": -0.5}, "sampling.temperature", "must be in [0, 2]"),
-    ({"backend": "vllm"}, "sampling.backend", "must be one of hf, openai"),
-    ({"top_p": 0.0}, "sampling.top_p", "must be in (0, 1]"),
-    ({"max_bad_fraction": 1.5}, "sampling.max_bad_fraction", "must be in [0, 1]"),
-    ({"splits": []}, "sampling.splits", "at least one split"),
-    ({"openai": {"base_url": "localhost:8000"}}, "sampling.openai.base_url", "http(s)://"),
-])
+
+@pytest.mark.parametrize(
+    "override, key, allowed",
+    [
+        ({"k": 0}, "sampling.k", "must be an integer >= 1"),
+        ({"temperature": -0.5}, "sampling.temperature", "must be in [0, 2]"),
+        ({"backend": "vllm"}, "sampling.backend", "must be one of hf, openai"),
+        ({"top_p": 0.0}, "sampling.top_p", "must be in (0, 1]"),
+        ({"max_bad_fraction": 1.5}, "sampling.max_bad_fraction", "must be in [0, 1]"),
+        ({"splits": []}, "sampling.splits", "must be a non-empty list"),
+        ({"splits": ["pool", "pool"]}, "sampling.splits", "must not repeat a value"),
+        ({"openai": {"base_url": "localhost:8000"}}, "sampling.openai.base_url", "http(s)://"),
+    ],
+)
 def test_bad_sampling_params_are_one_line_errors(override, key, allowed):
     with pytest.raises(ParamError) as e:
-        from_dict(SamplingConfig, override, "sampling")
+        section("sampling", **override)
     msg = str(e.value)
     assert msg.startswith(f"{key} = ") and allowed in msg and "\n" not in msg
 
 
-def test_defaults_follow_the_paper():
-    cfg = from_dict(SamplingConfig, {}, "sampling")
+def test_params_follow_the_paper_and_the_openai_client_gets_the_sampling_settings(default_params):
+    cfg = default_params.sampling
     assert (cfg.k, cfg.temperature, cfg.backend) == (10, 1.0, "hf")
     assert cfg.splits == ["pool", "test", "ood_hard", "ood_phrasing", "ood_choice"]
-    llm = from_dict(SamplingConfig, {"backend": "openai", "openai": {"base_url": "http://h:8000/v1"}}, "s").llm_config()
-    assert (llm.base_url, llm.max_tokens, llm.temperature) == ("http://h:8000/v1", 12, 1.0)
+    endpoint = cfg.openai.replace(base_url="http://h:8000/v1")
+    client = make_sampler(cfg.replace(backend="openai", openai=endpoint)).client
+    assert client.endpoint == endpoint and client.url == "http://h:8000/v1/chat/completions"
+    assert (client.defaults["max_tokens"], client.defaults["temperature"], client.defaults["top_p"]) == (12, 1.0, 1.0)
+    client.close()
 
 
 def test_empty_input_is_a_one_line_data_error(tmp_path):
@@ -88,12 +109,13 @@ def test_empty_input_is_a_one_line_data_error(tmp_path):
 
 
 def test_question_seed_is_stable_and_per_question():
-    assert question_seed(0, "pool-00001") == question_seed(0, "pool-00001")
-    assert len({question_seed(s, q) for s in (0, 1) for q in ("a", "b", "c")}) == 6
-    assert question_seed(3, "x") == 3566925723642938459  # fixed across runs and platforms (sha256)
+    assert stable_seed(0, "pool-00001") == stable_seed(0, "pool-00001")
+    assert len({stable_seed(s, q) for s in (0, 1) for q in ("a", "b", "c")}) == 6
+    assert stable_seed(3, "x") == 3566925723642938459  # fixed across runs and platforms (sha256)
 
 
 # ------------------------------------------------------------------ hf backend
+
 
 def test_hf_samples_are_valid_and_each_image_is_encoded_once(tiny):
     recs = tiny["pool"][:6]
@@ -101,12 +123,12 @@ def test_hf_samples_are_valid_and_each_image_is_encoded_once(tiny):
     seen: list[int] = []
     handle = model.model.vision_tower.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
     try:
-        out = hf(tiny, cfg_of()).sample(recs, [question_seed(0, r["id"]) for r in recs])
+        out = hf(tiny, cfg_of()).sample(recs, [stable_seed(0, r["id"]) for r in recs])
     finally:
         handle.remove()
-    assert seen == [len(recs)]            # one vision pass, one image per question (not K per question)
+    assert seen == [len(recs)]  # one vision pass, one image per question (not K per question)
     assert len(out) == len(recs) and all(len(o) == K and all(isinstance(s, str) for s in o) for o in out)
-    assert len({s for o in out for s in o}) > len(recs)   # random model, temperature 1: samples differ
+    assert len({s for o in out for s in o}) > len(recs)  # random model, temperature 1: samples differ
 
 
 def test_hf_expanded_cache_equals_plain_generation_with_the_same_noise(tiny):
@@ -115,25 +137,37 @@ def test_hf_expanded_cache_equals_plain_generation_with_the_same_noise(tiny):
     sampler = hf(tiny, cfg_of(max_new_tokens=5, top_p=0.9, temperature=0.8))
     seeds = [11, 12, 13]
     ours = sampler.sample(recs, seeds)
-    from PIL import Image
-    from inbol.models import format_prompt
-    b = proc(images=[Image.open(r["image"]).convert("RGB") for r in recs], text=[format_prompt(r["question"]) for r in recs],
-             return_tensors="pt", padding=True)
+    fmt = tiny["fmt"]
+    b = proc(
+        images=[Image.open(r["image"]).convert("RGB") for r in recs],
+        text=[fmt.prompt(r["question"]) for r in recs],
+        return_tensors="pt",
+        padding=True,
+    )
     with torch.no_grad():
-        seqs = model.generate(input_ids=b["input_ids"].repeat_interleave(K, 0),
-                              attention_mask=b["attention_mask"].repeat_interleave(K, 0),
-                              pixel_values=b["pixel_values"].repeat_interleave(K, 0), do_sample=False,
-                              temperature=None, top_p=None, top_k=None, max_new_tokens=5,
-                              logits_processor=sampler._processors(seeds),
-                              pad_token_id=proc.tokenizer.pad_token_id, eos_token_id=proc.tokenizer.eos_token_id)
-    ref = [t.strip() for t in proc.tokenizer.batch_decode(seqs[:, b["input_ids"].shape[1]:], skip_special_tokens=True)]
-    assert ours == [ref[i * K:(i + 1) * K] for i in range(3)]
+        seqs = model.generate(
+            input_ids=b["input_ids"].repeat_interleave(K, 0),
+            attention_mask=b["attention_mask"].repeat_interleave(K, 0),
+            pixel_values=b["pixel_values"].repeat_interleave(K, 0),
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            max_new_tokens=5,
+            logits_processor=sampler._processors(seeds),
+            pad_token_id=proc.tokenizer.pad_token_id,
+            eos_token_id=proc.tokenizer.eos_token_id,
+        )
+    ref = [t.strip() for t in proc.tokenizer.batch_decode(seqs[:, b["input_ids"].shape[1] :], skip_special_tokens=True)]
+    assert ours == [ref[i * K : (i + 1) * K] for i in range(3)]
 
 
 def test_temperature_zero_is_greedy(tiny):
     recs = tiny["pool"][:4]
     out = hf(tiny, cfg_of(temperature=0.0)).sample(recs, [1, 2, 3, 4])
-    greedy = generate(tiny["model"], tiny["processor"], recs, batch_size=4, max_new_tokens=4, progress=False)
+    greedy = generate(
+        tiny["model"], tiny["processor"], recs, fmt=tiny["fmt"], batch_size=4, max_new_tokens=4, progress=False
+    )
     assert out == [[g[0]] * K for g in greedy]
 
 
@@ -150,17 +184,18 @@ def test_gumbel_processor_samples_the_softmax():
 
 def test_samples_do_not_depend_on_batching(tiny):
     recs = tiny["pool"][:6]
-    seeds = [question_seed(0, r["id"]) for r in recs]
+    seeds = [stable_seed(0, r["id"]) for r in recs]
     sampler = hf(tiny, cfg_of())
     whole = sampler.sample(recs, seeds)
     one_by_one = [sampler.sample([r], [s])[0] for r, s in zip(recs, seeds)]
     reordered = sampler.sample(recs[::-1], seeds[::-1])[::-1]
     same = sum(a == b for x, y in zip(whole, one_by_one) for a, b in zip(x, y))
-    assert same >= 0.9 * len(recs) * K      # up to the floating-point effect of padding (in practice: all)
-    assert reordered == whole               # same padding, other positions: identical
+    assert same >= 0.9 * len(recs) * K  # up to the floating-point effect of padding (in practice: all)
+    assert reordered == whole  # same padding, other positions: identical
 
 
 # ------------------------------------------------------------------ resume
+
 
 class Killed(RuntimeError):
     pass
@@ -180,7 +215,7 @@ class KillAfter:
 
 
 def test_resume_after_a_kill_ends_byte_identical(tiny, tmp_path):
-    recs, cfg = tiny["pool"], cfg_of(batch_size=4)     # 14 questions: batches of 4, 4, 4, 2
+    recs, cfg = tiny["pool"], cfg_of(batch_size=4)  # 14 questions: batches of 4, 4, 4, 2
     full = tmp_path / "full.jsonl"
     stats = sample_split(hf(tiny, cfg), recs, full, cfg, progress=False)
     assert stats["n_sampled"] == 14 and stats["n_new"] == 14 and stats["n_resumed"] == 0
@@ -192,8 +227,8 @@ def test_resume_after_a_kill_ends_byte_identical(tiny, tmp_path):
     killer = KillAfter(hf(tiny, cfg), 2)
     with pytest.raises(Killed):
         sample_split(killer, recs, part, cfg, progress=False)
-    assert part.read_bytes() == b"".join(lines[:8])   # two whole batches, each flushed
-    with open(part, "ab") as fh:                       # a torn line, as if killed while writing
+    assert part.read_bytes() == b"".join(lines[:8])  # two whole batches, each flushed
+    with open(part, "ab") as fh:  # a torn line, as if killed while writing
         fh.write(lines[8][:17])
     again = KillAfter(hf(tiny, cfg), 99)
     stats = sample_split(again, recs, part, cfg, progress=False)
@@ -217,7 +252,9 @@ def test_other_settings_start_over(tiny, tmp_path):
     stats = sample_split(hf(tiny, cfg_of(seed=1)), recs, out, cfg_of(seed=1), progress=False)
     assert stats["n_resumed"] == 0 and out.read_bytes() != first and len(read_jsonl(out)) == 6
     # a batch size change keeps what is done (batching does not decide the samples)
-    stats = sample_split(hf(tiny, cfg_of(seed=1, batch_size=5)), recs, out, cfg_of(seed=1, batch_size=5), progress=False)
+    stats = sample_split(
+        hf(tiny, cfg_of(seed=1, batch_size=5)), recs, out, cfg_of(seed=1, batch_size=5), progress=False
+    )
     assert stats["n_resumed"] == 6
     state = json.loads(state_path_for(out).read_text())
     assert state["fingerprint"]["seed"] == 1 and "questions" in state["fingerprint"]
@@ -235,6 +272,7 @@ def test_model_fingerprint_tracks_the_weights(tiny, tmp_path):
 
 # ------------------------------------------------------------------ bad images
 
+
 def test_missing_or_unreadable_images_are_skipped_and_counted(tiny, tmp_path):
     recs = [dict(r) for r in tiny["pool"][:8]]
     broken = tmp_path / "broken.png"
@@ -246,25 +284,28 @@ def test_missing_or_unreadable_images_are_skipped_and_counted(tiny, tmp_path):
     msg = str(e.value)
     assert msg.startswith("pool: 2 of 8 questions (25.0%) have a missing or unreadable image") and "\n" not in msg
     assert "sampling.max_bad_fraction = 0.2" in msg and not (tmp_path / "x.jsonl").exists()
-    stats = sample_split(hf(tiny, cfg_of()), recs, tmp_path / "x.jsonl", cfg_of(max_bad_fraction=0.25), name="pool",
-                         progress=False)
+    stats = sample_split(
+        hf(tiny, cfg_of()), recs, tmp_path / "x.jsonl", cfg_of(max_bad_fraction=0.25), name="pool", progress=False
+    )
     assert stats["n_bad"] == 2 and stats["n_sampled"] == 6
-    assert {b["id"]: b["reason"] for b in stats["bad"]} == {recs[2]["id"]: "missing",
-                                                          recs[5]["id"]: "unreadable (UnidentifiedImageError)"}
-    assert [r["id"] for r in read_jsonl(tmp_path / "x.jsonl")] == [r["id"] for i, r in enumerate(recs) if i not in (2, 5)]
+    assert {b["id"]: b["reason"] for b in stats["bad"]} == {
+        recs[2]["id"]: "missing",
+        recs[5]["id"]: "unreadable (UnidentifiedImageError)",
+    }
+    assert [r["id"] for r in read_jsonl(tmp_path / "x.jsonl")] == [
+        r["id"] for i, r in enumerate(recs) if i not in (2, 5)
+    ]
     good, bad = check_split(recs, 1.0, "pool")
     assert len(good) == 6 and len(bad) == 2
 
 
 # ------------------------------------------------------------------ openai backend
 
+
 def test_openai_backend_sends_model_image_n_and_temperature(tiny, tmp_path, fake_openai):
     recs = tiny["pool"][:3]
     fake_openai.answer = lambda req, i: f"{req['seed']}-{i}"
-    cfg = from_dict(SamplingConfig, {"backend": "openai", "k": 5, "temperature": 0.7, "top_p": 0.95,
-                                     "max_new_tokens": 9, "batch_size": 2,
-                                     "openai": {"model": "llava-test", "base_url": fake_openai.url,
-                                                "max_retries": 0}}, "sampling")
+    cfg = openai_cfg(fake_openai.url, k=5, temperature=0.7, top_p=0.95, max_new_tokens=9, batch_size=2)
     sampler = make_sampler(cfg)
     assert isinstance(sampler, OpenAISampler)
     stats = sample_split(sampler, recs, tmp_path / "o.jsonl", cfg, progress=False)
@@ -274,12 +315,25 @@ def test_openai_backend_sends_model_image_n_and_temperature(tiny, tmp_path, fake
     for body in bodies:
         assert body["model"] == "llava-test" and body["n"] == 5 and body["temperature"] == 0.7
         assert body["top_p"] == 0.95 and body["max_tokens"] == 9
+        assert len(body["messages"]) == 1  # no system sentence
         image_part, text_part = body["messages"][0]["content"]
         rec = by_question[text_part["text"]]
         url = image_part["image_url"]["url"]
         assert url.startswith("data:image/png;base64,")
         assert base64.b64decode(url.split(",", 1)[1]) == open(rec["image"], "rb").read()
-        assert body["seed"] == question_seed(0, rec["id"]) % 2**31
+        assert body["seed"] == stable_seed(0, rec["id"]) % 2**31
     out = read_jsonl(tmp_path / "o.jsonl")
     assert [o["id"] for o in out] == [r["id"] for r in recs]
-    assert out[0]["responses"] == [f"{question_seed(0, recs[0]['id']) % 2**31}-{i}" for i in range(5)]
+    assert out[0]["responses"] == [f"{stable_seed(0, recs[0]['id']) % 2**31}-{i}" for i in range(5)]
+
+
+def test_openai_backend_sends_the_system_sentence_first(tiny, tmp_path, fake_openai):
+    recs = tiny["pool"][:2]
+    cfg = openai_cfg(fake_openai.url)
+    sampler = make_sampler(cfg, PromptFormat(tiny["processor"], system="Answer briefly."))
+    sample_split(sampler, recs, tmp_path / "o.jsonl", cfg, progress=False)
+    assert fake_openai.n_requests == 2
+    for body in fake_openai.bodies():
+        system, user = body["messages"]
+        assert system == {"role": "system", "content": "Answer briefly."}
+        assert user["role"] == "user" and user["content"][1]["text"] in {r["question"] for r in recs}

@@ -1,52 +1,54 @@
 """The training library (inbol.training): the CA-DPO loss of equation (6), the trainers on a tiny LLaVA,
-LoRA placement, the precomputed reference log-probabilities, saving/merging, resume and bad inputs."""
+LoRA placement, the precomputed reference log-probabilities, saving/merging, resume, seeds and bad inputs,
+and the training stage scripts as dvc.yaml runs them."""
+
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
+import shlex
+import shutil
 
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from PIL import Image
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from inbol.config import DataError, ParamError, from_dict
+from helpers import ROOT, run_stage_script, section, write_params
+from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl, write_jsonl
-from inbol.models import ArchConfig, build_processor, build_tiny_llava, format_prompt, load_model, train_tokenizer
-from inbol.models.base import tokenizer_texts
+from inbol.models import PromptFormat, load_model
 from inbol.models.pretrain import encode_example, n_image_tokens
-from inbol.training import (REF_COLUMNS, CADPOCollator, CADPOTrainer, CheckpointDir, DPOParams, LoraParams,
-                            TrainParams, ca_dpo_loss, lora_config, preference_dataset, sft_dataset,
-                            train_preference, train_sft)
+from inbol.training import (
+    REF_COLUMNS,
+    CADPOCollator,
+    CADPOTrainer,
+    CheckpointDir,
+    ca_dpo_loss,
+    lora_config,
+    preference_dataset,
+    sft_dataset,
+    train_preference,
+    train_sft,
+    trl_compat,
+)
 from inbol.training.runtime import hardware, trainer_kwargs
-from inbol.world import WorldConfig, build_world
 
-ROOT = Path(__file__).resolve().parents[1]
-ARCH = {"vocab_size": 400, "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "patch_size": 16},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2}}
 REFUSAL, WRONG = "Sorry, I can not help with it.", "zebra"
-LORA = LoraParams()
+LORA = section("lora", modules_to_save=[])  # plain LoRA: only adapter weights train
 TRAIN = {"lr": 0.05, "batch_size": 4, "max_steps": 4, "save_steps": 2, "logging_steps": 1, "warmup_ratio": 0.0}
+DPO = section("dpo", lr=None, epochs=None)  # beta 0.1, lr/epochs inherited from train
+SEED = 0
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    torch.set_num_threads(1)
+def world(tmp_path_factory, tiny_world, tiny_model):
+    """Constructed IDK-IT, CA-DPO and plain-DPO records on the shared tiny world's 24 pool questions
+    (Known/Unknown/Mixed in turn, image paths absolute) and the untrained tiny model as the start model."""
     root = tmp_path_factory.mktemp("train")
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 30, "pool": 24, "test": 2, "ood_hard": 1,
-                                                  "ood_phrasing": 1, "ood_choice": 1},
-                                        "n_emblems": 6, "emblem_max_exposure": 4}, "world"), root / "world")
-    corpus, pool = read_jsonl(root / "world" / "corpus.jsonl"), read_jsonl(root / "world" / "pool.jsonl")
-    tok = train_tokenizer(tokenizer_texts(corpus), 400)
-    model = build_tiny_llava(from_dict(ArchConfig, ARCH, "arch"), tok, 48, seed=0)
-    proc = build_processor(tok, 48, 16)
-    model.save_pretrained(root / "base")
-    proc.save_pretrained(root / "base")
+    pool = [{**r, "image": str(tiny_world["root"] / r["image"])} for r in read_jsonl(tiny_world["dir"] / "pool.jsonl")]
     idk, pref, dpo = [], [], []
     for i, r in enumerate(pool):
         bucket, ans = ("known", "unknown", "mixed")[i % 3], r["answers"][0]
@@ -64,21 +66,32 @@ def world(tmp_path_factory):
     write_jsonl(data / "idk_it.jsonl", idk)
     write_jsonl(data / "preference.jsonl", pref)
     write_jsonl(data / "dpo_1.jsonl", dpo)
-    return {"root": root, "base": root / "base", "data": data, "pool": pool}
+    return {"root": root, "base": tiny_model["dir"], "data": data, "pool": pool}
 
 
-def train_params(**kw) -> TrainParams:
-    return from_dict(TrainParams, {**TRAIN, **kw}, "train")
+def train_params(**kw):
+    return section("train", **{**TRAIN, **kw})
 
 
-def dpo_trainer(world, work, data="preference.jsonl", kind="ca_dpo", steps=4, precompute=True, model_path=None,
-                **cfg) -> CADPOTrainer:
+def dpo_trainer(
+    world, work, data="preference.jsonl", kind="ca_dpo", steps=4, precompute=True, model_path=None, **cfg
+) -> CADPOTrainer:
     model, proc = load_model(model_path or world["base"], device="cpu", dtype="float32")
-    ds = preference_dataset(world["data"] / data, proc, kind)
-    args = DPOConfig(**{**trainer_kwargs(train_params(max_steps=steps), work, resumable=False),
-                        "disable_tqdm": True, **cfg}, beta=0.1, precompute_ref_log_probs=False, max_length=None)
-    return CADPOTrainer(model=model, args=args, train_dataset=ds, processing_class=proc,
-                        peft_config=lora_config(LORA, model), precompute_ref=precompute)
+    ds = preference_dataset(world["data"] / data, PromptFormat(proc), kind)
+    args = DPOConfig(
+        **{**trainer_kwargs(train_params(max_steps=steps), work, SEED, resumable=False), "disable_tqdm": True, **cfg},
+        beta=0.1,
+        precompute_ref_log_probs=False,
+        max_length=None,
+    )
+    return CADPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=proc,
+        peft_config=lora_config(LORA, model),
+        precompute_ref=precompute,
+    )
 
 
 def one_line(e: pytest.ExceptionInfo) -> str:
@@ -90,6 +103,7 @@ def one_line(e: pytest.ExceptionInfo) -> str:
 # ------------------------------------------------------------------------------------------------
 # the loss of equation (6)
 # ------------------------------------------------------------------------------------------------
+
 
 def t(*xs):
     return torch.tensor(xs, dtype=torch.float64)
@@ -139,19 +153,26 @@ def test_ca_dpo_loss_is_standard_dpo_when_conf_is_one():
 # data and collators
 # ------------------------------------------------------------------------------------------------
 
+
 def test_sft_labels_cover_only_the_completion(world):
     model, proc = load_model(world["base"], device="cpu")
-    ds = sft_dataset(world["data"] / "idk_it.jsonl", proc)
-    args = SFTConfig(**{**trainer_kwargs(train_params(), world["root"] / "sft_collate", resumable=False)},
-                     completion_only_loss=True, max_length=None)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=proc,
-                         peft_config=lora_config(LORA, model))
+    fmt = PromptFormat(proc)
+    ds = sft_dataset(world["data"] / "idk_it.jsonl", fmt)
+    args = SFTConfig(
+        **{**trainer_kwargs(train_params(), world["root"] / "sft_collate", SEED, resumable=False)},
+        completion_only_loss=True,
+        max_length=None,
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=ds, processing_class=proc, peft_config=lora_config(LORA, model)
+    )
     rows = read_jsonl(world["data"] / "idk_it.jsonl")[:3]
     batch = trainer.data_collator([dict(ds[i]) for i in range(3)])
     for i, r in enumerate(rows):
-        ids, labels = encode_example(proc.tokenizer, r["prompt"], r["completion"], model.config.image_token_index,
-                                     n_image_tokens(model))
-        n = len(ids)   # right padding after the example
+        ids, labels = encode_example(
+            fmt, r["prompt"], r["completion"], model.config.image_token_index, n_image_tokens(model)
+        )
+        n = len(ids)  # right padding after the example
         assert batch["input_ids"][i, :n].tolist() == ids and batch["labels"][i, :n].tolist() == labels
         assert (batch["labels"][i, n:] == -100).all()
         assert proc.tokenizer.decode([x for x in labels if x != -100]) == f" {r['completion']}</s>"
@@ -160,17 +181,33 @@ def test_sft_labels_cover_only_the_completion(world):
 
 def test_prompts_use_the_chat_template(world):
     _, proc = load_model(world["base"], device="cpu")
-    ds = preference_dataset(world["data"] / "preference.jsonl", proc)
+    ds = preference_dataset(world["data"] / "preference.jsonl", PromptFormat(proc))
     r = read_jsonl(world["data"] / "preference.jsonl")[2]
-    assert ds[2]["prompt"] == "<s>" + format_prompt(r["prompt"])
+    q = r["prompt"]
+    # LLaVA-1.5's conversation format, with the BOS text in front (TRL's collators add no special tokens)
+    assert ds[2]["prompt"] == f"<s>USER: <image>\n{q} ASSISTANT:"
+    tok = proc.tokenizer
+    assert (
+        tok(ds[2]["prompt"], add_special_tokens=False)["input_ids"]
+        == tok(PromptFormat(proc).prompt(q), add_special_tokens=True)["input_ids"]
+    )
     assert ds[2]["w1"] == f" {r['p1']['chosen']}</s>" and ds[2]["w2"] == f" {REFUSAL}</s>"
     assert ds[2]["conf"] == pytest.approx(0.3)
+    # a system sentence (prompt.system) goes before the conversation, the completions stay the same
+    sys_ds = sft_dataset(world["data"] / "idk_it.jsonl", PromptFormat(proc, "Answer only what you know."))
+    plain = sft_dataset(world["data"] / "idk_it.jsonl", PromptFormat(proc))
+    assert sys_ds[2]["prompt"] == f"<s>Answer only what you know. USER: <image>\n{q} ASSISTANT:"
+    assert (
+        sys_ds[2]["completion"]
+        == plain[2]["completion"]
+        == f" {read_jsonl(world['data'] / 'idk_it.jsonl')[2]['completion']}</s>"
+    )
 
 
 def test_collator_deduplicates_completions(world):
     _, proc = load_model(world["base"], device="cpu")
-    ds = preference_dataset(world["data"] / "preference.jsonl", proc)
-    rows = [dict(ds[i]) for i in (0, 1, 2)]          # known, unknown, mixed
+    ds = preference_dataset(world["data"] / "preference.jsonl", PromptFormat(proc))
+    rows = [dict(ds[i]) for i in (0, 1, 2)]  # known, unknown, mixed
     batch = CADPOCollator(proc)(rows)
     # Known and Unknown (p1 = p2): 2 sequences each; Mixed (l1 = l2 = incorrect): 3
     assert batch["input_ids"].shape[0] == 7 == batch["pixel_values"].shape[0]
@@ -187,44 +224,60 @@ def test_collator_deduplicates_completions(world):
 # the trainers
 # ------------------------------------------------------------------------------------------------
 
-def _set_lora_b(model, seed=0):
+
+def _set_lora_b(model, seed=0, scale=2.0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for n, p in sorted(model.named_parameters()):
             if "lora_B" in n:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+                p.copy_(torch.randn(p.shape, generator=g) * scale)
+
+
+def test_the_ca_dpo_loss_is_trls_loss_hook():
+    assert getattr(CADPOTrainer, trl_compat.LOSS_HOOK) is CADPOTrainer.ca_dpo_step
+    assert trl_compat.LOSS_HOOK in DPOTrainer.__dict__  # the hook CA-DPO replaces exists in this TRL
 
 
 def test_trainer_at_conf_one_equals_stock_trl_dpo(world, tmp_path):
     """Same pairs, same LoRA weights: the CA-DPO trainer at conf = 1 gives TRL DPOTrainer's loss and rewards."""
     ours = dpo_trainer(world, tmp_path / "a", data="dpo_1.jsonl", kind="dpo")
     model, proc = load_model(world["base"], device="cpu", dtype="float32")
-    ds = preference_dataset(world["data"] / "dpo_1.jsonl", proc, "dpo")
+    ds = preference_dataset(world["data"] / "dpo_1.jsonl", PromptFormat(proc), "dpo")
     stock_ds = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
-        ["image", "prompt", "chosen", "rejected"])
-    args = DPOConfig(**{**trainer_kwargs(train_params(), tmp_path / "b", resumable=False), "disable_tqdm": True},
-                     beta=0.1, precompute_ref_log_probs=False, max_length=None)
-    stock = DPOTrainer(model=model, args=args, train_dataset=stock_ds, processing_class=proc,
-                       peft_config=lora_config(LORA, model))
+        ["image", "prompt", "chosen", "rejected"]
+    )
+    args = DPOConfig(
+        **{**trainer_kwargs(train_params(), tmp_path / "b", SEED, resumable=False), "disable_tqdm": True},
+        beta=0.1,
+        precompute_ref_log_probs=False,
+        max_length=None,
+    )
+    stock = DPOTrainer(
+        model=model, args=args, train_dataset=stock_ds, processing_class=proc, peft_config=lora_config(LORA, model)
+    )
     _set_lora_b(ours.model)
     _set_lora_b(stock.model)
     idx = [0, 1, 2, 3, 4, 5]
     with torch.no_grad():
         l_ours = ours.compute_loss(ours.model, ours.data_collator([dict(ours.train_dataset[i]) for i in idx]))
         l_stock = stock.compute_loss(stock.model, stock.data_collator([dict(stock_ds[i]) for i in idx]))
-    assert abs(l_ours.item() - math.log(2)) > 1e-3            # the adapter moved the policy off the reference
+    assert abs(l_ours.item() - math.log(2)) > 1e-3  # the adapter moved the policy off the reference
     assert l_ours.item() == pytest.approx(l_stock.item(), abs=1e-5)
+    ours.log({})  # the metrics of that one batch, as TRL logs them
+    stock.log({})
+    logged_ours, logged_stock = ours.state.log_history[-1], stock.state.log_history[-1]
     for k in ("rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen", "logps/rejected"):
-        assert ours._metrics["train"][k][-1] == pytest.approx(stock._metrics["train"][k][-1], abs=1e-4), k
+        assert logged_ours[k] == pytest.approx(logged_stock[k], abs=1e-4), k
 
 
 def test_training_updates_only_lora_and_keeps_reference_columns(world, tmp_path):
     trainer = dpo_trainer(world, tmp_path)
     peft_model = trainer.model
     lora_names = [n for n, _ in peft_model.named_modules() if n.endswith("lora_A")]
-    assert lora_names and all(".language_model." in n for n in lora_names)          # not vision, not projector
-    assert {n for n, p in peft_model.named_parameters() if p.requires_grad} == \
-        {n for n, _ in peft_model.named_parameters() if "lora_" in n}
+    assert lora_names and all(".language_model." in n for n in lora_names)  # not vision, not projector
+    assert {n for n, p in peft_model.named_parameters() if p.requires_grad} == {
+        n for n, _ in peft_model.named_parameters() if "lora_" in n
+    }
     before = {n: p.detach().clone() for n, p in peft_model.named_parameters()}
     ref_before = torch.tensor([trainer.train_dataset[c] for c in REF_COLUMNS]).T
     assert ref_before.shape == (24, 4) and torch.isfinite(ref_before).all() and (ref_before < 0).all()
@@ -236,14 +289,14 @@ def test_training_updates_only_lora_and_keeps_reference_columns(world, tmp_path)
     assert any("lora_B" in n for n in changed)
     ref_after = torch.tensor([trainer.train_dataset[c] for c in REF_COLUMNS]).T
     assert torch.equal(ref_before, ref_after)
-    fresh = trainer.compute_reference(trainer.train_dataset)            # adapter disabled, no grad
+    fresh = trainer.compute_reference(trainer.train_dataset)  # adapter disabled, no grad
     assert torch.allclose(fresh, ref_after, atol=1e-4)
     batch = trainer.data_collator([dict(trainer.train_dataset[i]) for i in range(4)])
     with torch.no_grad():
         policy, _ = trainer.sequence_logps(peft_model, batch)
-    assert not torch.allclose(policy[batch["pair_index"]], ref_after[:4], atol=1e-3)   # the policy did move
+    assert not torch.allclose(policy[batch["pair_index"]], ref_after[:4], atol=1e-3)  # the policy did move
     logged = [h for h in trainer.state.log_history if "rewards/accuracies" in h]
-    assert logged and logged[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)       # step 1: policy = reference
+    assert logged and logged[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)  # step 1: policy = reference
     assert all(k in logged[-1] for k in ("rewards/chosen", "rewards/rejected", "rewards/margins"))
 
 
@@ -251,12 +304,21 @@ def test_training_updates_only_lora_and_keeps_reference_columns(world, tmp_path)
 # the stage functions: outputs, merge, resume
 # ------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def idk_run(world):
     out = world["root"] / "idk_it"
     out.mkdir()
-    metrics = train_sft(world["data"] / "idk_it.jsonl", world["base"], out, lora=LORA, train=train_params(),
-                        work_dir=world["root"] / "ckpt" / "idk_it", live_dir=world["root"] / "live" / "idk_it")
+    metrics = train_sft(
+        world["data"] / "idk_it.jsonl",
+        world["base"],
+        out,
+        lora=LORA,
+        train=train_params(),
+        seed=SEED,
+        work_dir=world["root"] / "ckpt" / "idk_it",
+        live_dir=world["root"] / "live" / "idk_it",
+    )
     return out, metrics
 
 
@@ -264,21 +326,28 @@ def test_train_sft_writes_adapter_merged_model_metrics_and_curves(world, idk_run
     out, m = idk_run
     assert m["steps"] == 4 and m["examples"] == 24 and m["final_loss"] is not None and m["resumed_from_step"] == 0
     assert m["buckets"] == {"known": 8, "mixed": 8, "unknown": 8} and m["device"] == hardware()["device"]
+    assert m["seed"] == SEED and m["stage"] == "idk_it" and m["start_model"] == str(world["base"])
     assert (out / "adapter" / "adapter_config.json").is_file() and (out / "config.json").is_file()
-    assert not (world["root"] / "ckpt" / "idk_it").exists()                  # finished: no stale checkpoint
+    assert not (world["root"] / "ckpt" / "idk_it").exists()  # finished: no stale checkpoint
     loss = (world["root"] / "live" / "idk_it" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()
     assert loss[0] == "step\tloss" and [ln.split("\t")[0] for ln in loss[1:]] == ["1", "2", "3", "4"]
 
 
 def test_merged_model_equals_peft_model_and_only_the_language_model_changed(world, idk_run):
     from peft import PeftModel
+
     out, _ = idk_run
     merged, proc = load_model(out, device="cpu")
     base, _ = load_model(world["base"], device="cpu")
     peft = PeftModel.from_pretrained(load_model(world["base"], device="cpu")[0], str(out / "adapter")).eval()
     recs = world["pool"][:3]
-    batch = proc(images=[Image.open(r["image"]) for r in recs], text=[format_prompt(r["question"]) for r in recs],
-                 return_tensors="pt", padding=True)
+    fmt = PromptFormat(proc)
+    batch = proc(
+        images=[Image.open(r["image"]) for r in recs],
+        text=[fmt.prompt(r["question"]) for r in recs],
+        return_tensors="pt",
+        padding=True,
+    )
     with torch.no_grad():
         lm, lp, lb = merged(**batch).logits, peft(**batch).logits, base(**batch).logits
     assert torch.allclose(lm, lp, atol=1e-5) and not torch.allclose(lm, lb, atol=1e-3)
@@ -296,7 +365,7 @@ class Kill(TrainerCallback):
 def test_killed_training_resumes_from_its_last_checkpoint(world, idk_run):
     out_full, _ = idk_run
     work, out = world["root"] / "ckpt" / "idk_resume", world["root"] / "idk_resume"
-    kw = dict(lora=LORA, train=train_params(), work_dir=work, live_dir=world["root"] / "live" / "idk_resume")
+    kw = dict(lora=LORA, train=train_params(), seed=SEED, work_dir=work, live_dir=world["root"] / "live" / "idk_resume")
     with pytest.raises(KeyboardInterrupt):
         train_sft(world["data"] / "idk_it.jsonl", world["base"], out, callbacks=[Kill()], **kw)
     assert (work / "checkpoint-2").is_dir()
@@ -304,9 +373,9 @@ def test_killed_training_resumes_from_its_last_checkpoint(world, idk_run):
     assert m["resumed_from_step"] == 2 and m["steps"] == 4
     a = load_file(out_full / "adapter" / "adapter_model.safetensors")
     b = load_file(out / "adapter" / "adapter_model.safetensors")
-    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)   # = uninterrupted run
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # = uninterrupted run
     steps = (world["root"] / "live" / "idk_resume" / "plots" / "metrics" / "loss.tsv").read_text().split("\n")[1:]
-    assert [s.split("\t")[0] for s in steps if s] == ["1", "2", "3", "4"]            # no duplicated step 3
+    assert [s.split("\t")[0] for s in steps if s] == ["1", "2", "3", "4"]  # no duplicated step 3
 
 
 def test_a_stale_checkpoint_is_never_resumed(tmp_path):
@@ -314,17 +383,27 @@ def test_a_stale_checkpoint_is_never_resumed(tmp_path):
     assert ck.prepare() is None
     (tmp_path / "w" / "checkpoint-2").mkdir()
     assert CheckpointDir(tmp_path / "w", {"a": 1}).prepare().endswith("checkpoint-2")
-    assert CheckpointDir(tmp_path / "w", {"a": 2}).prepare() is None          # params/data/model changed
+    assert CheckpointDir(tmp_path / "w", {"a": 2}).prepare() is None  # params/data/model changed
     assert not (tmp_path / "w" / "checkpoint-2").exists()
 
 
 def test_train_preference_from_the_idk_model(world, idk_run):
     out = world["root"] / "ca_dpo"
     out.mkdir()
-    m = train_preference(world["data"] / "preference.jsonl", idk_run[0], out, kind="ca_dpo", lora=LORA,
-                         train=train_params(), dpo=from_dict(DPOParams, {}, "dpo"),
-                         work_dir=world["root"] / "ckpt" / "ca_dpo", live_dir=world["root"] / "live" / "ca_dpo")
+    m = train_preference(
+        world["data"] / "preference.jsonl",
+        idk_run[0],
+        out,
+        kind="ca_dpo",
+        lora=LORA,
+        train=train_params(),
+        dpo=DPO,
+        seed=SEED,
+        work_dir=world["root"] / "ckpt" / "ca_dpo",
+        live_dir=world["root"] / "live" / "ca_dpo",
+    )
     assert m["steps"] == 4 and 0.0 <= m["final_reward_accuracy"] <= 1.0 and m["beta"] == 0.1
+    assert m["seed"] == SEED and m["kind"] == "ca_dpo" and m["buckets"] == {"known": 8, "mixed": 8, "unknown": 8}
     assert (out / "adapter" / "adapter_config.json").is_file()
     cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == str(idk_run[0]) and cfg["r"] == 16 and cfg["lora_alpha"] == 32
@@ -335,32 +414,37 @@ def test_train_preference_from_the_idk_model(world, idk_run):
 # bad inputs: one line, before any training
 # ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("section, cls, value, key", [
-    ("train", TrainParams, {"lr": 0.0}, "train.lr"),
-    ("train", TrainParams, {"batch_size": 16, "grad_accum": 3}, "train.grad_accum"),
-    ("train", TrainParams, {"max_steps": 0}, "train.max_steps"),
-    ("train", TrainParams, {"scheduler": "cosine_warm"}, "train.scheduler"),
-    ("lora", LoraParams, {"r": 0}, "lora.r"),
-    ("lora", LoraParams, {"target_modules": []}, "lora.target_modules"),
-    ("lora", LoraParams, {"dropout": 1.0}, "lora.dropout"),
-    ("dpo", DPOParams, {"beta": 0}, "dpo.beta"),
-    ("dpo", DPOParams, {"gamma": 1}, "dpo.gamma"),
-])
-def test_bad_params_are_one_line_errors(section, cls, value, key):
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("train", {"lr": 0.0}, "train.lr = 0.0: must be in (0, 1]"),
+        ("train", {"batch_size": 16, "grad_accum": 3}, "train.grad_accum = 3: must divide train.batch_size (16)"),
+        ("train", {"max_steps": 0}, "train.max_steps = 0: must be null or an integer >= 1"),
+        ("train", {"scheduler": "cosine_warm"}, "train.scheduler = 'cosine_warm': must be one of"),
+        ("train", {"seed": 0}, "train.seed = 0: unknown key"),  # seeds are arguments now
+        ("lora", {"r": 0}, "lora.r = 0: must be an integer >= 1"),
+        ("lora", {"target_modules": []}, "lora.target_modules = []"),
+        ("lora", {"dropout": 1.0}, "lora.dropout = 1.0: must be in [0, 1)"),
+        ("dpo", {"beta": 0}, "dpo.beta = 0: must be > 0"),
+        ("dpo", {"gamma": 1}, "dpo.gamma = 1: unknown key"),
+    ],
+)
+def test_bad_params_are_one_line_errors(name, value, message):
     with pytest.raises(ParamError) as e:
-        from_dict(cls, value, section)
-    assert one_line(e).startswith(key)
+        section(name, **value)
+    assert one_line(e).startswith(message)
 
 
 def test_per_device_batch_must_divide():
-    tp = from_dict(TrainParams, {"batch_size": 16, "grad_accum": 2}, "train")
+    tp = section("train", batch_size=16, grad_accum=2)
     assert tp.per_device_batch(2) == 4
     with pytest.raises(ParamError, match=r"^train.batch_size = 16: must be a multiple of grad_accum x processes"):
         tp.per_device_batch(3)
 
 
 def test_bad_inputs_fail_before_training(world, tmp_path):
-    kw = dict(lora=LORA, train=train_params(), work_dir=tmp_path / "w")
+    kw = dict(lora=LORA, train=train_params(), seed=SEED, work_dir=tmp_path / "w")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     with pytest.raises(DataError) as e:
@@ -369,69 +453,128 @@ def test_bad_inputs_fail_before_training(world, tmp_path):
     with pytest.raises(DataError) as e:
         train_sft(world["data"] / "idk_it.jsonl", tmp_path / "no-model", tmp_path / "o", **kw)
     assert one_line(e).startswith("cannot load model from")
-    bad_lora = from_dict(LoraParams, {"target_modules": ["q_proj", "qkv"]}, "lora")
+    bad_lora = LORA.replace(target_modules=["q_proj", "qkv"])
     with pytest.raises(ParamError) as e:
         train_sft(world["data"] / "idk_it.jsonl", world["base"], tmp_path / "o", **{**kw, "lora": bad_lora})
     assert one_line(e).startswith("lora.target_modules = ['q_proj', 'qkv']: 'qkv' matches no linear layer")
-    vision_only = from_dict(LoraParams, {"target_modules": ["out_proj"]}, "lora")      # CLIP's, not the LM's
+    vision_only = LORA.replace(target_modules=["out_proj"])  # CLIP's, not the LM's
     with pytest.raises(ParamError, match="'out_proj' matches no linear layer of the language model"):
         train_sft(world["data"] / "idk_it.jsonl", world["base"], tmp_path / "o", **{**kw, "lora": vision_only})
     assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("record, kind, message", [
-    ({"id": "x", "image": "IMG", "prompt": "q", "p1": {"chosen": "a", "rejected": "b"}}, "ca_dpo", "lacks field 'p2'"),
-    ({"id": "x", "image": "IMG", "prompt": "q", "p1": {"chosen": "a", "rejected": "b"},
-      "p2": {"chosen": "a", "rejected": "b"}, "conf": 1.5}, "ca_dpo", "must be in [0, 1]"),
-    ({"id": "x", "image": "IMG", "prompt": "q", "chosen": "a", "rejected": "b", "weight": 0.5}, "dpo",
-     "plain-DPO rows must have weight 1"),
-    ({"id": "x", "image": "missing.png", "prompt": "q", "chosen": "a", "rejected": "b"}, "dpo", "not found"),
-])
+@pytest.mark.parametrize(
+    "record, kind, message",
+    [
+        (
+            {"id": "x", "image": "IMG", "prompt": "q", "p1": {"chosen": "a", "rejected": "b"}},
+            "ca_dpo",
+            "lacks field 'p2'",
+        ),
+        (
+            {
+                "id": "x",
+                "image": "IMG",
+                "prompt": "q",
+                "p1": {"chosen": "a", "rejected": "b"},
+                "p2": {"chosen": "a", "rejected": "b"},
+                "conf": 1.5,
+            },
+            "ca_dpo",
+            "must be in [0, 1]",
+        ),
+        (
+            {"id": "x", "image": "IMG", "prompt": "q", "chosen": "a", "rejected": "b", "weight": 0.5},
+            "dpo",
+            "plain-DPO rows must have weight 1",
+        ),
+        ({"id": "x", "image": "missing.png", "prompt": "q", "chosen": "a", "rejected": "b"}, "dpo", "not found"),
+    ],
+)
 def test_bad_records_are_one_line_errors(world, tmp_path, record, kind, message):
     _, proc = load_model(world["base"], device="cpu")
     if record["image"] == "IMG":
         record = {**record, "image": world["pool"][0]["image"]}
     write_jsonl(tmp_path / "d.jsonl", [record])
     with pytest.raises(DataError) as e:
-        preference_dataset(tmp_path / "d.jsonl", proc, kind)
+        preference_dataset(tmp_path / "d.jsonl", PromptFormat(proc), kind)
     assert message in one_line(e)
 
 
 def test_precision_and_device_follow_the_hardware(tmp_path):
-    kw = trainer_kwargs(train_params(), tmp_path)
+    kw = trainer_kwargs(train_params(), tmp_path, SEED)
     if torch.cuda.is_available():
         assert not kw["use_cpu"] and kw["bf16"] == torch.cuda.is_bf16_supported()
     else:
         assert kw["use_cpu"] and not kw["bf16"] and not kw["fp16"]
 
 
-def test_train_dpo_stage_rejects_a_bad_variant(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train_dpo.py"), "4"], cwd=tmp_path,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == \
-        "error: train_dpo variant = '4': must be one of 1, 2, 3 (usage: python stages/train_dpo.py N)"
+def test_the_seed_is_an_argument_of_the_trainer_config(tmp_path):
+    for seed in (0, 7):
+        kw = trainer_kwargs(train_params(), tmp_path, seed)
+        assert kw["seed"] == kw["data_seed"] == seed
+    assert trainer_kwargs(train_params(), tmp_path, 0, resumable=False)["save_strategy"] == "no"
 
 
+def dvc_stage_argv(stage: str, **items) -> list[str]:
+    """The arguments of a training stage's ``cmd`` in dvc.yaml (``python stages/X.py`` dropped), with the
+    foreach/matrix items filled in (``item=0`` for ``${item}``, ``variant=1`` for ``${item.variant}``)."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
+    cmd = (spec.get("do") or spec)["cmd"]
+    for k, v in items.items():
+        cmd = cmd.replace("${item}" if k == "item" else f"${{item.{k}}}", str(v))
+    argv = shlex.split(cmd)
+    assert argv[0] == "python" and argv[1].startswith("stages/") and "${" not in cmd, cmd
+    return argv[1:]
+
+
+def _with_option(argv: list[str], option: str, value: str) -> list[str]:
+    out = list(argv)
+    out[out.index(option) + 1] = value
+    return out
+
+
+@pytest.mark.e2e
+def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
+    """The dvc.yaml command with a bad --kind / --name: exit 2 and one line, before params.yaml is read."""
+    (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    for argv, message in [
+        (
+            _with_option(dvc_stage_argv("train_dpo", variant=1, seed=0), "--kind", "dpo4"),
+            "error: --kind 'dpo4': must be ca_dpo or dpo",
+        ),
+        (
+            _with_option(dvc_stage_argv("train_idk_it", item=0), "--name", "ca_dpo"),
+            "error: --name 'ca_dpo': must be idk_it or sft",
+        ),
+    ]:
+        proc = run_stage_script(tmp_path, argv[0].removeprefix("stages/"), *argv[1:])
+        assert proc.returncode == 2
+        assert proc.stderr.strip().splitlines()[-1] == message
+
+
+@pytest.mark.e2e
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
-    """stages/train_sft.py idk_it then stages/train_dpo.py 1, as dvc runs them (repository root = cwd)."""
-    import shutil
-    import yaml
+    """train_idk_it@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
+    (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
     shutil.copytree(world["base"], tmp_path / "models" / "base")
-    shutil.copytree(world["data"], tmp_path / "data" / "constructed")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-                                                          "train": {**TRAIN, "max_steps": 2}, "dpo": {"beta": 0.2}}))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    for cmd in (["train_sft.py", "idk_it"], ["train_dpo.py", "1"]):
-        proc = subprocess.run([sys.executable, str(ROOT / "stages" / cmd[0]), *cmd[1:]], cwd=tmp_path,
-                              capture_output=True, text=True, env=env)
+    shutil.copytree(world["data"], tmp_path / "data" / "constructed" / "s1")
+    write_params(
+        tmp_path,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "modules_to_save": []},
+        train={**TRAIN, "max_steps": 2},
+        dpo={"beta": 0.2, "lr": None, "epochs": None},
+    )
+    for argv in (dvc_stage_argv("train_idk_it", item=1), dvc_stage_argv("train_dpo", variant=1, seed=1)):
+        proc = run_stage_script(tmp_path, argv[0].removeprefix("stages/"), *argv[1:])
         assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("idk_it", "dpo_1"):
-        m = json.loads((tmp_path / "metrics" / "train" / f"{name}.json").read_text())
-        assert m["steps"] == 2 and m["stage"] == name
-        assert (tmp_path / "models" / name / "model.safetensors").is_file()
-        assert json.loads((tmp_path / "models" / name / "adapter" / "adapter_config.json").read_text())["r"] == 4
-        assert (tmp_path / "dvclive" / name / "plots" / "metrics" / "loss.tsv").is_file()
-        assert not (tmp_path / "models" / ".ckpt" / name).exists()
-    assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it"
-    assert not [p for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")]
+        m = json.loads((tmp_path / "metrics" / "train" / f"{name}-s1.json").read_text())
+        assert m["steps"] == 2 and m["stage"] == name and m["seed"] == 1
+        assert (tmp_path / "models" / name / "s1" / "model.safetensors").is_file()
+        assert json.loads((tmp_path / "models" / name / "s1" / "adapter" / "adapter_config.json").read_text())["r"] == 4
+        assert (tmp_path / "dvclive" / name / "s1" / "plots" / "metrics" / "loss.tsv").is_file()
+        assert not (tmp_path / "models" / ".ckpt" / name / "s1").exists()
+    assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it/s1"
+    assert m["kind"] == "dpo"
+    assert not [p for p in (tmp_path / "models").rglob("*") if p.name.endswith(".tmp")]

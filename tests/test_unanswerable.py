@@ -1,5 +1,6 @@
 """Unanswerable questions: oracle criteria, swap/template generation, the MLLM backends (with a fake chat
 client), the filter with the refusal step, the evaluation sets and parameter validation."""
+
 from __future__ import annotations
 
 import copy
@@ -9,14 +10,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inbol.config import DataError, ParamError, from_dict
+from helpers import section, world_cfg
+from inbol.errors import DataError, ParamError
 from inbol.io import read_json, read_jsonl
-from inbol.unanswerable import (CRITERIA, OpenAIGenerator, UnanswerableConfig, UnanswerableFilterConfig,
-                                UnanswerableGenerateConfig, UnanswerableSetsConfig, build_beyond, build_uavqa,
-                                build_vizwiz, criteria, filter_unanswerable, generate_unanswerable, parse_generated,
-                                parse_yes_no, qtype_semantics, strict_ok)
-from inbol.unanswerable import oracle, templates
-from inbol.world import WorldConfig, build_world, derive_answer, load_scenes, render
+from inbol.params import UnanswerableGenerate
+from inbol.unanswerable import (
+    CRITERIA,
+    OpenAIGenerator,
+    build_beyond,
+    build_uavqa,
+    build_vizwiz,
+    criteria,
+    filter_unanswerable,
+    generate_unanswerable,
+    oracle,
+    parse_generated,
+    parse_yes_no,
+    qtype_semantics,
+    strict_ok,
+    templates,
+)
+from inbol.world import build_world, derive_answer, load_scenes, render
 
 # --------------------------------------------------------------------------------------------
 # fixtures
@@ -27,13 +41,27 @@ def _scene(objects, emblem=None, degraded=None, sid="s"):
     objs = []
     for o in objects:
         objs.append({"size": "small", "col": 0, "row": 0, "occluded": False, **o})
-    return {"id": sid, "size": 32, "difficulty": 0.0, "noise": 0.0, "background": [0, 0, 0], "objects": objs,
-            "emblem": emblem, "specks": [], "occluder": None, "degraded": degraded}
+    return {
+        "id": sid,
+        "size": 32,
+        "difficulty": 0.0,
+        "noise": 0.0,
+        "background": [0, 0, 0],
+        "objects": objs,
+        "emblem": emblem,
+        "specks": [],
+        "occluder": None,
+        "degraded": degraded,
+    }
 
 
 # red small circle on the left, blue large square on the right, no emblem
-SCENE = _scene([{"shape": "circle", "color": "red", "size": "small", "col": 0},
-                {"shape": "square", "color": "blue", "size": "large", "col": 2}])
+SCENE = _scene(
+    [
+        {"shape": "circle", "color": "red", "size": "small", "col": 0},
+        {"shape": "square", "color": "blue", "size": "large", "col": 2},
+    ]
+)
 EMBLEM = {"id": 0, "name": "Kalo", "color": "green", "cx": 16.0, "cy": 16.0, "scale": 0.5}
 
 
@@ -49,25 +77,34 @@ def _template(scene, name, **match):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
-    cfg = from_dict(WorldConfig, {"sizes": {"corpus": 5, "pool": 240, "test": 120, "ood_hard": 2, "ood_phrasing": 2,
-                                            "ood_choice": 2},
-                                  "n_emblems": 5, "emblem_max_exposure": 2}, "world")
+    cfg = world_cfg(sizes={"corpus": 5, "pool": 240, "test": 120}, n_emblems=5, emblem_max_exposure=2)
     build_world(cfg, out)
-    return {"dir": out, "pool": read_jsonl(out / "pool.jsonl"), "test": read_jsonl(out / "test.jsonl"),
-            "scenes": load_scenes(out), "catalogue": read_json(out / "emblems.json")}
+    return {
+        "dir": out,
+        "pool": read_jsonl(out / "pool.jsonl"),
+        "test": read_jsonl(out / "test.jsonl"),
+        "scenes": load_scenes(out),
+        "catalogue": read_json(out / "emblems.json"),
+    }
+
+
+G, F, S = "unanswerable.generate", "unanswerable.filter", "unanswerable.sets"
 
 
 def _gen_cfg(**kw):
-    return from_dict(UnanswerableGenerateConfig, kw, "unanswerable.generate")
+    """params.yaml's unanswerable.generate at two questions per image, with ``kw`` replacing whole values
+    (``mix={"generate": 1.0}`` is generation only)."""
+    return section(G, per_image=2).replace(**kw)
 
 
 def _filter_cfg(**kw):
-    return from_dict(UnanswerableFilterConfig, kw, "unanswerable.filter")
+    return section(F).replace(**kw)
 
 
 # --------------------------------------------------------------------------------------------
 # the oracle's criteria on hand-made scenes
 # --------------------------------------------------------------------------------------------
+
 
 def test_criterion_not_depicted_absent_shape_and_emblem():
     c = criteria(SCENE, _template(SCENE, "absent_color", shape="star"))
@@ -98,14 +135,19 @@ def test_criterion_false_premise_on_present_subjects():
     sem = _template(SCENE, "absent_why_bigger", shape="triangle", color="blue")
     assert criteria(SCENE, sem)["not_depicted"]
     blue_circle = {"shape": "circle", "color": "blue"}
-    sem = {"subjects": [blue_circle, {"shape": "square"}],
-           "claims": [{"type": "exists", "subject": blue_circle},
-                      {"type": "compare", "attr": "size", "a": blue_circle, "b": {"shape": "square"}}],
-           "asks": {"type": "external", "topic": "reason"}}
+    sem = {
+        "subjects": [blue_circle, {"shape": "square"}],
+        "claims": [
+            {"type": "exists", "subject": blue_circle},
+            {"type": "compare", "attr": "size", "a": blue_circle, "b": {"shape": "square"}},
+        ],
+        "asks": {"type": "external", "topic": "reason"},
+    }
     assert criteria(SCENE, sem) == {"not_depicted": False, "false_premise": True, "not_available": True}
     # true premises: the square IS bigger than the circle and to its right
-    assert oracle.claim_holds(SCENE, {"type": "compare", "attr": "size", "a": {"shape": "square"},
-                                      "b": {"shape": "circle"}})
+    assert oracle.claim_holds(
+        SCENE, {"type": "compare", "attr": "size", "a": {"shape": "square"}, "b": {"shape": "circle"}}
+    )
     assert oracle.claim_holds(SCENE, {"type": "left_of", "a": {"shape": "circle"}, "b": {"shape": "square"}})
     assert oracle.claim_holds(SCENE, {"type": "count", "subject": {"shape": "circle"}, "n": 1})
 
@@ -127,15 +169,21 @@ def test_criterion_not_available():
 def test_criteria_on_degraded_and_occluded_scenes():
     ask_color = qtype_semantics("color", {"shape": "circle"})
     ask_shape = qtype_semantics("shape", {"color": "red"})
-    assert not any(criteria(SCENE, ask_color).values())          # a plain, answerable question
+    assert not any(criteria(SCENE, ask_color).values())  # a plain, answerable question
     blank = {**SCENE, "degraded": "blank"}
     assert criteria(blank, ask_color) == {"not_depicted": True, "false_premise": False, "not_available": True}
     dark = {**SCENE, "degraded": "dark"}
     assert criteria(dark, ask_color) == {"not_depicted": False, "false_premise": False, "not_available": True}
     blur = {**SCENE, "degraded": "blur"}
-    assert criteria(blur, ask_shape)["not_available"]               # shapes are lost in the blur
-    assert not criteria(blur, {"subjects": [{"color": "red"}], "claims": [],
-                               "asks": {"type": "attr", "attr": "color", "subject": {"color": "red"}}})["not_available"]
+    assert criteria(blur, ask_shape)["not_available"]  # shapes are lost in the blur
+    assert not criteria(
+        blur,
+        {
+            "subjects": [{"color": "red"}],
+            "claims": [],
+            "asks": {"type": "attr", "attr": "color", "subject": {"color": "red"}},
+        },
+    )["not_available"]
     hidden = copy.deepcopy(SCENE)
     hidden["objects"][0]["hidden"] = True
     assert criteria(hidden, ask_color) == {"not_depicted": True, "false_premise": False, "not_available": True}
@@ -144,13 +192,21 @@ def test_criteria_on_degraded_and_occluded_scenes():
 
 
 def test_strict_mode_keeps_only_unambiguous_questions():
-    keep = [_template(SCENE, "absent_color", shape="star"), _template(SCENE, "na_author"),
-            _template(SCENE, "fp_why_bigger", shape="circle"), _template(SCENE, "absent_emblem")]
+    keep = [
+        _template(SCENE, "absent_color", shape="star"),
+        _template(SCENE, "na_author"),
+        _template(SCENE, "fp_why_bigger", shape="circle"),
+        _template(SCENE, "absent_emblem"),
+    ]
     for meta in keep:
         assert strict_ok(SCENE, meta), meta["question"]
     # a false premise about a visible subject can be partly answered ("What color is the large circle?" -> red)
-    drop = [_template(SCENE, "fp_wrong_size", shape="circle"), _template(SCENE, "fp_count", shape="circle"),
-            _template(SCENE, "fp_left_of", shape="square"), _template(SCENE, "fp_wrong_color", shape="circle")]
+    drop = [
+        _template(SCENE, "fp_wrong_size", shape="circle"),
+        _template(SCENE, "fp_count", shape="circle"),
+        _template(SCENE, "fp_left_of", shape="square"),
+        _template(SCENE, "fp_wrong_color", shape="circle"),
+    ]
     for meta in drop:
         assert any(criteria(SCENE, meta).values())
         assert not strict_ok(SCENE, meta), meta["question"]
@@ -172,6 +228,7 @@ def test_choice_question_whose_answer_is_not_an_option():
 # generation on a real small world
 # --------------------------------------------------------------------------------------------
 
+
 def test_template_questions_are_all_unanswerable(world):
     recs, stats = generate_unanswerable(world["pool"], world["scenes"], _gen_cfg(mix={"generate": 1.0}, per_image=3))
     assert stats["by_method"] == {"template": len(recs)} and len(recs) >= 240 * 2
@@ -181,7 +238,7 @@ def test_template_questions_are_all_unanswerable(world):
         m = r["meta"]
         assert r["kind"] == "unanswerable" and r["answers"] == [] and m["explanation"].startswith("This question")
         assert any(criteria(scene, m).values()), r["question"]
-        if m["category"] == "absent":   # independent of the oracle: the subject is not in the scene
+        if m["category"] == "absent":  # independent of the oracle: the subject is not in the scene
             t = m["target"]
             if t.get("emblem"):
                 assert scene["emblem"] is None
@@ -197,7 +254,7 @@ def test_template_questions_are_all_unanswerable(world):
 def test_swapped_questions_kept_by_filter_are_unanswerable(world):
     recs, stats = generate_unanswerable(world["pool"], world["scenes"], _gen_cfg(mix={"swap": 1.0}, per_image=2))
     assert stats["by_method"] == {"swap": len(recs)} and len(recs) > 200
-    assert stats["swap_answerable"] > 0           # answerable swaps were tried and rejected
+    assert stats["swap_answerable"] > 0  # answerable swaps were tried and rejected
     kept, fstats = filter_unanswerable(recs, world["scenes"], _filter_cfg())
     assert fstats["kept"] == len(kept) > 0
     by_id = {r["id"]: r for r in world["pool"]}
@@ -210,7 +267,7 @@ def test_swapped_questions_kept_by_filter_are_unanswerable(world):
         try:
             answer = derive_answer(scene, {"qtype": m["orig_qtype"], "target": m["target"]})
         except ValueError:
-            continue                                # no answer on this scene: unanswerable
+            continue  # no answer on this scene: unanswerable
         assert donor.get("choices") is not None and answer not in donor["choices"], r["question"]
 
 
@@ -228,20 +285,23 @@ def test_generation_is_deterministic_and_seeded(world):
 # the filter: criteria and the refusal step
 # --------------------------------------------------------------------------------------------
 
+
 def test_filter_drops_no_criterion_and_base_refusals(world):
     recs, _ = generate_unanswerable(world["pool"], world["scenes"], _gen_cfg(n_images=60))
-    answerable = copy.deepcopy(recs[0])   # the scene's own question, marked as if generated: no criterion holds
+    answerable = copy.deepcopy(recs[0])  # the scene's own question, marked as if generated: no criterion holds
     src = next(r for r in world["pool"] if r["id"] == answerable["meta"]["source_id"])
     answerable.update(id="ua-answerable", question=src["question"])
-    answerable["meta"].update(method="swap", **qtype_semantics(src["meta"]["qtype"], src["meta"]["target"],
-                                                               src.get("choices")))
+    answerable["meta"].update(
+        method="swap", **qtype_semantics(src["meta"]["qtype"], src["meta"]["target"], src.get("choices"))
+    )
     recs = recs + [answerable]
 
     def answer_fn(rs):
         return ["Sorry, I can not help with it." if i % 4 == 0 else f"answer {i}" for i in range(len(rs))]
 
-    kept, stats = filter_unanswerable(recs, world["scenes"], _filter_cfg(), answer_fn=answer_fn,
-                                      is_refusal=lambda t: t.startswith("Sorry"))
+    kept, stats = filter_unanswerable(
+        recs, world["scenes"], _filter_cfg(), answer_fn=answer_fn, is_refusal=lambda t: t.startswith("Sorry")
+    )
     assert stats["generated"] == len(recs)
     assert stats["dropped"]["no_criterion"] == 1 and "ua-answerable" not in {r["id"] for r in kept}
     n_checked = len(recs) - 1
@@ -272,6 +332,7 @@ def test_strict_filter_and_oracle_needs_structured_meta(world):
 # the MLLM backends, with a fake chat client
 # --------------------------------------------------------------------------------------------
 
+
 class FakeClient:
     """Any object with chat(messages, n=1, **gen) -> list[str]; answers from a function of the prompt."""
 
@@ -283,8 +344,9 @@ class FakeClient:
         self.calls.append((messages, n, gen))
         content = messages[-1]["content"]
         text = next(p["text"] for p in content if p["type"] == "text")
-        assert any(p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,")
-                   for p in content)
+        assert any(
+            p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,") for p in content
+        )
         return [self.answer(text, len(self.calls) - 1)]
 
 
@@ -306,14 +368,19 @@ NUMBERED = """1. What is the cat doing? Explanation: there is no cat in the imag
 def test_parse_generated_is_robust():
     assert [q["question"] for q in parse_generated(FENCED)] == ["What is the dog's name?", "Who painted the circle?"]
     assert parse_generated('[{"Question": "Q1?", "Explanation": "E1"}]') == [{"question": "Q1?", "explanation": "E1"}]
-    assert [q["question"] for q in parse_generated('{"questions": [{"question": "A?"}, {"question": "B?"}]}')] == ["A?", "B?"]
+    assert [q["question"] for q in parse_generated('{"questions": [{"question": "A?"}, {"question": "B?"}]}')] == [
+        "A?",
+        "B?",
+    ]
     assert [q["question"] for q in parse_generated('Here: ["Is it?", "Was it?"] done')] == ["Is it?", "Was it?"]
     f8 = parse_generated(FIGURE8)
     assert [q["question"] for q in f8] == ["What brand is the red circle?", "What color is the star?"]
     assert f8[1]["explanation"].endswith("there is no star.")
     num = parse_generated(NUMBERED)
     assert [q["question"] for q in num] == ["What is the cat doing?", "How heavy is the square?"]
-    assert num[0]["explanation"] == "there is no cat in the image." and num[1]["explanation"] == "Weight cannot be seen."
+    assert (
+        num[0]["explanation"] == "there is no cat in the image." and num[1]["explanation"] == "Weight cannot be seen."
+    )
     for junk in ("", "I cannot help with that.", "{not json", "[1, 2, 3]", None):
         assert parse_generated(junk) == []
 
@@ -328,8 +395,9 @@ def test_openai_generator_counts_and_skips_unparseable(world):
     assert "Please generate 2 unanswerable questions" in json.dumps(client.calls[0][0])
     assert client.calls[0][2]["temperature"] == cfg.temperature
     # mixed with swap: swapped questions come from the scene graphs, the rest from the client
-    recs2, stats2 = generate_unanswerable(world["pool"], world["scenes"],
-                                          _gen_cfg(backend="openai", n_images=20), client=FakeClient(lambda t, i: FENCED))
+    recs2, stats2 = generate_unanswerable(
+        world["pool"], world["scenes"], _gen_cfg(backend="openai", n_images=20), client=FakeClient(lambda t, i: FENCED)
+    )
     assert set(stats2["by_method"]) == {"swap", "openai"}
     # most answers unreadable -> one clear line
     bad = FakeClient(lambda text, i: FENCED if i == 0 else "no idea")
@@ -356,9 +424,9 @@ def test_openai_filter_checks_each_criterion(world):
     def answer(text, i):
         rec, crit = divmod(i, 3)
         if rec == 0:
-            return "No."                          # all three "no": dropped
+            return "No."  # all three "no": dropped
         if rec == 1:
-            return "Yes" if crit == 2 else "no"   # only "information not available"
+            return "Yes" if crit == 2 else "no"  # only "information not available"
         return "yes" if crit == 0 else "No, not really"
 
     client = FakeClient(answer)
@@ -377,25 +445,32 @@ def test_openai_filter_checks_each_criterion(world):
 # evaluation sets
 # --------------------------------------------------------------------------------------------
 
+
 def test_uavqa_on_test_images_is_strict(world):
-    recs, stats = build_uavqa(world["test"], world["scenes"], 40, seed=1)
+    recs, stats = build_uavqa(world["test"], world["scenes"], 40, seed=1, gen=section(G))
     assert len(recs) == 40 == stats["n"] and len({r["id"] for r in recs}) == 40
     test_images = {r["image"] for r in world["test"]}
     for r in recs:
         scene = world["scenes"][r["meta"]["scene_id"]]
         assert r["image"] in test_images and r["source"] == "unanswerable/uavqa"
-        assert strict_ok(scene, r["meta"]) and (r["meta"]["criteria"]["not_depicted"]
-                                                or r["meta"]["criteria"]["not_available"])
-    assert len({r["image"] for r in recs}) == 40      # one question per image
-    again, _ = build_uavqa(world["test"], world["scenes"], 40, seed=1)
+        assert strict_ok(scene, r["meta"]) and (
+            r["meta"]["criteria"]["not_depicted"] or r["meta"]["criteria"]["not_available"]
+        )
+    assert len({r["image"] for r in recs}) == 40  # one question per image
+    again, _ = build_uavqa(world["test"], world["scenes"], 40, seed=1, gen=section(G))
     assert again == recs
 
 
 def test_beyond_set_needs_information_beyond_the_image(world):
     recs, stats = build_beyond(world["test"], world["scenes"], 50, seed=0)
     assert len(recs) == 50 and len(stats["by_template"]) >= 5
-    training_questions = {c["question"] for s in list(world["scenes"].values())[:50]
-                          for cat in templates.candidates(s).values() for cs in cat.values() for c in cs}
+    training_questions = {
+        c["question"]
+        for s in list(world["scenes"].values())[:50]
+        for cat in templates.candidates(s).values()
+        for cs in cat.values()
+        for c in cs
+    }
     for r in recs:
         assert r["meta"]["asks"]["type"] == "external" and r["meta"]["criteria"]["not_available"]
         assert r["question"] not in training_questions
@@ -412,7 +487,7 @@ def test_vizwiz_set_hides_the_asked_content(world, tmp_path):
         assert r["meta"]["criteria"]["not_available"] and strict_ok(s, r["meta"])
         assert r["meta"]["hidden_answer"] and r["answers"] == []
         mode = r["meta"]["degradation"]
-        if mode in ("blank", "occluder"):       # the pixels are exactly those of the scene without the content
+        if mode in ("blank", "occluder"):  # the pixels are exactly those of the scene without the content
             bare = copy.deepcopy(s)
             if mode == "blank":
                 bare["objects"], bare["emblem"] = [], None
@@ -431,33 +506,69 @@ def test_vizwiz_set_hides_the_asked_content(world, tmp_path):
 # parameters
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("section,cls,data,key", [
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"per_image": -1}, "unanswerable.generate.per_image"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"n_images": -5}, "unanswerable.generate.n_images"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"backend": "gpt"}, "unanswerable.generate.backend"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"mix": {"swap": 1, "paraphrase": 1}}, "unanswerable.generate.mix"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"mix": {"swap": -1, "generate": 1}}, "unanswerable.generate.mix.swap"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"mix": {"swap": 0}}, "unanswerable.generate.mix"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"categories": {"absent": 0, "false_premise": 0}}, "unanswerable.generate.categories"),
-    ("unanswerable.generate", UnanswerableGenerateConfig, {"per_imag": 2}, "unanswerable.generate.per_imag"),
-    ("unanswerable.filter", UnanswerableFilterConfig, {"backend": "human"}, "unanswerable.filter.backend"),
-    ("unanswerable.filter", UnanswerableFilterConfig, {"max_unparsed_frac": 1.5}, "unanswerable.filter.max_unparsed_frac"),
-    ("unanswerable.sets", UnanswerableSetsConfig, {"uavqa": -1}, "unanswerable.sets.uavqa"),
-    ("unanswerable.sets", UnanswerableSetsConfig, {"vizwiz_modes": ["blank", "fog"]}, "unanswerable.sets.vizwiz_modes"),
-])
-def test_config_errors_are_one_line_naming_the_key(section, cls, data, key):
+
+@pytest.mark.parametrize(
+    "name, data, msg",
+    [
+        (G, {"per_image": -1}, "unanswerable.generate.per_image = -1: must be an integer >= 1"),
+        (G, {"n_images": -5}, "unanswerable.generate.n_images = -5: must be an integer >= 0"),
+        (G, {"backend": "gpt"}, "unanswerable.generate.backend = 'gpt': must be one of template, openai"),
+        (
+            G,
+            {"mix": {"swap": -1, "generate": 1}},
+            "unanswerable.generate.mix = {'swap': -1, 'generate': 1}: must be weights >= 0 with at least one positive",
+        ),
+        (
+            G,
+            {"mix": {"swap": 0, "generate": 0}},
+            "unanswerable.generate.mix = {'swap': 0, 'generate': 0}: must be weights >= 0 with at least one positive",
+        ),
+        (
+            G,
+            {"categories": {"absent": 0, "false_premise": 0, "not_available": 0}},
+            "unanswerable.generate.categories = {'absent': 0, 'false_premise': 0, 'not_available': 0}: "
+            "must be weights >= 0 with at least one positive",
+        ),
+        (
+            G,
+            {"per_imag": 2},
+            "unanswerable.generate.per_imag = 2: unknown key; allowed: backend, categories, max_tokens, "
+            "max_unparsed_frac, mix, model, n_images, per_image, seed, source, swap_tries, temperature",
+        ),
+        (F, {"backend": "human"}, "unanswerable.filter.backend = 'human': must be one of oracle, openai"),
+        (F, {"max_unparsed_frac": 1.5}, "unanswerable.filter.max_unparsed_frac = 1.5: must be in [0, 1]"),
+        (S, {"uavqa": -1}, "unanswerable.sets.uavqa = -1: must be an integer >= 0"),
+        (
+            S,
+            {"vizwiz_modes": ["blank", "fog"]},
+            "unanswerable.sets.vizwiz_modes[1] = 'fog': must be one of blank, blur, dark, occluder",
+        ),
+        (S, {"vizwiz_modes": []}, "unanswerable.sets.vizwiz_modes = []: must be a non-empty list"),
+    ],
+)
+def test_config_errors_are_one_line_naming_the_key(name, data, msg):
     with pytest.raises(ParamError) as e:
-        from_dict(cls, data, section)
+        section(name, **data)
+    assert str(e.value) == msg and "\n" not in msg
+
+
+def test_unknown_mix_method_is_one_line_naming_the_key():
+    with pytest.raises(ParamError) as e:
+        section(G, mix={"swap": 1.0, "paraphrase": 1.0})
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith(key)
+    assert msg == "unanswerable.generate.mix.paraphrase: unknown key; allowed: generate, swap"
 
 
-def test_whole_section_defaults_and_validation_before_work(world):
-    cfg = from_dict(UnanswerableConfig, {"generate": {"per_image": 1}, "filter": {"strict": True}}, "unanswerable")
+def test_whole_section_and_validation_before_work():
+    cfg = section("unanswerable", generate={"per_image": 1}, filter={"strict": True})
     assert cfg.generate.per_image == 1 and cfg.filter.strict and cfg.sets.uavqa == 100
-    with pytest.raises(ParamError, match=r"^unanswerable\.filter\.backend"):
-        from_dict(UnanswerableConfig, {"filter": {"backend": "x"}}, "unanswerable")
-    # a config object built by hand is validated again before any work
-    bad = UnanswerableGenerateConfig(backend="nope")
-    with pytest.raises(ParamError, match=r"^unanswerable\.generate\.backend = 'nope'"):
-        generate_unanswerable(world["pool"], world["scenes"], bad)
+    with pytest.raises(ParamError, match=r"^unanswerable\.filter\.backend = 'x': must be one of oracle, openai$"):
+        section("unanswerable", filter={"backend": "x"})
+    # a config cannot be built by hand (or copied with changes) with a bad value: no work can start on one
+    good = section(G)
+    with pytest.raises(ValueError, match="backend"):
+        UnanswerableGenerate(**{**good.model_dump(), "backend": "nope"})
+    with pytest.raises(ValueError, match="backend"):
+        good.replace(backend="nope")
+    with pytest.raises(ValueError):
+        good.replace(mix={"swap": 0.0})

@@ -1,17 +1,18 @@
-"""Issue target: an `openai` generation run killed midway and started again sends no request twice (counted
-at a local test server) and ends with the same output as an uninterrupted run."""
-import dataclasses
+"""An `openai` generation run of unanswerable questions killed midway and started again sends no request
+twice (counted at a local test server) and ends with the same output as an uninterrupted run."""
+
 import hashlib
 import json
 
 import pytest
 
-from fake_openai import FakeOpenAI, Reply, no_proxy  # noqa: F401  (fixture)
-from inbol.config import from_dict
+from fake_openai import FakeOpenAI, Reply
+from helpers import section
+from inbol.errors import LLMError
 from inbol.io import read_jsonl
-from inbol.llm import LLMClient, LLMConfig, LLMError
-from inbol.unanswerable import UnanswerableGenerateConfig, generate_unanswerable
-from inbol.world import WorldConfig, build_world, load_scenes
+from inbol.llm import LLMClient
+from inbol.unanswerable import generate_unanswerable
+from inbol.world import load_scenes
 
 
 def _answer(req, i):
@@ -23,20 +24,16 @@ def _answer(req, i):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    out = tmp_path_factory.mktemp("w")
-    build_world(from_dict(WorldConfig, {"sizes": {"corpus": 4, "pool": 12, "test": 2, "ood_hard": 2,
-                                                  "ood_phrasing": 2, "ood_choice": 2},
-                                        "n_emblems": 5, "emblem_max_exposure": 2}, "world"), out)
-    return read_jsonl(out / "pool.jsonl"), load_scenes(out)
+def world(tiny_world):
+    """(pool records, scenes, the folder the records' image paths resolve against)."""
+    return read_jsonl(tiny_world["dir"] / "pool.jsonl"), load_scenes(tiny_world["dir"]), tiny_world["root"]
 
 
-def _run(url, cache, records, scenes):
-    cfg = from_dict(UnanswerableGenerateConfig, {"backend": "openai", "mix": {"generate": 1.0}, "per_image": 1},
-                    "unanswerable.generate")
-    llm = LLMConfig(base_url=url, model="fake", cache_dir=str(cache), max_retries=0, concurrency=1, progress=False)
-    client = LLMClient(dataclasses.replace(llm, temperature=cfg.temperature, max_tokens=cfg.max_tokens))
-    return generate_unanswerable(records, scenes, cfg, client=client)
+def _run(url, cache, records, scenes, image_root):
+    cfg = section("unanswerable.generate", backend="openai", mix={"swap": 0.0, "generate": 1.0}, per_image=1)
+    endpoint = section("llm", base_url=url, model="fake", cache_dir=str(cache), max_retries=0, concurrency=1)
+    client = LLMClient(endpoint, temperature=cfg.temperature, max_tokens=cfg.max_tokens, progress=False)
+    return generate_unanswerable(records, scenes, cfg, client=client, image_root=image_root)
 
 
 def _distinct_bodies(server):
@@ -44,22 +41,23 @@ def _distinct_bodies(server):
 
 
 def test_killed_openai_generation_resumes_without_repeating_requests(world, tmp_path, no_proxy):
-    records, scenes = world
+    records, scenes, root = world
     # uninterrupted reference run
     with FakeOpenAI(answer=_answer) as srv:
-        expected, _ = _run(srv.url, tmp_path / "ref_cache", records, scenes)
+        expected, _ = _run(srv.url, tmp_path / "ref_cache", records, scenes, root)
+        assert srv.n_requests == len(records)  # one call per image, nothing swapped
     assert len(expected) == len(records)
 
     # the first run dies after 5 answered calls (the server goes away: every later call fails)
     with FakeOpenAI(answer=_answer) as srv:
         srv.default = lambda req: srv._echo(req) if len(srv.requests) <= 5 else Reply(503)
         with pytest.raises(LLMError):
-            _run(srv.url, tmp_path / "cache", records, scenes)
+            _run(srv.url, tmp_path / "cache", records, scenes, root)
         answered = _distinct_bodies(srv)[:5]
 
     # the re-run against a healthy server: only the calls that never completed are sent
     with FakeOpenAI(answer=_answer) as srv:
-        got, _ = _run(srv.url, tmp_path / "cache", records, scenes)
+        got, _ = _run(srv.url, tmp_path / "cache", records, scenes, root)
         second = _distinct_bodies(srv)
     assert got == expected
     assert len(second) == len(records) - 5

@@ -5,22 +5,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inbol.config import ParamError, from_dict
+from helpers import section, world_cfg
+from inbol.errors import ParamError
 from inbol.io import read_json, read_jsonl
-from inbol.world import WorldConfig, build_world, derive_answer, load_scenes, render
+from inbol.world import build_world, derive_answer, load_scenes, render
 from inbol.world.emblems import exposure_counts, make_catalogue
 from inbol.world.questions import LETTERS, answer_variants
 from inbol.world.scene import COLORS, cell_center, sample_scene
 
-SMALL = {"sizes": {"corpus": 40, "pool": 60, "test": 30, "ood_hard": 12, "ood_phrasing": 12, "ood_choice": 12},
-         "n_emblems": 8, "emblem_max_exposure": 6}
+SIZES = {"corpus": 40, "pool": 60, "test": 30, "ood_hard": 12, "ood_phrasing": 12, "ood_choice": 12}
+
+
+def small_cfg(**changes):
+    return world_cfg(sizes=SIZES, n_emblems=8, emblem_max_exposure=6, **changes)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
-    cfg = from_dict(WorldConfig, SMALL, "world")
-    build_world(cfg, out)
+    build_world(small_cfg(), out)
     return out
 
 
@@ -34,14 +37,12 @@ def _digest(folder: Path) -> str:
 
 
 def test_world_is_byte_for_byte_deterministic(world, tmp_path):
-    cfg = from_dict(WorldConfig, SMALL, "world")
-    build_world(cfg, tmp_path / "again", image_prefix=world)
+    build_world(small_cfg(), tmp_path / "again", image_prefix=world)
     assert _digest(world) == _digest(tmp_path / "again")
 
 
 def test_other_seed_gives_other_world(world, tmp_path):
-    cfg = from_dict(WorldConfig, {**SMALL, "seed": 1}, "world")
-    build_world(cfg, tmp_path / "other", image_prefix=world)
+    build_world(small_cfg(seed=1), tmp_path / "other", image_prefix=world)
     assert (world / "pool.jsonl").read_bytes() != (tmp_path / "other" / "pool.jsonl").read_bytes()
 
 
@@ -138,17 +139,36 @@ def test_render_is_pure():
     assert a.tobytes() == b.tobytes() and a.size == (32, 32)
 
 
-@pytest.mark.parametrize("override, key", [
-    ({"sizes": {"pool": 0}}, "world.sizes.pool"),
-    ({"families": ["perception", "astronomy"]}, "world.families"),
-    ({"image_size": 8}, "world.image_size"),
-    ({"difficulty": {"noise": 1.5}}, "world.difficulty.noise"),
-    ({"family_mix": [1, 1]}, "world.family_mix"),
-    ({"sizes": {"pool": "many"}}, "world.sizes.pool"),
-    ({"colour": 3}, "world.colour"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"sizes": {"pool": 0}}, "world.sizes.pool"),
+        ({"families": ["perception", "astronomy"]}, "world.families"),
+        ({"image_size": 8}, "world.image_size"),
+        ({"difficulty": {"noise": 1.5}}, "world.difficulty.noise"),
+        ({"family_mix": [1, 1]}, "world.family_mix"),
+        ({"sizes": {"pool": "many"}}, "world.sizes.pool"),
+        ({"colour": 3}, "world.colour"),
+    ],
+)
 def test_bad_world_params_are_one_line_errors(override, key):
     with pytest.raises(ParamError) as e:
-        from_dict(WorldConfig, override, "world")
+        section("world", **override)
     msg = str(e.value)
     assert msg.startswith(key) and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        ({"image_size": 8}, "world.image_size = 8: must be an integer in [16, 512]"),
+        (
+            {"families": ["perception", "colour", "choice"]},
+            "world.families[1] = 'colour': must be one of perception, emblem, choice",
+        ),
+    ],
+)
+def test_bad_world_params_name_key_value_and_what_is_allowed(override, line):
+    with pytest.raises(ParamError) as e:
+        section("world", **override)
+    assert str(e.value) == line

@@ -6,51 +6,25 @@ correct as the question's confidence, and restructure each question into the pap
 - :func:`confidence` is the fraction of correct samples;
 - :func:`restructure_record` keeps one random correct and one random incorrect (non-refusal) sampled
   response and one refusal drawn from the project's templates, each choice seeded by (seed, question id);
-- :func:`boundary_bucket` applies the thresholds (Known: conf >= delta_k, Unknown: conf <= delta_uk);
+- the Known / Mixed / Unknown rule is :func:`inbol.boundary.bucket`;
 - :func:`confidence_metrics`, :func:`histogram_rows` and :func:`plot_histogram` summarise the result.
 """
+
 from __future__ import annotations
 
 import collections
-import random
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from .config import DataError, ParamError, check, check_range
+from .boundary.split import bucket
+from .errors import DataError
 from .judge import judge_samples, pick_refusal
-from .judge.refusal import REFUSAL_TEMPLATES
-from .sampling.run import question_seed
-
-BUCKETS = ("unknown", "mixed", "known")
-EPS = 1e-9        # conf = k/K is compared with the thresholds up to rounding (8/10 >= 0.8)
-
-
-@dataclass(frozen=True)
-class RestructureConfig:
-    seed: int = 0     # seeds the choice of the kept correct/incorrect responses and of the refusal template
-    refusal_templates: int | None = None   # refusals drawn from the first N templates (None: all of them)
-
-    def validate(self, prefix: str = "restructure") -> None:
-        check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
-        if self.refusal_templates is not None:
-            check(1 <= self.refusal_templates <= len(REFUSAL_TEMPLATES), f"{prefix}.refusal_templates",
-                  self.refusal_templates, f"must be null (all) or an integer in [1, {len(REFUSAL_TEMPLATES)}]")
-
-
-def check_thresholds(delta_k, delta_uk) -> tuple[float, float]:
-    """Validated (delta_k, delta_uk): numbers in [0, 1] with delta_uk < delta_k."""
-    for key, v in (("delta_k", delta_k), ("delta_uk", delta_uk)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ParamError(f"{key} = {v!r}: must be a number in [0, 1]")
-        check_range(key, float(v), 0.0, 1.0)
-    check(delta_uk < delta_k, "delta_uk", delta_uk, f"must be < delta_k ({delta_k})")
-    return float(delta_k), float(delta_uk)
-
+from .seeding import stable_random
 
 # --------------------------------------------------------------------------------------------
 # judging
 # --------------------------------------------------------------------------------------------
+
 
 def index_questions(questions: Iterable[dict]) -> dict[str, dict]:
     """Questions by id; a duplicated id keeps its first record (the one the sample stage sampled)."""
@@ -60,26 +34,47 @@ def index_questions(questions: Iterable[dict]) -> dict[str, dict]:
     return out
 
 
-def judge_split(questions: Sequence[dict] | dict[str, dict], samples: Sequence[dict], semantic=None, *,
-                lenient: bool = True, stats: dict | None = None, name: str = "samples") -> list[dict]:
+def questions_of(
+    questions: Sequence[dict] | dict[str, dict], items: Sequence[dict], name: str, what: str
+) -> list[dict]:
+    """The question record of each item (by id); a DataError when there is no item or an id is unknown."""
+    if not items:
+        raise DataError(f"{name}: empty input (no {what} records)")
+    by_id = questions if isinstance(questions, dict) else index_questions(questions)
+    missing = [s["id"] for s in items if s["id"] not in by_id]
+    if missing:
+        raise DataError(f"{name}: {len(missing)} {what} question(s) not among the questions, e.g. {missing[0]!r}")
+    return [by_id[s["id"]] for s in items]
+
+
+def judge_split(
+    questions: Sequence[dict] | dict[str, dict],
+    samples: Sequence[dict],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    stats: dict | None = None,
+    name: str = "samples",
+) -> list[dict]:
     """``{id, responses, correct: [K bools], refusal: [K bools]}`` per sample record (one batch for the
     semantic judge)."""
-    if not samples:
-        raise DataError(f"{name}: no sampled responses to judge (empty input)")
-    by_id = questions if isinstance(questions, dict) else index_questions(questions)
-    missing = [s["id"] for s in samples if s["id"] not in by_id]
-    if missing:
-        raise DataError(f"{name}: {len(missing)} sampled question(s) not among the questions, e.g. {missing[0]!r}")
-    records = [by_id[s["id"]] for s in samples]
+    records = questions_of(questions, samples, name, "sampled")
     verdicts = judge_samples(records, [s["responses"] for s in samples], semantic, lenient=lenient, stats=stats)
-    return [{"id": s["id"], "responses": list(s["responses"]),
-             "correct": [v == "correct" for v in vs], "refusal": [v == "refusal" for v in vs]}
-            for s, vs in zip(samples, verdicts)]
+    return [
+        {
+            "id": s["id"],
+            "responses": list(s["responses"]),
+            "correct": [v == "correct" for v in vs],
+            "refusal": [v == "refusal" for v in vs],
+        }
+        for s, vs in zip(samples, verdicts)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
 # confidence and restructuring
 # --------------------------------------------------------------------------------------------
+
 
 def confidence(correct: Sequence[bool]) -> float:
     """The fraction of the K sampled responses judged correct."""
@@ -88,17 +83,8 @@ def confidence(correct: Sequence[bool]) -> float:
     return sum(bool(c) for c in correct) / len(correct)
 
 
-def boundary_bucket(conf: float, delta_k: float, delta_uk: float) -> str:
-    """``known`` (conf >= delta_k), ``unknown`` (conf <= delta_uk) or ``mixed``."""
-    if conf >= delta_k - EPS:
-        return "known"
-    if conf <= delta_uk + EPS:
-        return "unknown"
-    return "mixed"
-
-
-def _rng(seed: int, qid: str, purpose: str) -> random.Random:
-    return random.Random(question_seed(seed, f"{qid}/{purpose}"))
+def _rng(seed: int, qid: str, purpose: str):
+    return stable_random(seed, f"{qid}/{purpose}")
 
 
 def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_templates: int | None = None) -> dict:
@@ -110,32 +96,39 @@ def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_temp
     qid = question["id"]
     right = [r for r, c in zip(responses, correct) if c]
     wrong = [r for r, c, f in zip(responses, correct, refusal) if not c and not f]
-    rec = {"id": qid, "image": question["image"], "question": question["question"],
-           "answers": list(question["answers"]), "kind": question["kind"], "meta": question.get("meta", {}),
-           "conf": confidence(correct),
-           "correct_response": _rng(seed, qid, "correct").choice(right) if right else None,
-           "incorrect_response": _rng(seed, qid, "incorrect").choice(wrong) if wrong else None,
-           "refusal_response": pick_refusal(_rng(seed, qid, "refusal"), refusal_templates),
-           "origin": "vqa"}
+    rec = {
+        "id": qid,
+        "image": question["image"],
+        "question": question["question"],
+        "answers": list(question["answers"]),
+        "kind": question["kind"],
+        "meta": question.get("meta", {}),
+        "conf": confidence(correct),
+        "correct_response": _rng(seed, qid, "correct").choice(right) if right else None,
+        "incorrect_response": _rng(seed, qid, "incorrect").choice(wrong) if wrong else None,
+        "refusal_response": pick_refusal(_rng(seed, qid, "refusal"), refusal_templates),
+        "origin": "vqa",
+    }
     if "choices" in question:
         rec["choices"] = list(question["choices"])
     return rec
 
 
-def restructure_split(questions: Sequence[dict] | dict[str, dict], judged: Sequence[dict], seed: int = 0,
-                      name: str = "judged", refusal_templates: int | None = None) -> list[dict]:
-    if not judged:
-        raise DataError(f"{name}: no judged samples to restructure (empty input)")
-    by_id = questions if isinstance(questions, dict) else index_questions(questions)
-    missing = [j["id"] for j in judged if j["id"] not in by_id]
-    if missing:
-        raise DataError(f"{name}: {len(missing)} judged question(s) not among the questions, e.g. {missing[0]!r}")
-    return [restructure_record(by_id[j["id"]], j, seed, refusal_templates) for j in judged]
+def restructure_split(
+    questions: Sequence[dict] | dict[str, dict],
+    judged: Sequence[dict],
+    seed: int = 0,
+    name: str = "judged",
+    refusal_templates: int | None = None,
+) -> list[dict]:
+    records = questions_of(questions, judged, name, "judged")
+    return [restructure_record(q, j, seed, refusal_templates) for q, j in zip(records, judged)]
 
 
 # --------------------------------------------------------------------------------------------
 # metrics and plots
 # --------------------------------------------------------------------------------------------
+
 
 def _n_correct(j: dict) -> int:
     return sum(bool(c) for c in j["correct"])
@@ -145,12 +138,15 @@ def _summary(rows: list[tuple[dict, dict]], k: int, delta_k: float, delta_uk: fl
     """rows: (restructured record, judged record) pairs."""
     n = len(rows)
     hist = collections.Counter(_n_correct(j) for _, j in rows)
-    buckets = collections.Counter(boundary_bucket(r["conf"], delta_k, delta_uk) for r, _ in rows)
+    buckets = collections.Counter(bucket(r["conf"], delta_k, delta_uk) for r, _ in rows)
     answerable = [j for r, j in rows if r["kind"] != "unanswerable"]
     n_samples = sum(len(j["refusal"]) for j in answerable)
     n_refusals = sum(sum(bool(x) for x in j["refusal"]) for j in answerable)
-    out = {"n": n, "conf_mean": round(sum(r["conf"] for r, _ in rows) / n, 4) if n else None,
-           "hist_n_correct": {str(i): hist.get(i, 0) for i in range(k + 1)}}
+    out = {
+        "n": n,
+        "conf_mean": round(sum(r["conf"] for r, _ in rows) / n, 4) if n else None,
+        "hist_n_correct": {str(i): hist.get(i, 0) for i in range(k + 1)},
+    }
     for b in ("known", "mixed", "unknown"):
         out[b] = buckets.get(b, 0)
         out[f"{b}_share"] = round(buckets.get(b, 0) / n, 4) if n else None
@@ -158,9 +154,15 @@ def _summary(rows: list[tuple[dict, dict]], k: int, delta_k: float, delta_uk: fl
     return out
 
 
-def confidence_metrics(restructured: dict[str, list[dict]], judged: dict[str, list[dict]], *, delta_k: float,
-                       delta_uk: float, bad_images: dict[str, int] | None = None,
-                       by_family: Sequence[str] | None = ("pool",)) -> dict:
+def confidence_metrics(
+    restructured: dict[str, list[dict]],
+    judged: dict[str, list[dict]],
+    *,
+    delta_k: float,
+    delta_uk: float,
+    bad_images: dict[str, int] | None = None,
+    by_family: Sequence[str] | None = ("pool",),
+) -> dict:
     """``metrics/confidence.json``: per split the conf distribution (mean; histogram of the number of
     correct samples 0..K, i.e. bins by exact value k/K), the Known/Mixed/Unknown counts and shares at
     the thresholds, and the base model's refusal rate on the sampled responses of answerable questions;
@@ -192,8 +194,14 @@ def histogram_rows(metrics: dict, split: str) -> list[dict]:
     for fam, summ in [("all", s)] + sorted(s.get("families", {}).items()):
         for i in range(k + 1):
             c = summ["hist_n_correct"][str(i)]
-            rows.append({"conf": round(i / k, 4), "family": fam, "count": c,
-                         "share": round(c / summ["n"], 4) if summ["n"] else 0.0})
+            rows.append(
+                {
+                    "conf": round(i / k, 4),
+                    "family": fam,
+                    "count": c,
+                    "share": round(c / summ["n"], 4) if summ["n"] else 0.0,
+                }
+            )
     return rows
 
 
@@ -226,8 +234,8 @@ def plot_histogram(rows: list[dict], path: str | Path, *, delta_k: float, delta_
     sns.barplot(data=df, x="conf", y="share", hue="family", ax=ax)
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     confs = sorted(set(r["conf"] for r in rows))
-    known = [i for i, c in enumerate(confs) if boundary_bucket(c, delta_k, delta_uk) == "known"]
-    unknown = [i for i, c in enumerate(confs) if boundary_bucket(c, delta_k, delta_uk) == "unknown"]
+    known = [i for i, c in enumerate(confs) if bucket(c, delta_k, delta_uk) == "known"]
+    unknown = [i for i, c in enumerate(confs) if bucket(c, delta_k, delta_uk) == "unknown"]
     top = ax.get_ylim()[1] * 1.15
     ax.set_ylim(0, top)
     if unknown:

@@ -1,26 +1,39 @@
-"""JSON / JSON Lines helpers.  Writes are atomic (temp file + rename), so an interrupted stage never
-leaves a file that looks complete."""
+"""JSON / JSON Lines helpers.  Reads give one-line :class:`~inbol.errors.DataError`\\ s; writes are atomic
+(temp file + rename), so an interrupted stage never leaves a file that looks complete."""
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    with open(path) as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+from .errors import DataError
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict]:
+    """The records of a JSON Lines file; a missing file or a line that is not JSON is a DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not found (run the stage that writes it first)")
     with open(path) as fh:
-        for line in fh:
+        for i, line in enumerate(fh, 1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+
+
+def read_jsonl(path: str | Path, *, nonempty: bool = False) -> list[dict]:
+    """All records of a JSON Lines file (``nonempty``: no records is a DataError too)."""
+    out = list(iter_jsonl(path))
+    if nonempty and not out:
+        raise DataError(f"{path}: empty input (no records)")
+    return out
 
 
 @contextmanager
@@ -54,8 +67,14 @@ def write_json(path: str | Path, obj) -> None:
 
 
 def read_json(path: str | Path):
-    with open(path) as fh:
-        return json.load(fh)
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not found (run the stage that writes it first)")
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not valid JSON ({e.msg})") from None
 
 
 @contextmanager

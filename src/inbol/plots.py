@@ -4,16 +4,25 @@ CSV files come in two shapes: a long table (one row per model and bin, for panda
 tool) and a wide table per figure panel (one column per model) for ``dvc plots``: DVC's built-in
 templates draw one series per (file, field, revision), so a model has to be a column to be its own line.
 """
+
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .io import atomic_path
 
-MODEL_LABELS = {"base": "Original", "refusal_prompt": "Refusal Prompt", "sft": "SFT", "idk_it": "IDK-IT",
-                "ca_dpo": "CA-DPO", "dpo_1": "DPO (1)", "dpo_2": "DPO (2)", "dpo_3": "DPO (3)"}
+MODEL_LABELS = {
+    "base": "Original",
+    "refusal_prompt": "Refusal Prompt",
+    "sft": "SFT",
+    "idk_it": "IDK-IT",
+    "ca_dpo": "CA-DPO",
+    "dpo_1": "DPO (1)",
+    "dpo_2": "DPO (2)",
+    "dpo_3": "DPO (3)",
+}
 
 
 def label(model: str) -> str:
@@ -68,8 +77,10 @@ def plot_figure4(rows: Sequence[dict], path: str | Path, *, scope_labels: dict[s
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
     df = pd.DataFrame(list(rows))
     mids = dict((r["bin"], r["conf"]) for r in rows)
-    panels = (("refusal_rate", "(a) Refusal rate by confidence", "refusal rate (%)"),
-              ("answered_acc", "(b) Answered accuracy by confidence", "answered accuracy (%)"))
+    panels = (
+        ("refusal_rate", "(a) Refusal rate by confidence", "refusal rate (%)"),
+        ("answered_acc", "(b) Answered accuracy by confidence", "answered accuracy (%)"),
+    )
     for ax, (col, title, ylab) in zip(axes, panels):
         if not df.empty:
             d = df.dropna(subset=[col]).copy()
@@ -114,10 +125,14 @@ def plot_exposure(rows: Sequence[dict], path: str | Path) -> None:
     _save(fig, path)
 
 
-
-
-def plot_heatmap(rows: Sequence[dict], path: str | Path, *, current: tuple[float, float] | None = None,
-                 value: str = "normalized", title: str = "Figure 10: normalised mean S_trust (in domain + OOD)") -> None:
+def plot_heatmap(
+    rows: Sequence[dict],
+    path: str | Path,
+    *,
+    current: tuple[float, float] | None = None,
+    value: str = "normalized",
+    title: str = "Figure 10: normalised mean S_trust (in domain + OOD)",
+) -> None:
     """The paper's Figure 10: ``value`` over delta_uk (x, high at the left) and delta_k (y, high at the top), cells with
     delta_k <= delta_uk blank; the current (delta_k, delta_uk) in a red box, the best cell starred."""
     plt, sns = _setup()
@@ -127,16 +142,18 @@ def plot_heatmap(rows: Sequence[dict], path: str | Path, *, current: tuple[float
     fig, ax = plt.subplots(figsize=(5.6, 4.6), dpi=120)
     if not df.empty:
         grid = df.pivot(index="delta_k", columns="delta_uk", values=value).astype(float)
-        grid = grid.sort_index(ascending=False)                    # delta_k high at the top and
-        grid = grid[sorted(grid.columns, reverse=True)]            # delta_uk low at the right: the paper's
-                                                                    # "upper right" is strict-Known, strict-Unknown
-        sns.heatmap(grid, annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar_kws={"label": value},
-                    annot_kws={"fontsize": 7})
+        grid = grid.sort_index(ascending=False)  # delta_k high at the top and
+        grid = grid[sorted(grid.columns, reverse=True)]  # delta_uk low at the right: the paper's
+        # "upper right" is strict-Known, strict-Unknown
+        sns.heatmap(
+            grid, annot=True, fmt=".2f", cmap="viridis", ax=ax, cbar_kws={"label": value}, annot_kws={"fontsize": 7}
+        )
         ks, us = list(grid.index), list(grid.columns)
 
         def box(k, u, **kw):
             if k in ks and u in us:
                 ax.add_patch(plt.Rectangle((us.index(u), ks.index(k)), 1, 1, fill=False, **kw))
+
         b = df.loc[df[value].astype(float).idxmax()]
         box(b["delta_k"], b["delta_uk"], edgecolor="white", lw=2, ls="--")
         if current is not None:
@@ -152,8 +169,10 @@ def plot_figure11(ratio_rows: Sequence[dict], weight_rows: Sequence[dict], path:
     CA-DPO Unknown:Mixed:Known composition."""
     plt, sns = _setup()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
-    panels = ((ratio_rows, "known_ratio", "(a) Data composition for IDK-IT", "ratio of Known data"),
-              (weight_rows, "label", "(b) Data composition for CA-DPO", "Unknown : Mixed : Known"))
+    panels = (
+        (ratio_rows, "known_ratio", "(a) Data composition for IDK-IT", "ratio of Known data"),
+        (weight_rows, "label", "(b) Data composition for CA-DPO", "Unknown : Mixed : Known"),
+    )
     for ax, (rows, x, title, xlabel) in zip(axes, panels):
         xs = list(range(len(rows))) if x == "label" else [r[x] for r in rows]
         for scope, name in (("in_domain", "In-domain"), ("ood", "OOD")):

@@ -8,7 +8,7 @@ The two classes (label 0 / 1):
 
 - **intrinsic** (the model lacks the knowledge or the perception): answerable questions whose original-model
   confidence is at most ``max_conf`` (the construct stage's Unknown rule, ``conf <= delta_uk`` up to
-  :data:`inbol.confidence.EPS`; the paper writes "below 0.2");
+  :data:`inbol.boundary.EPS`; the paper writes "below 0.2");
 - **extrinsic** (the image lacks the information): the generated unanswerable questions.
 
 Where they come from (see docs/probe.md):
@@ -41,78 +41,38 @@ Classifiers, on features standardised with the training mean and standard deviat
   ``control_repeats`` times: a control that must sit near 50%; well above it means the probe memorises
   something other than the label.
 """
+
 from __future__ import annotations
 
 import collections
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import DataError, check, check_choice, check_range
-from .confidence import EPS
+from .boundary.split import EPS
+from .errors import DataError
+from .params import Probe
 
-LABELS = ("intrinsic", "extrinsic")          # label 0, label 1
-# model name -> model folder (the stage probes exactly these; Table 7 of the paper)
-MODELS: dict[str, str] = {"idk_it": "models/idk_it", "ca_dpo": "models/ca_dpo"}
-PAPER_ACCURACY: dict[str, float] = {"idk_it": 87.01, "ca_dpo": 80.83}     # Table 7, LLaVA-1.5-7B, percent
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+LABELS = ("intrinsic", "extrinsic")  # label 0, label 1
+PAPER_ACCURACY: dict[str, float] = {"idk_it": 87.01, "ca_dpo": 80.83}  # Table 7, LLaVA-1.5-7B, percent
 _TRAIN_STREAM, _TEST_STREAM, _SHUFFLE_STREAM = 41, 42, 43
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    max_conf: float = 0.2                 # an answerable question is an (intrinsic) unknown if conf <= max_conf
-    train_per_class: int | None = 1000    # training questions per class (paper: 2,000 in all); null = all the smaller class has
-    test_per_class: int | None = None     # test questions per class (paper: 200 in all); null = all the smaller class has
-    min_per_class: int = 20               # fewer available in a class of either split is an error
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 128])   # the MLP's two hidden layers
-    epochs: int = 300                     # full-batch optimiser steps of the MLP
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    logreg_l2: float = 1e-3               # L2 penalty of the logistic regression (on the mean loss)
-    control_repeats: int = 3              # shuffled-label control: label permutations averaged
-    batch_size: int = 32                  # feature extraction
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "auto"
-
-    def validate(self, prefix: str = "probe") -> None:
-        check_range(f"{prefix}.max_conf", self.max_conf, 0.0, 1.0, hi_open=True)
-        for key in ("train_per_class", "test_per_class"):
-            v = getattr(self, key)
-            check(v is None or v >= 1, f"{prefix}.{key}", v, "must be an integer >= 1 or null")
-        check(self.min_per_class >= 1, f"{prefix}.min_per_class", self.min_per_class, "must be an integer >= 1")
-        for key in ("train_per_class", "test_per_class"):
-            v = getattr(self, key)
-            check(v is None or v >= self.min_per_class, f"{prefix}.{key}", v,
-                  f"must be >= {prefix}.min_per_class ({self.min_per_class}) or null")
-        check(len(self.hidden_sizes) == 2 and all(h >= 1 for h in self.hidden_sizes), f"{prefix}.hidden_sizes",
-              self.hidden_sizes, "must be two integers >= 1 (the hidden layers of the three-layer classifier)")
-        check(self.epochs >= 1, f"{prefix}.epochs", self.epochs, "must be an integer >= 1")
-        check_range(f"{prefix}.lr", self.lr, 0.0, 10.0, lo_open=True)
-        check_range(f"{prefix}.weight_decay", self.weight_decay, 0.0, None)
-        check_range(f"{prefix}.logreg_l2", self.logreg_l2, 0.0, None)
-        check(self.control_repeats >= 1, f"{prefix}.control_repeats", self.control_repeats, "must be an integer >= 1")
-        check(self.batch_size >= 1, f"{prefix}.batch_size", self.batch_size, "must be an integer >= 1")
-        check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
-        check_choice(f"{prefix}.device", self.device, DEVICES)
-        check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
 
 
 # --------------------------------------------------------------------------------------------
 # the examples
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProbeData:
     """Balanced train and test examples ``{id, image, question, label, group}`` and the counts behind them."""
+
     train: list[dict]
     test: list[dict]
     counts: dict
@@ -163,7 +123,6 @@ def eval_candidates(testsets: Mapping, max_conf: float) -> dict[str, list[dict]]
     return out
 
 
-
 def balanced(candidates: Mapping[str, Sequence[dict]], cap: int | None, seed: int, stream: int) -> list[dict]:
     """The same number of examples from each class, min(cap, smallest class), drawn with a generator seeded
     by (seed, stream, class); each class keeps its input order."""
@@ -183,9 +142,11 @@ def check_counts(available: Mapping[str, Mapping[str, int]], min_per_class: int,
     for split, verb in (("train", "train on"), ("test", "test on")):
         c = available[split]
         if min(c[k] for k in LABELS) < min_per_class:
-            raise DataError(f"probe: too few {split} examples to {verb}: {c['intrinsic']} intrinsic (answerable, "
-                            f"conf <= {max_conf:g}) and {c['extrinsic']} extrinsic (unanswerable); "
-                            f"probe.min_per_class = {min_per_class}")
+            raise DataError(
+                f"probe: too few {split} examples to {verb}: {c['intrinsic']} intrinsic (answerable, "
+                f"conf <= {max_conf:g}) and {c['extrinsic']} extrinsic (unanswerable); "
+                f"probe.min_per_class = {min_per_class}"
+            )
 
 
 def _by_group(examples: Sequence[dict]) -> dict[str, dict[str, int]]:
@@ -195,12 +156,15 @@ def _by_group(examples: Sequence[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
-def select_examples(pool: Sequence[dict], unanswerable: Sequence[dict], testsets: Mapping, cfg: ProbeConfig,
-                    check_images: bool = True) -> ProbeData:
+def select_examples(
+    pool: Sequence[dict], unanswerable: Sequence[dict], testsets: Mapping, cfg: Probe, check_images: bool = True
+) -> ProbeData:
     """The balanced train and test examples; the counts are checked (and, with ``check_images``, that every
     image exists) before anything is loaded."""
-    cands = {"train": train_candidates(pool, unanswerable, cfg.max_conf),
-             "test": eval_candidates(testsets, cfg.max_conf)}
+    cands = {
+        "train": train_candidates(pool, unanswerable, cfg.max_conf),
+        "test": eval_candidates(testsets, cfg.max_conf),
+    }
     available = {s: {c: len(cands[s][c]) for c in LABELS} for s in cands}
     check_counts(available, cfg.min_per_class, cfg.max_conf)
     train = balanced(cands["train"], cfg.train_per_class, cfg.seed, _TRAIN_STREAM)
@@ -214,10 +178,13 @@ def select_examples(pool: Sequence[dict], unanswerable: Sequence[dict], testsets
                 raise DataError(f"probe: image {e['image']!r} of question {e['id']!r} not found")
     counts = {}
     for split, ex in (("train", train), ("test", test)):
-        counts[split] = {"available": available[split], "used": {c: sum(e["label"] == k for e in ex)
-                                                                 for k, c in enumerate(LABELS)},
-                         "n": len(ex), "share_extrinsic": round(sum(e["label"] for e in ex) / len(ex), 4),
-                         "by_group": _by_group(ex)}
+        counts[split] = {
+            "available": available[split],
+            "used": {c: sum(e["label"] == k for e in ex) for k, c in enumerate(LABELS)},
+            "n": len(ex),
+            "share_extrinsic": round(sum(e["label"] for e in ex) / len(ex), 4),
+            "by_group": _by_group(ex),
+        }
     return ProbeData(train, test, counts)
 
 
@@ -225,27 +192,32 @@ def select_examples(pool: Sequence[dict], unanswerable: Sequence[dict], testsets
 # features
 # --------------------------------------------------------------------------------------------
 
+
 @torch.no_grad()
-def extract_features(model, processor, records: Sequence[dict], *, batch_size: int = 32,
-                     desc: str = "probe: features", progress: bool = True) -> torch.Tensor:
+def extract_features(
+    model, fmt, records: Sequence[dict], *, batch_size: int = 32, desc: str = "probe: features", progress: bool = True
+) -> torch.Tensor:
     """``(len(records), hidden_size)`` float32 CPU tensor: the language model's last hidden state at the
-    last prompt token of each record's generation prompt (see the module docstring)."""
-    from .models import format_prompt
+    last prompt token of each record's generation prompt (``fmt``, the one prompt formatter)."""
     from .models.generate import open_images
 
+    processor = fmt.processor
     tok = processor.tokenizer
     tok.padding_side = "left"
     device = next(model.parameters()).device
-    backbone = getattr(model, "model", model)         # LlavaModel: hidden states without the LM head
+    backbone = getattr(model, "model", model)  # LlavaModel: hidden states without the LM head
     feats = []
     for start in tqdm(range(0, len(records), batch_size), desc=desc, disable=not progress, mininterval=2):
-        chunk = records[start:start + batch_size]
-        batch = processor(images=open_images([r["image"] for r in chunk]),
-                          text=[format_prompt(r["question"]) for r in chunk], return_tensors="pt",
-                          padding=True).to(device)
+        chunk = records[start : start + batch_size]
+        batch = processor(
+            images=open_images([r["image"] for r in chunk]),
+            text=[fmt.prompt(r["question"]) for r in chunk],
+            return_tensors="pt",
+            padding=True,
+        ).to(device)
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(model.dtype)
-        mask = batch["attention_mask"]        # positions from the mask: left padding does not shift them
+        mask = batch["attention_mask"]  # positions from the mask: left padding does not shift them
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
         out = backbone(**batch, position_ids=position_ids, use_cache=False)
         feats.append(out.last_hidden_state[:, -1, :].float().cpu())
@@ -257,6 +229,7 @@ def extract_features(model, processor, records: Sequence[dict], *, batch_size: i
 # --------------------------------------------------------------------------------------------
 # classifiers
 # --------------------------------------------------------------------------------------------
+
 
 class Standardizer:
     """z-scores with the training features' mean and standard deviation."""
@@ -275,7 +248,7 @@ def mlp(dim: int, hidden_sizes: Sequence[int]) -> nn.Module:
     return nn.Sequential(nn.Linear(dim, h1), nn.ReLU(), nn.Linear(h1, h2), nn.ReLU(), nn.Linear(h2, 1))
 
 
-def fit_mlp(x: torch.Tensor, y: torch.Tensor, cfg: ProbeConfig, seed: int) -> nn.Module:
+def fit_mlp(x: torch.Tensor, y: torch.Tensor, cfg: Probe, seed: int) -> nn.Module:
     """Full-batch AdamW on the binary cross-entropy for ``cfg.epochs`` steps (x already standardised)."""
     torch.manual_seed(seed)
     net = mlp(x.shape[1], cfg.hidden_sizes)
@@ -340,8 +313,14 @@ def by_group(pred: torch.Tensor, y: torch.Tensor, groups: Sequence[str]) -> dict
     return out
 
 
-def probe_features(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor,
-                   cfg: ProbeConfig, groups_test: Sequence[str] | None = None) -> dict:
+def probe_features(
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    cfg: Probe,
+    groups_test: Sequence[str] | None = None,
+) -> dict:
     """Train the MLP, the logistic regression and the shuffled-label control on the training features and
     score them on the test features (percent)."""
     if len(set(y_train.tolist())) < 2:
@@ -355,7 +334,10 @@ def probe_features(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.T
     if groups_test is not None:
         out["mlp"]["by_group"] = by_group(pred, y_test, groups_test)
     lr = fit_logreg(xtr, y_train, cfg.logreg_l2, cfg.seed)
-    out["logreg"] = {**scores(predict(lr, xte), y_test), "train_accuracy": scores(predict(lr, xtr), y_train)["accuracy"]}
+    out["logreg"] = {
+        **scores(predict(lr, xte), y_test),
+        "train_accuracy": scores(predict(lr, xtr), y_train)["accuracy"],
+    }
     runs = []
     for rep in range(cfg.control_repeats):
         g = torch.Generator().manual_seed(cfg.seed * 1000 + _SHUFFLE_STREAM + rep)
@@ -363,9 +345,13 @@ def probe_features(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.T
         ctrl = fit_mlp(xtr, y_perm, cfg, cfg.seed + 1 + rep)
         runs.append(scores(predict(ctrl, xte), y_test))
     accs = [r["accuracy"] for r in runs]
-    out["shuffled"] = {"accuracy": round(float(np.mean(accs)), 2), "accuracy_std": round(float(np.std(accs)), 2),
-                       "balanced_accuracy": round(float(np.mean([r["balanced_accuracy"] for r in runs])), 2),
-                       "runs": accs, "chance": 50.0}
+    out["shuffled"] = {
+        "accuracy": round(float(np.mean(accs)), 2),
+        "accuracy_std": round(float(np.std(accs)), 2),
+        "balanced_accuracy": round(float(np.mean([r["balanced_accuracy"] for r in runs])), 2),
+        "runs": accs,
+        "chance": 50.0,
+    }
     return out
 
 
@@ -373,42 +359,63 @@ def probe_features(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.T
 # the stage
 # --------------------------------------------------------------------------------------------
 
-def probe_model(model, processor, data: ProbeData, cfg: ProbeConfig, name: str = "model",
-                progress: bool = True) -> dict:
+
+def probe_model(model, fmt, data: ProbeData, cfg: Probe, name: str = "model", progress: bool = True) -> dict:
     """Features of one model on ``data`` and the classifiers' scores."""
-    x_train = extract_features(model, processor, data.train, batch_size=cfg.batch_size,
-                               desc=f"probe {name}: train features", progress=progress)
-    x_test = extract_features(model, processor, data.test, batch_size=cfg.batch_size,
-                              desc=f"probe {name}: test features", progress=progress)
+    x_train = extract_features(
+        model, fmt, data.train, batch_size=cfg.batch_size, desc=f"probe {name}: train features", progress=progress
+    )
+    x_test = extract_features(
+        model, fmt, data.test, batch_size=cfg.batch_size, desc=f"probe {name}: test features", progress=progress
+    )
     y_train = torch.tensor([e["label"] for e in data.train])
     y_test = torch.tensor([e["label"] for e in data.test])
     return probe_features(x_train, y_train, x_test, y_test, cfg, [e["group"] for e in data.test])
 
 
-def probe_models(data: ProbeData, cfg: ProbeConfig, models: Mapping[str, str] = MODELS,
-                 progress: bool = True) -> dict[str, dict]:
-    """Load each model (``inbol.models.load_base``) in turn and probe it; returns name -> result."""
-    from .models import load_base
+def probe_models(
+    data: ProbeData, cfg: Probe, models: Mapping[str, str], *, system: str | None = None, progress: bool = True
+) -> dict[str, dict]:
+    """Load each model (name -> folder, ``inbol.models.load_base``) in turn and probe it; returns name ->
+    result."""
+    from .models import PromptFormat, load_base
 
     out = {}
     for name, path in models.items():
         model, processor = load_base(path, cfg.device, cfg.dtype)
-        out[name] = {"model_path": str(path), **probe_model(model, processor, data, cfg, name, progress)}
+        out[name] = {
+            "model_path": str(path),
+            **probe_model(model, PromptFormat(processor, system), data, cfg, name, progress),
+        }
         del model
     return out
 
 
-def probe_metrics(data: ProbeData, results: Mapping[str, dict], cfg: ProbeConfig) -> dict:
+def probe_metrics(data: ProbeData, results: Mapping[str, dict], cfg: Probe) -> dict:
     """``metrics/probe.json``: per model the MLP (the paper's reading) and logistic-regression test accuracy
     beside the paper's Table 7, the shuffled-label control, and the class balance of both splits."""
     models = {}
     for name, r in results.items():
         paper = PAPER_ACCURACY.get(name)
-        models[name] = {**r, "paper_accuracy": paper,
-                        "gap_to_paper": None if paper is None else round(r["mlp"]["accuracy"] - paper, 2)}
-    return {"feature": "last-layer hidden state at the last prompt token",
-            "max_conf": cfg.max_conf, "chance": 50.0, "units": "percent",
-            "train": data.counts["train"], "test": data.counts["test"],
-            "paper": {"table": 7, "model": "LLaVA-1.5-7B", "classifier": "three-layer", "accuracy": dict(PAPER_ACCURACY),
-                      "train_questions": 2000, "test_questions": 200},
-            "models": models}
+        models[name] = {
+            **r,
+            "paper_accuracy": paper,
+            "gap_to_paper": None if paper is None else round(r["mlp"]["accuracy"] - paper, 2),
+        }
+    return {
+        "feature": "last-layer hidden state at the last prompt token",
+        "max_conf": cfg.max_conf,
+        "chance": 50.0,
+        "units": "percent",
+        "train": data.counts["train"],
+        "test": data.counts["test"],
+        "paper": {
+            "table": 7,
+            "model": "LLaVA-1.5-7B",
+            "classifier": "three-layer",
+            "accuracy": dict(PAPER_ACCURACY),
+            "train_questions": 2000,
+            "test_questions": 200,
+        },
+        "models": models,
+    }

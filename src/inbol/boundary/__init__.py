@@ -2,25 +2,52 @@
 restructured questions by confidence, and the training data built from it.
 
 - :mod:`.split`: :func:`bucket` (Known: conf >= delta_k; Unknown: conf <= delta_uk; Mixed otherwise, with
-  a 1e-9 tolerance so a confidence on a threshold counts as on it), :func:`check_thresholds`,
-  :func:`assemble_pool` (restructured VQA questions + kept unanswerable questions, conf 0 -> Unknown);
+  a 1e-9 tolerance so a confidence on a threshold counts as on it) and :func:`assemble_pool` (restructured
+  VQA questions + kept unanswerable questions, conf 0 -> Unknown);
 - :mod:`.select`: the size/ratio selection (:func:`ratio_counts`, the largest set keeping the ratio when
   the pool falls short) and the seeded choice of questions;
 - :mod:`.sets`: IDK instructions, CA-DPO preferences (p1, p2 per question), the plain DPO variants
-  (1)(2)(3) of section 4.3.3, the SFT baseline, and :func:`construct_metrics`;
-- :mod:`.config`: ``idk_it.{size, known_ratio, seed}``, ``preference.{size, ratio, seed}``,
-  ``sft.{size, seed}``, read with :func:`from_dict_subset` (those sections also hold training keys).
+  (1)(2)(3) of section 4.3.3, the SFT baseline, and :func:`construct_metrics`.
 """
-from .config import IDKITDataConfig, PreferenceDataConfig, SFTDataConfig, from_dict_subset, load_subset
-from .select import quota, ratio_counts, shuffled, stable_seed, take
-from .sets import (DPO_VARIANTS, IDK_CLASSES, PREF_CLASSES, SET_NAMES, construct, construct_metrics, dpo_variant,
-                   ground_truth, idk_it_set, preference_pairs, preference_set, sft_set)
-from .split import BUCKETS, EPS, assemble_pool, bucket, check_thresholds, read_records, refusal_of, response
+
+from .select import quota, ratio_counts, shuffled, take
+from .sets import (
+    DPO_VARIANTS,
+    IDK_CLASSES,
+    PREF_CLASSES,
+    SET_NAMES,
+    construct,
+    construct_metrics,
+    dpo_variant,
+    ground_truth,
+    idk_it_set,
+    preference_pairs,
+    preference_set,
+    sft_set,
+)
+from .split import BUCKETS, EPS, assemble_pool, bucket, refusal_of, response
 
 __all__ = [
-    "BUCKETS", "EPS", "bucket", "check_thresholds", "assemble_pool", "read_records", "refusal_of", "response",
-    "quota", "ratio_counts", "shuffled", "stable_seed", "take",
-    "DPO_VARIANTS", "IDK_CLASSES", "PREF_CLASSES", "SET_NAMES", "construct", "construct_metrics", "dpo_variant",
-    "ground_truth", "idk_it_set", "preference_pairs", "preference_set", "sft_set",
-    "IDKITDataConfig", "PreferenceDataConfig", "SFTDataConfig", "from_dict_subset", "load_subset",
+    "BUCKETS",
+    "EPS",
+    "bucket",
+    "assemble_pool",
+    "refusal_of",
+    "response",
+    "quota",
+    "ratio_counts",
+    "shuffled",
+    "take",
+    "DPO_VARIANTS",
+    "IDK_CLASSES",
+    "PREF_CLASSES",
+    "SET_NAMES",
+    "construct",
+    "construct_metrics",
+    "dpo_variant",
+    "ground_truth",
+    "idk_it_set",
+    "preference_pairs",
+    "preference_set",
+    "sft_set",
 ]

@@ -18,18 +18,13 @@ seeded by (seed, set name, class), and the first n are taken.  The order does no
 ratio, so a smaller size or another ratio takes a prefix of the same order (sets of a ratio sweep are
 nested), and the input file order does not matter.
 """
+
 from __future__ import annotations
 
-import hashlib
 import math
-import random
-from typing import Sequence
+from collections.abc import Sequence
 
-
-def stable_seed(seed: int, *parts: str) -> int:
-    """A 63-bit seed from ``seed`` and strings (sha256; stable across runs, platforms, PYTHONHASHSEED)."""
-    text = "\x00".join([str(int(seed)), *map(str, parts)])
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") & (2**63 - 1)
+from ..seeding import stable_random
 
 
 def _normalise(weights: Sequence[float]) -> list[float]:
@@ -46,7 +41,7 @@ def quota(total: int, weights: Sequence[float]) -> list[int]:
     counts = [math.floor(e + 1e-9) for e in exact]
     rest = total - sum(counts)
     order = sorted(range(len(w)), key=lambda i: (-(exact[i] - counts[i]), -w[i], i))
-    for i in order[:max(rest, 0)]:
+    for i in order[: max(rest, 0)]:
         counts[i] += 1
     return counts
 
@@ -65,9 +60,8 @@ def ratio_counts(size: int, weights: Sequence[float], available: Sequence[int]) 
     scale = [a / (size * x) for a, x in zip(available, w)]
     j = min(range(len(w)), key=lambda i: (scale[i], i))
     ideal = [available[j] * x / w[j] for x in w]
-    counts = [available[j] if i == j else min(available[i], math.floor(ideal[i] + 0.5 + 1e-9))
-              for i in range(len(w))]
-    while sum(counts) > size:     # rounding several classes up could overshoot; trim the most over-rounded
+    counts = [available[j] if i == j else min(available[i], math.floor(ideal[i] + 0.5 + 1e-9)) for i in range(len(w))]
+    while sum(counts) > size:  # rounding several classes up could overshoot; trim the most over-rounded
         i = max((i for i in range(len(w)) if i != j and counts[i] > 0), key=lambda i: (counts[i] - ideal[i], -i))
         counts[i] -= 1
     return counts, j
@@ -76,7 +70,7 @@ def ratio_counts(size: int, weights: Sequence[float], available: Sequence[int]) 
 def shuffled(records: Sequence[dict], seed: int, *tag: str) -> list[dict]:
     """``records`` sorted by id, then shuffled with a generator seeded by (seed, *tag)."""
     out = sorted(records, key=lambda r: r["id"])
-    random.Random(stable_seed(seed, *tag)).shuffle(out)
+    stable_random(seed, *tag).shuffle(out)
     return out
 
 
@@ -91,12 +85,22 @@ def take(candidates: dict[str, Sequence[dict]], counts: dict[str, int], seed: in
     return shuffled(chosen, seed, name, "order")
 
 
-def selection_report(size: int, classes: Sequence[str], weights: Sequence[float], available: Sequence[int],
-                     counts: Sequence[int], limiting: int | None) -> dict:
+def selection_report(
+    size: int,
+    classes: Sequence[str],
+    weights: Sequence[float],
+    available: Sequence[int],
+    counts: Sequence[int],
+    limiting: int | None,
+) -> dict:
     target = quota(size, weights)
     n = int(sum(counts))
-    return {"requested": size, "n": n, "shortfall": size - n,
-            "limited_by": None if limiting is None else classes[limiting],
-            "available": dict(zip(classes, map(int, available))),
-            "target": dict(zip(classes, target)),
-            "taken": dict(zip(classes, map(int, counts)))}
+    return {
+        "requested": size,
+        "n": n,
+        "shortfall": size - n,
+        "limited_by": None if limiting is None else classes[limiting],
+        "available": dict(zip(classes, map(int, available))),
+        "target": dict(zip(classes, target)),
+        "taken": dict(zip(classes, map(int, counts))),
+    }

@@ -15,19 +15,20 @@ refusals, and a kept unanswerable question when the original model refused it (`
 false``).  Such a question is left out *before* the size/ratio selection and counted in the metrics per
 bucket and reason (``missing_correct``, ``missing_incorrect``, ``missing_both``), over the whole pool.
 """
+
 from __future__ import annotations
 
 import collections
 import string
-from typing import Sequence
+from collections.abc import Sequence
 
-from .config import IDKITDataConfig, PreferenceDataConfig, SFTDataConfig
+from ..params import IDKITData, PreferenceData, SFTData
 from .select import quota, ratio_counts, selection_report, take
 from .split import BUCKETS, assemble_pool, refusal_of, response
 
-PREF_CLASSES = ("unknown", "mixed", "known")     # the order of preference.ratio (U:M:K)
+PREF_CLASSES = ("unknown", "mixed", "known")  # the order of preference.ratio (U:M:K)
 IDK_CLASSES = ("known", "unknown")
-DPO_VARIANTS = {1: ("p2",), 2: ("p1",), 3: ("p1", "p2")}   # which pair of a Mixed question each variant keeps
+DPO_VARIANTS = {1: ("p2",), 2: ("p1",), 3: ("p1", "p2")}  # which pair of a Mixed question each variant keeps
 SET_NAMES = ("idk_it", "preference", "sft", "dpo_1", "dpo_2", "dpo_3")
 LETTERS = string.ascii_uppercase
 
@@ -62,15 +63,23 @@ def _base(r: dict) -> dict:
 # IDK instructions
 # --------------------------------------------------------------------------------------------
 
-def idk_it_set(pool: Sequence[dict], cfg: IDKITDataConfig) -> tuple[list[dict], dict]:
+
+def idk_it_set(pool: Sequence[dict], cfg: IDKITData, seed: int) -> tuple[list[dict], dict]:
     """IDK instructions ``{id, image, prompt, completion, bucket, origin}``: Known -> the kept correct
     sampled response, Unknown -> a refusal; Mixed left out.  ``cfg.known_ratio`` of the set is Known."""
     ok, skipped = _eligible(pool, {"known": ("correct",), "unknown": ()})
     weights = (cfg.known_ratio, 1.0 - cfg.known_ratio)
     counts, lim = ratio_counts(cfg.size, weights, [len(ok[c]) for c in IDK_CLASSES])
-    chosen = take(ok, dict(zip(IDK_CLASSES, counts)), cfg.seed, "idk_it")
-    out = [{**_base(r), "completion": r["correct_response"] if r["bucket"] == "known" else refusal_of(r, cfg.seed),
-            "bucket": r["bucket"], "origin": r["origin"]} for r in chosen]
+    chosen = take(ok, dict(zip(IDK_CLASSES, counts)), seed, "idk_it")
+    out = [
+        {
+            **_base(r),
+            "completion": r["correct_response"] if r["bucket"] == "known" else refusal_of(r, seed),
+            "bucket": r["bucket"],
+            "origin": r["origin"],
+        }
+        for r in chosen
+    ]
     report = selection_report(cfg.size, IDK_CLASSES, weights, [len(ok[c]) for c in IDK_CLASSES], counts, lim)
     report.update(known_ratio=cfg.known_ratio, skipped=skipped)
     return out, report
@@ -79,6 +88,7 @@ def idk_it_set(pool: Sequence[dict], cfg: IDKITDataConfig) -> tuple[list[dict], 
 # --------------------------------------------------------------------------------------------
 # CA-DPO preferences and the plain DPO variants
 # --------------------------------------------------------------------------------------------
+
 
 def preference_pairs(r: dict, seed: int) -> tuple[dict, dict]:
     """(p1, p2) of one eligible question (paper section 3.3): Known p1 = p2 = correct > refusal; Unknown
@@ -91,27 +101,27 @@ def preference_pairs(r: dict, seed: int) -> tuple[dict, dict]:
         p = {"chosen": refusal_of(r, seed), "rejected": r["incorrect_response"]}
         return p, dict(p)
     if b == "mixed":
-        return ({"chosen": r["correct_response"], "rejected": r["incorrect_response"]},
-                {"chosen": refusal_of(r, seed), "rejected": r["incorrect_response"]})
+        return (
+            {"chosen": r["correct_response"], "rejected": r["incorrect_response"]},
+            {"chosen": refusal_of(r, seed), "rejected": r["incorrect_response"]},
+        )
     raise ValueError(f"unknown bucket {b!r}")
 
 
-def preference_set(pool: Sequence[dict], cfg: PreferenceDataConfig) -> tuple[list[dict], dict]:
+def preference_set(pool: Sequence[dict], cfg: PreferenceData, seed: int) -> tuple[list[dict], dict]:
     """CA-DPO records ``{id, image, prompt, p1: {chosen, rejected}, p2: {chosen, rejected}, conf, bucket,
     origin}``, one per question; ``cfg.ratio`` is Unknown:Mixed:Known over questions, ``cfg.size`` the
     number of questions (pairs: one per Known/Unknown question, two per Mixed one)."""
-    ok, skipped = _eligible(pool, {"unknown": ("incorrect",), "mixed": ("correct", "incorrect"),
-                                   "known": ("correct",)})
+    ok, skipped = _eligible(pool, {"unknown": ("incorrect",), "mixed": ("correct", "incorrect"), "known": ("correct",)})
     avail = [len(ok[c]) for c in PREF_CLASSES]
     counts, lim = ratio_counts(cfg.size, cfg.ratio, avail)
-    chosen = take(ok, dict(zip(PREF_CLASSES, counts)), cfg.seed, "preference")
+    chosen = take(ok, dict(zip(PREF_CLASSES, counts)), seed, "preference")
     out = []
     for r in chosen:
-        p1, p2 = preference_pairs(r, cfg.seed)
+        p1, p2 = preference_pairs(r, seed)
         out.append({**_base(r), "p1": p1, "p2": p2, "conf": r["conf"], "bucket": r["bucket"], "origin": r["origin"]})
     report = selection_report(cfg.size, PREF_CLASSES, cfg.ratio, avail, counts, lim)
-    report.update(ratio=list(cfg.ratio), skipped=skipped,
-                  n_pairs=sum(2 if r["bucket"] == "mixed" else 1 for r in out))
+    report.update(ratio=list(cfg.ratio), skipped=skipped, n_pairs=sum(2 if r["bucket"] == "mixed" else 1 for r in out))
     return out, report
 
 
@@ -126,15 +136,27 @@ def dpo_variant(preferences: Sequence[dict], variant: int) -> list[dict]:
     for r in preferences:
         pairs = DPO_VARIANTS[variant] if r["bucket"] == "mixed" else ("p1",)
         for p in pairs:
-            rows.append({"id": f"{r['id']}/{p}", "qid": r["id"], "image": r["image"], "prompt": r["prompt"],
-                         "chosen": r[p]["chosen"], "rejected": r[p]["rejected"], "bucket": r["bucket"],
-                         "origin": r["origin"], "pair": p, "weight": 1.0})
+            rows.append(
+                {
+                    "id": f"{r['id']}/{p}",
+                    "qid": r["id"],
+                    "image": r["image"],
+                    "prompt": r["prompt"],
+                    "chosen": r[p]["chosen"],
+                    "rejected": r[p]["rejected"],
+                    "bucket": r["bucket"],
+                    "origin": r["origin"],
+                    "pair": p,
+                    "weight": 1.0,
+                }
+            )
     return rows
 
 
 # --------------------------------------------------------------------------------------------
 # SFT baseline
 # --------------------------------------------------------------------------------------------
+
 
 def ground_truth(r: dict) -> str | None:
     """The SFT target of an answerable question: ``answers[0]``; for a choice question its letter (an
@@ -145,7 +167,7 @@ def ground_truth(r: dict) -> str | None:
     a = answers[0]
     choices = r.get("choices")
     if r.get("kind") == "choice" and choices:
-        letters = LETTERS[:len(choices)]
+        letters = LETTERS[: len(choices)]
         if a.strip().upper() in letters and len(a.strip()) == 1:
             return a.strip().upper()
         if a in choices:
@@ -153,7 +175,7 @@ def ground_truth(r: dict) -> str | None:
     return a
 
 
-def sft_set(pool: Sequence[dict], cfg: SFTDataConfig) -> tuple[list[dict], dict]:
+def sft_set(pool: Sequence[dict], cfg: SFTData, seed: int) -> tuple[list[dict], dict]:
     """SFT baseline ``{id, image, prompt, completion, bucket, origin}``: answerable (VQA) questions -> the
     ground truth whatever their confidence, unanswerable ones -> a refusal.  The set keeps the pool's own
     answerable:unanswerable composition (a stratified uniform sample; the whole pool when it is smaller than
@@ -169,17 +191,29 @@ def sft_set(pool: Sequence[dict], cfg: SFTDataConfig) -> tuple[list[dict], dict]
     avail = [len(ok[c]) for c in classes]
     if sum(avail) <= cfg.size:
         counts = list(avail)
-    else:     # weights proportional to what is available: the quota never exceeds it
+    else:  # weights proportional to what is available: the quota never exceeds it
         present = [i for i, a in enumerate(avail) if a > 0]
         counts = [0] * len(classes)
         for i, n in zip(present, quota(cfg.size, [avail[i] for i in present])):
             counts[i] = n
-    chosen = take(ok, dict(zip(classes, counts)), cfg.seed, "sft")
-    out = [{**_base(r), "completion": ground_truth(r) if r["origin"] == "vqa" else refusal_of(r, cfg.seed),
-            "bucket": r["bucket"], "origin": r["origin"]} for r in chosen]
-    report = {"requested": cfg.size, "n": len(out), "shortfall": cfg.size - len(out),
-              "limited_by": "pool" if len(out) < cfg.size else None,
-              "available": dict(zip(classes, avail)), "taken": dict(zip(classes, counts))}
+    chosen = take(ok, dict(zip(classes, counts)), seed, "sft")
+    out = [
+        {
+            **_base(r),
+            "completion": ground_truth(r) if r["origin"] == "vqa" else refusal_of(r, seed),
+            "bucket": r["bucket"],
+            "origin": r["origin"],
+        }
+        for r in chosen
+    ]
+    report = {
+        "requested": cfg.size,
+        "n": len(out),
+        "shortfall": cfg.size - len(out),
+        "limited_by": "pool" if len(out) < cfg.size else None,
+        "available": dict(zip(classes, avail)),
+        "taken": dict(zip(classes, counts)),
+    }
     report.update(skipped=skipped)
     return out, report
 
@@ -187,6 +221,7 @@ def sft_set(pool: Sequence[dict], cfg: SFTDataConfig) -> tuple[list[dict], dict]
 # --------------------------------------------------------------------------------------------
 # metrics and the whole construction
 # --------------------------------------------------------------------------------------------
+
 
 def _count(records: Sequence[dict], key: str, keys: Sequence[str]) -> dict[str, int]:
     c = collections.Counter(r[key] for r in records)
@@ -197,23 +232,35 @@ def _share(a: int, n: int) -> float | None:
     return round(a / n, 4) if n else None
 
 
-def construct_metrics(pool: Sequence[dict], sets: dict[str, list[dict]], reports: dict[str, dict], *,
-                      delta_k: float, delta_uk: float) -> dict:
+def construct_metrics(
+    pool: Sequence[dict], sets: dict[str, list[dict]], reports: dict[str, dict], *, delta_k: float, delta_uk: float
+) -> dict:
     """``metrics/construct.json``: the pool per bucket (and origin); per set its size, counts per bucket and
     origin, the IDK/refusal share, the selection (requested, target, available, taken, shortfall, limiting
     bucket) and the questions skipped for a missing response; ``warnings`` lists shortfalls and empty sets."""
     origins = ("vqa", "unanswerable")
-    out: dict = {"delta_k": delta_k, "delta_uk": delta_uk,
-                 "pool": {"n": len(pool), "buckets": _count(pool, "bucket", BUCKETS),
-                          "origins": _count(pool, "origin", origins),
-                          "by_origin": {o: _count([r for r in pool if r["origin"] == o], "bucket", BUCKETS)
-                                        for o in origins}}}
+    out: dict = {
+        "delta_k": delta_k,
+        "delta_uk": delta_uk,
+        "pool": {
+            "n": len(pool),
+            "buckets": _count(pool, "bucket", BUCKETS),
+            "origins": _count(pool, "origin", origins),
+            "by_origin": {o: _count([r for r in pool if r["origin"] == o], "bucket", BUCKETS) for o in origins},
+        },
+    }
     warnings = []
     for name in SET_NAMES:
         recs = sets[name]
-        m: dict = {"n": len(recs), "buckets": _count(recs, "bucket", BUCKETS), "origins": _count(recs, "origin", origins)}
+        m: dict = {
+            "n": len(recs),
+            "buckets": _count(recs, "bucket", BUCKETS),
+            "origins": _count(recs, "origin", origins),
+        }
         if name in ("idk_it", "sft"):
-            n_refusal = sum(1 for r in recs if (r["bucket"] == "unknown" if name == "idk_it" else r["origin"] == "unanswerable"))
+            n_refusal = sum(
+                1 for r in recs if (r["bucket"] == "unknown" if name == "idk_it" else r["origin"] == "unanswerable")
+            )
             m["idk_share"] = _share(n_refusal, len(recs))
         if name == "preference":
             m["n_pairs"] = reports[name]["n_pairs"]
@@ -226,8 +273,11 @@ def construct_metrics(pool: Sequence[dict], sets: dict[str, list[dict]], reports
             m.update(rep)
             if rep["shortfall"] > 0:
                 lim = rep["limited_by"]
-                why = f"{rep['available'][lim]} {lim} available" if lim in rep["available"] \
+                why = (
+                    f"{rep['available'][lim]} {lim} available"
+                    if lim in rep["available"]
                     else f"{sum(rep['available'].values())} available"
+                )
                 warnings.append(f"{name}: {len(recs)} of {rep['requested']} written ({why})")
         if not recs:
             warnings.append(f"{name}: empty set")
@@ -236,20 +286,30 @@ def construct_metrics(pool: Sequence[dict], sets: dict[str, list[dict]], reports
     return out
 
 
-def construct(restructured: Sequence[dict], unanswerable: Sequence[dict], *, delta_k: float, delta_uk: float,
-              idk_it: IDKITDataConfig, preference: PreferenceDataConfig, sft: SFTDataConfig,
-              names: tuple[str, str] = ("restructured", "unanswerable"),
-              refusal_templates: int | None = None) -> tuple[dict[str, list[dict]], dict]:
-    """Every constructed set (keys :data:`SET_NAMES`) and the metrics."""
-    for cfg, prefix in ((idk_it, "idk_it"), (preference, "preference"), (sft, "sft")):
-        cfg.validate(prefix)
-    pool = assemble_pool(restructured, unanswerable, delta_k, delta_uk, names=names,
-                         refusal_templates=refusal_templates)
+def construct(
+    restructured: Sequence[dict],
+    unanswerable: Sequence[dict],
+    *,
+    delta_k: float,
+    delta_uk: float,
+    idk_it: IDKITData,
+    preference: PreferenceData,
+    sft: SFTData,
+    seed: int,
+    names: tuple[str, str] = ("restructured", "unanswerable"),
+    refusal_templates: int | None = None,
+) -> tuple[dict[str, list[dict]], dict]:
+    """Every constructed set (keys :data:`SET_NAMES`) for data-selection ``seed``, and the metrics."""
+    pool = assemble_pool(
+        restructured, unanswerable, delta_k, delta_uk, names=names, refusal_templates=refusal_templates
+    )
     sets: dict[str, list[dict]] = {}
     reports: dict[str, dict] = {}
-    sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it)
-    sets["preference"], reports["preference"] = preference_set(pool, preference)
-    sets["sft"], reports["sft"] = sft_set(pool, sft)
+    sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it, seed)
+    sets["preference"], reports["preference"] = preference_set(pool, preference, seed)
+    sets["sft"], reports["sft"] = sft_set(pool, sft, seed)
     for v in DPO_VARIANTS:
         sets[f"dpo_{v}"] = dpo_variant(sets["preference"], v)
-    return sets, construct_metrics(pool, sets, reports, delta_k=float(delta_k), delta_uk=float(delta_uk))
+    metrics = construct_metrics(pool, sets, reports, delta_k=float(delta_k), delta_uk=float(delta_uk))
+    metrics["seed"] = seed
+    return sets, metrics

@@ -3,37 +3,41 @@
 Float handling.  ``conf`` is k/K (the fraction of K samples judged correct) and the thresholds are
 decimal numbers typed by the user (0.8, or 0.1 * 7 computed somewhere), so exact float comparison can
 put a question on the wrong side of a threshold it sits on (0.7 < 0.1 * 7 = 0.7000000000000001).  The
-split compares with an absolute tolerance ``EPS = 1e-9`` (:data:`inbol.confidence.EPS`): Known when
-``conf >= delta_k - EPS``, Unknown when ``conf <= delta_uk + EPS``.  The tolerance is far below the grid
-step 1/K of any realistic K (K <= 10^8), so it never merges two grid values; it only makes "on the
-threshold" mean what the paper means.  It is the same rule as :func:`inbol.confidence.boundary_bucket`,
-so the `confidence_report` counts and the constructed sets always agree.
+split compares with an absolute tolerance ``EPS = 1e-9``: Known when ``conf >= delta_k - EPS``, Unknown
+when ``conf <= delta_uk + EPS``.  The tolerance is far below the grid step 1/K of any realistic K
+(K <= 10^8), so it never merges two grid values; it only makes "on the threshold" mean what the paper
+means.  :func:`bucket` is the one place of the rule: the `confidence_report` counts, the constructed sets,
+the probe and the report all call it.
 
 The pool.  :func:`assemble_pool` joins the restructured VQA questions (``origin: vqa``) and the kept
 unanswerable questions (``origin: unanswerable``; conf = 0 by definition, so always Unknown, whatever the
 thresholds) into one list of records, each with its ``bucket``.
 """
+
 from __future__ import annotations
 
-import json
 import math
-import random
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
-from ..config import DataError
-from ..confidence import BUCKETS, EPS, boundary_bucket, check_thresholds
+from ..errors import DataError
 from ..judge import pick_refusal
-from .select import stable_seed
+from ..seeding import stable_random
 
-__all__ = ["BUCKETS", "EPS", "bucket", "check_thresholds", "assemble_pool", "read_records", "response", "refusal_of"]
+BUCKETS = ("unknown", "mixed", "known")
+EPS = 1e-9  # conf = k/K is compared with the thresholds up to rounding (8/10 >= 0.8)
+
+__all__ = ["BUCKETS", "EPS", "bucket", "assemble_pool", "response", "refusal_of"]
 
 
 def bucket(conf: float, delta_k: float, delta_uk: float) -> str:
     """``"known"`` if conf >= delta_k, ``"unknown"`` if conf <= delta_uk, ``"mixed"`` otherwise (both
-    comparisons up to :data:`EPS`; Known is checked first, which only matters for thresholds that
-    :func:`check_thresholds` rejects)."""
-    return boundary_bucket(conf, delta_k, delta_uk)
+    comparisons up to :data:`EPS`; Known is checked first, which only matters for thresholds that the params
+    schema rejects: delta_uk >= delta_k)."""
+    if conf >= delta_k - EPS:
+        return "known"
+    if conf <= delta_uk + EPS:
+        return "unknown"
+    return "mixed"
 
 
 def response(rec: dict, key: str) -> str | None:
@@ -45,26 +49,7 @@ def response(rec: dict, key: str) -> str | None:
 def refusal_of(rec: dict, seed: int) -> str:
     """The record's ``refusal_response``; when it has none (unanswerable records), a template drawn with a
     generator seeded by (seed, id), so the same seed gives the same refusal in every set."""
-    return response(rec, "refusal_response") or pick_refusal(random.Random(stable_seed(seed, rec["id"], "refusal")))
-
-
-def read_records(path: str | Path) -> list[dict]:
-    """The JSON Lines records of ``path``; a missing, unreadable or empty file is a one-line DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: not found (run the stage that writes it first)")
-    out = []
-    with open(path) as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-    if not out:
-        raise DataError(f"{path}: empty input (no records)")
-    return out
+    return response(rec, "refusal_response") or pick_refusal(stable_random(seed, rec["id"], "refusal"))
 
 
 _REQUIRED = ("id", "image", "question")
@@ -78,15 +63,20 @@ def _check_record(rec: dict, name: str) -> None:
             raise DataError(f"{name}: record {rec.get('id')!r} has no {key!r} string")
 
 
-def assemble_pool(restructured: Sequence[dict], unanswerable: Sequence[dict], delta_k: float, delta_uk: float, *,
-                  names: tuple[str, str] = ("restructured", "unanswerable"),
-                  refusal_templates: int | None = None) -> list[dict]:
+def assemble_pool(
+    restructured: Sequence[dict],
+    unanswerable: Sequence[dict],
+    delta_k: float,
+    delta_uk: float,
+    *,
+    names: tuple[str, str] = ("restructured", "unanswerable"),
+    refusal_templates: int | None = None,
+) -> list[dict]:
     """One record per question (new dicts, inputs untouched) with ``origin`` and ``bucket``.
 
     VQA records need a conf in [0, 1]; unanswerable records get ``conf = 0.0``, ``origin: unanswerable``,
     ``kind: unanswerable`` and no correct response.  Empty inputs, duplicate ids and malformed records are
     one-line DataErrors."""
-    delta_k, delta_uk = check_thresholds(delta_k, delta_uk)
     for recs, name in zip((restructured, unanswerable), names):
         if not recs:
             raise DataError(f"{name}: empty input (no records)")
@@ -100,17 +90,26 @@ def assemble_pool(restructured: Sequence[dict], unanswerable: Sequence[dict], de
             seen[r["id"]] = name
             if origin == "vqa":
                 conf = r.get("conf")
-                if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.0 <= conf <= 1.0 \
-                        or math.isnan(conf):
+                if (
+                    isinstance(conf, bool)
+                    or not isinstance(conf, (int, float))
+                    or not 0.0 <= conf <= 1.0
+                    or math.isnan(conf)
+                ):
                     raise DataError(f"{name}: record {r['id']!r} has conf = {conf!r}; must be a number in [0, 1]")
                 rec = {**r, "conf": float(conf), "origin": "vqa"}
                 rec["bucket"] = bucket(rec["conf"], delta_k, delta_uk)
             else:
-                rec = {**r, "conf": 0.0, "origin": "unanswerable", "kind": "unanswerable", "correct_response": None,
-                       "bucket": "unknown"}
+                rec = {
+                    **r,
+                    "conf": 0.0,
+                    "origin": "unanswerable",
+                    "kind": "unanswerable",
+                    "correct_response": None,
+                    "bucket": "unknown",
+                }
                 if refusal_templates is not None and not response(rec, "refusal_response"):
                     # the restructure stage's template subset (restructure.refusal_templates), one per question
-                    rec["refusal_response"] = pick_refusal(random.Random(stable_seed(0, r["id"], "refusal")),
-                                                           refusal_templates)
+                    rec["refusal_response"] = pick_refusal(stable_random(0, r["id"], "refusal"), refusal_templates)
             pool.append(rec)
     return pool

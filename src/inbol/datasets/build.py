@@ -15,6 +15,7 @@ Embedded images are written as PNG under ``images/<split or set>/<loader>/``; fi
 under their source's ``image_root``.  Per source, rows whose image is missing or unreadable are counted
 and skipped up to ``max_bad_image_fraction``; beyond that the build stops with a one-line error.
 """
+
 from __future__ import annotations
 
 import collections
@@ -23,12 +24,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import DataError
+from ..errors import DataError
 from ..io import write_json, write_jsonl
-from .config import UNANSWERABLE_SETS, WORLD_SPLITS, DatasetsConfig, DatasetSource
+from ..params import UNANSWERABLE_SETS, WORLD_SPLITS, DatasetsConfig, DatasetSource
 from .images import BadImage, ImageWriter
 from .loaders import ID_COLUMNS, LOADERS, load_rows
-
 
 BUILDERS = ("json", "parquet", "csv", "text", "arrow", "imagefolder")
 
@@ -55,8 +55,15 @@ def _image_value(loader, row: dict, spec: DatasetSource, where: str):
         raise DataError(f"{where}: field {str(e).strip(chr(39))!r} cannot fill image_pattern {pattern!r}") from None
 
 
-def load_source(spec: DatasetSource, out_dir: str | Path, image_prefix: str | Path, *, tag: str = "world",
-                max_bad_fraction: float = 0.01, verify_images: bool = True) -> tuple[list[dict], dict]:
+def load_source(
+    spec: DatasetSource,
+    out_dir: str | Path,
+    image_prefix: str | Path,
+    *,
+    tag: str = "world",
+    max_bad_fraction: float = 0.01,
+    verify_images: bool = True,
+) -> tuple[list[dict], dict]:
     """Question records of one source and its counts.  The rows are visited in a seeded random order
     (all of them, or until ``limit`` records are kept) and returned in the source's order.  Record ids are
     ``<tag>-<loader>-<the row's id>`` (``tag``: the world split or set the source feeds)."""
@@ -70,11 +77,15 @@ def load_source(spec: DatasetSource, out_dir: str | Path, image_prefix: str | Pa
             if len(ds):
                 row0 = ds[0]
                 first = next((row0[c] for c in ID_COLUMNS if c in row0 and row0[c] is not None), 0)
-            raise DataError(f"{label}: record {first!r} (and every other): missing required field {alternatives[0]!r}"
-                            + (f" (or {', '.join(map(repr, alternatives[1:]))})" if len(alternatives) > 1 else "")
-                            + f"; columns: {', '.join(sorted(columns))}")
+            raise DataError(
+                f"{label}: record {first!r} (and every other): missing required field {alternatives[0]!r}"
+                + (f" (or {', '.join(map(repr, alternatives[1:]))})" if len(alternatives) > 1 else "")
+                + f"; columns: {', '.join(sorted(columns))}"
+            )
     n = len(ds)
-    order = np.random.default_rng(spec.seed).permutation(n) if spec.limit is not None and spec.limit < n else np.arange(n)
+    order = (
+        np.random.default_rng(spec.seed).permutation(n) if spec.limit is not None and spec.limit < n else np.arange(n)
+    )
     writer = ImageWriter(Path(out_dir), Path(image_prefix), f"{tag}/{spec.loader}", spec.image_root, verify_images)
     kept: list[tuple[int, dict]] = []
     filtered: collections.Counter = collections.Counter()
@@ -108,12 +119,20 @@ def load_source(spec: DatasetSource, out_dir: str | Path, image_prefix: str | Pa
         if len(bad) > max_bad_fraction * max(seen, 1) and seen >= 20:
             break
     if len(bad) > max_bad_fraction * max(seen, 1):
-        raise DataError(f"{label}: {len(bad)} of {seen} rows ({len(bad) / max(seen, 1):.1%}) have a missing or unreadable "
-                        f"image, more than max_bad_image_fraction = {max_bad_fraction:g} "
-                        f"(first: record {bad[0]['id']}, field 'image': {bad[0]['reason']})")
+        raise DataError(
+            f"{label}: {len(bad)} of {seen} rows ({len(bad) / max(seen, 1):.1%}) have a missing or unreadable "
+            f"image, more than max_bad_image_fraction = {max_bad_fraction:g} "
+            f"(first: record {bad[0]['id']}, field 'image': {bad[0]['reason']})"
+        )
     kept.sort(key=lambda t: t[0])
-    stats = {"rows": n, "visited": seen, "kept": len(kept), "bad_images": len(bad),
-             "filtered": dict(sorted(filtered.items())), "bad_examples": bad[:5]}
+    stats = {
+        "rows": n,
+        "visited": seen,
+        "kept": len(kept),
+        "bad_images": len(bad),
+        "filtered": dict(sorted(filtered.items())),
+        "bad_examples": bad[:5],
+    }
     return [r for _, r in kept], stats
 
 
@@ -121,8 +140,12 @@ def _split_stats(records: list[dict]) -> dict:
     fam = collections.Counter(str(r["meta"].get("family")) for r in records)
     qt = collections.Counter(str(r["meta"].get("qtype")) for r in records)
     ds = collections.Counter(str(r["meta"].get("dataset")) for r in records)
-    return {"n": len(records), "families": dict(sorted(fam.items())), "qtypes": dict(sorted(qt.items())),
-            "datasets": dict(sorted(ds.items()))}
+    return {
+        "n": len(records),
+        "families": dict(sorted(fam.items())),
+        "qtypes": dict(sorted(qt.items())),
+        "datasets": dict(sorted(ds.items())),
+    }
 
 
 def build_datasets_world(cfg: DatasetsConfig, out_dir: str | Path, image_prefix: str | Path | None = None) -> dict:
@@ -134,14 +157,22 @@ def build_datasets_world(cfg: DatasetsConfig, out_dir: str | Path, image_prefix:
     for name, specs in cfg.sources().items():
         records: list[dict] = []
         for spec in specs:
-            recs, st = load_source(spec, out_dir, prefix, tag=name, max_bad_fraction=cfg.max_bad_image_fraction,
-                                   verify_images=cfg.verify_images)
+            recs, st = load_source(
+                spec,
+                out_dir,
+                prefix,
+                tag=name,
+                max_bad_fraction=cfg.max_bad_image_fraction,
+                verify_images=cfg.verify_images,
+            )
             answerable = name in WORLD_SPLITS
             wrong = [r for r in recs if (r["kind"] == "unanswerable") == answerable]
             if wrong:
-                raise DataError(f"{source_label(spec)}: record {wrong[0]['meta']['source_id']!r}: field 'kind' = "
-                                f"{wrong[0]['kind']!r} does not belong in {name} "
-                                f"({'answerable' if answerable else 'unanswerable'} questions)")
+                raise DataError(
+                    f"{source_label(spec)}: record {wrong[0]['meta']['source_id']!r}: field 'kind' = "
+                    f"{wrong[0]['kind']!r} does not belong in {name} "
+                    f"({'answerable' if answerable else 'unanswerable'} questions)"
+                )
             records += recs
             stats["sources"].setdefault(name, {})[source_label(spec)] = st
         ids = collections.Counter(r["id"] for r in records)

@@ -2,6 +2,7 @@
 PNG under ``data/world/images/``; file names are resolved under the source's ``image_root`` and
 referenced by path.  A path that leaves the image root is an error; an image that is missing or does not
 decode is a *bad image* (the row is counted and skipped by the caller)."""
+
 from __future__ import annotations
 
 import base64
@@ -12,8 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..config import DataError
-
+from ..errors import DataError
 
 _FILE_SUFFIX = re.compile(r"\.(jpe?g|png|gif|bmp|webp|tiff?)$", re.I)
 
@@ -86,7 +86,7 @@ class ImageWriter:
         """The record's image path; BadImage when it is missing or unreadable."""
         if value is None:
             raise BadImage("no image")
-        if isinstance(value, dict):            # datasets Image(decode=False): {"bytes", "path"}
+        if isinstance(value, dict):  # datasets Image(decode=False): {"bytes", "path"}
             if value.get("bytes"):
                 return self._save(_decode(value["bytes"]), rid)
             if value.get("path"):
@@ -99,7 +99,7 @@ class ImageWriter:
             return self._save(_decode(value), rid)
         if not isinstance(value, str) or not value.strip():
             raise BadImage(f"image value of type {type(value).__name__}")
-        if base64_ok and len(value) > 256 and not _FILE_SUFFIX.search(value[-8:]):   # MMBench TSV: base64
+        if base64_ok and len(value) > 256 and not _FILE_SUFFIX.search(value[-8:]):  # MMBench TSV: base64
             try:
                 data = base64.b64decode(value, validate=False)
             except (binascii.Error, ValueError):

@@ -22,15 +22,17 @@ dataset, the record and the field.
 | vqav2_idk | VQAv2-IDK val, > ``min_idk - 1`` IDK annotations | - | unanswerable | [] |
 | records | the project's own record format (e.g. a hand-filtered UaVQA file) | given | given | given |
 """
+
 from __future__ import annotations
 
 import ast
 import collections
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..config import DataError, ParamError, check
+from ..errors import DataError
 from ..judge.normalize import normalize_answer
 from ..world.questions import CHOICE_INSTRUCTION, OOD_CHOICE_INSTRUCTION
 
@@ -38,9 +40,28 @@ LETTERS = "ABCDEFGHIJ"
 ID_COLUMNS = ("question_id", "id", "data_id", "index", "qid")
 
 # VQAv2-IDK (Cha et al., 2024): an annotator answer counts as "I don't know" when it contains one of these
-IDK_KEYWORDS = ("i don't know", "i dont know", "don't know", "dont know", "idk", "not sure", "unsure",
-                "unanswerable", "can't tell", "cant tell", "cannot tell", "can't see", "cant see", "cannot see",
-                "not possible", "impossible to tell", "no idea", "unknown", "unclear", "not clear")
+IDK_KEYWORDS = (
+    "i don't know",
+    "i dont know",
+    "don't know",
+    "dont know",
+    "idk",
+    "not sure",
+    "unsure",
+    "unanswerable",
+    "can't tell",
+    "cant tell",
+    "cannot tell",
+    "can't see",
+    "cant see",
+    "cannot see",
+    "not possible",
+    "impossible to tell",
+    "no idea",
+    "unknown",
+    "unclear",
+    "not clear",
+)
 
 
 def missing(value: Any) -> bool:
@@ -60,7 +81,9 @@ def ranked_unique(answers: Sequence[str]) -> list[str]:
 
 
 def choice_question(text: str, choices: Sequence[str], instruction: str, context: str | None = None) -> str:
-    lines = ([context] if context else []) + [text] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + [instruction]
+    lines = (
+        ([context] if context else []) + [text] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + [instruction]
+    )
     return "\n".join(lines)
 
 
@@ -68,19 +91,10 @@ class Loader:
     name = ""
     family: str | None = None
     kind = "open"
-    required: tuple[tuple[str, ...], ...] = ()     # each entry: alternative column names, one must exist
+    required: tuple[tuple[str, ...], ...] = ()  # each entry: alternative column names, one must exist
     image_columns: tuple[str, ...] = ("image",)  # columns holding the image (embedded, or a file name)
-    default_pattern: str | None = None           # file name from row fields when no image column exists
+    default_pattern: str | None = None  # file name from row fields when no image column exists
     base64_images = False
-    options: dict[str, type | tuple] = {}
-
-    def check_options(self, options: dict, prefix: str) -> None:
-        for k, v in options.items():
-            if k not in self.options:
-                allowed = ", ".join(sorted(self.options)) or "none"
-                raise ParamError(f"{prefix}.{k} = {v!r}: unknown option for loader {self.name}; allowed: {allowed}")
-            check(isinstance(v, self.options[k]) and not (self.options[k] is int and isinstance(v, bool)),
-                  f"{prefix}.{k}", v, f"must be of type {getattr(self.options[k], '__name__', self.options[k])}")
 
     def opt(self, options: dict, key: str, default):
         return options.get(key, default)
@@ -132,17 +146,24 @@ class VQAv2(Loader):
             answers = [str(mc).strip()] + [a for a in answers if a != str(mc).strip()]
         if not answers:
             raise DataError(f"{where}: field 'answers' is an empty answer list")
-        meta = {"family": self.family, "qtype": str(self.field(row, "answer_type", where, False) or "vqa"),
-                "vqa_answers": raw, "question_type": self.field(row, "question_type", where, False)}
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": answers,
-                "kind": "open", "meta": meta}, None
+        meta = {
+            "family": self.family,
+            "qtype": str(self.field(row, "answer_type", where, False) or "vqa"),
+            "vqa_answers": raw,
+            "question_type": self.field(row, "question_type", where, False),
+        }
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": answers,
+            "kind": "open",
+            "meta": meta,
+        }, None
 
 
 class VQAv2IDK(Loader):
     name, kind = "vqav2_idk", "unanswerable"
     required = (("question",), ("answers",), ("image", "image_id"))
     default_pattern = "{image_id}.jpg"
-    options = {"min_idk": int, "idk_keywords": list}
 
     def convert(self, row, where, options):
         raw = _vqa_answers(self, row, where)
@@ -153,8 +174,12 @@ class VQAv2IDK(Loader):
         n_idk = sum(any(p.search(normalize_answer(a)) for p in pats) for a in raw)
         if n_idk < int(self.opt(options, "min_idk", 2)):
             return None, "fewer IDK annotations than min_idk"
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": [], "kind": "unanswerable",
-                "meta": {"qtype": "vqav2_idk", "idk_count": n_idk, "vqa_answers": raw}}, None
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": [],
+            "kind": "unanswerable",
+            "meta": {"qtype": "vqav2_idk", "idk_count": n_idk, "vqa_answers": raw},
+        }, None
 
 
 class OVEN(Loader):
@@ -166,10 +191,17 @@ class OVEN(Loader):
         entity = str(self.field(row, "entity_text", where)).strip()
         aliases = self.field(row, "entity_aliases", where, required=False) or []
         answers = ranked_unique([entity] + [str(a).strip() for a in aliases if not missing(a)])
-        meta = {"family": self.family, "qtype": str(self.field(row, "data_split", where, False) or "entity"),
-                "entity_id": self.field(row, "entity_id", where, False)}
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": answers, "kind": "open",
-                "meta": meta}, None
+        meta = {
+            "family": self.family,
+            "qtype": str(self.field(row, "data_split", where, False) or "entity"),
+            "entity_id": self.field(row, "entity_id", where, False),
+        }
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": answers,
+            "kind": "open",
+            "meta": meta,
+        }, None
 
 
 def _letter_answer(answer, choices: Sequence[str], where: str) -> str:
@@ -188,7 +220,6 @@ def _letter_answer(answer, choices: Sequence[str], where: str) -> str:
 class ScienceQA(Loader):
     name, family, kind = "scienceqa", "choice", "choice"
     required = (("question",), ("choices",), ("answer",), ("image",))
-    options = {"require_image": bool, "with_hint": bool}
 
     def convert(self, row, where, options):
         if row.get("image") is None and self.opt(options, "require_image", True):
@@ -197,12 +228,25 @@ class ScienceQA(Loader):
         if len(choices) < 2:
             raise DataError(f"{where}: field 'choices' has {len(choices)} options (need at least 2)")
         hint = self.field(row, "hint", where, required=False) if self.opt(options, "with_hint", True) else None
-        q = choice_question(str(self.field(row, "question", where)).strip(), choices, CHOICE_INSTRUCTION,
-                            context=f"Context: {hint}" if hint else None)
-        meta = {"family": self.family, "qtype": str(self.field(row, ("subject", "category"), where, False) or "science"),
-                "topic": self.field(row, "topic", where, False), "grade": self.field(row, "grade", where, False)}
-        return {"question": q, "answers": [_letter_answer(row["answer"], choices, where)], "kind": "choice",
-                "choices": choices, "meta": meta}, None
+        q = choice_question(
+            str(self.field(row, "question", where)).strip(),
+            choices,
+            CHOICE_INSTRUCTION,
+            context=f"Context: {hint}" if hint else None,
+        )
+        meta = {
+            "family": self.family,
+            "qtype": str(self.field(row, ("subject", "category"), where, False) or "science"),
+            "topic": self.field(row, "topic", where, False),
+            "grade": self.field(row, "grade", where, False),
+        }
+        return {
+            "question": q,
+            "answers": [_letter_answer(row["answer"], choices, where)],
+            "kind": "choice",
+            "choices": choices,
+            "meta": meta,
+        }, None
 
 
 class AOKVQA(Loader):
@@ -216,10 +260,20 @@ class AOKVQA(Loader):
             raise DataError(f"{where}: field 'direct_answers' is an empty answer list")
         choices = self.field(row, "choices", where, required=False)
         idx = self.field(row, "correct_choice_idx", where, required=False)
-        meta = {"family": self.family, "qtype": "aokvqa", "vqa_answers": raw,
-                "mc_answer": choices[int(idx)] if choices is not None and idx is not None and 0 <= int(idx) < len(choices) else None}
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": ranked_unique(raw),
-                "kind": "open", "meta": meta}, None
+        meta = {
+            "family": self.family,
+            "qtype": "aokvqa",
+            "vqa_answers": raw,
+            "mc_answer": choices[int(idx)]
+            if choices is not None and idx is not None and 0 <= int(idx) < len(choices)
+            else None,
+        }
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": ranked_unique(raw),
+            "kind": "open",
+            "meta": meta,
+        }, None
 
 
 class GQA(Loader):
@@ -231,8 +285,12 @@ class GQA(Loader):
         answer = str(self.field(row, "answer", where)).strip()
         types = row.get("types")
         qtype = (types.get("structural") if isinstance(types, dict) else None) or "gqa"
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": [answer], "kind": "open",
-                "meta": {"family": self.family, "qtype": str(qtype), "full_answer": row.get("fullAnswer")}}, None
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": [answer],
+            "kind": "open",
+            "meta": {"family": self.family, "qtype": str(qtype), "full_answer": row.get("fullAnswer")},
+        }, None
 
 
 class MMBench(Loader):
@@ -250,13 +308,25 @@ class MMBench(Loader):
         if len(choices) < 2:
             raise DataError(f"{where}: fields 'A', 'B' must hold at least two options")
         hint = self.field(row, "hint", where, required=False)
-        q = choice_question(str(self.field(row, "question", where)).strip(), choices, OOD_CHOICE_INSTRUCTION,
-                            context=str(hint).strip() if hint is not None else None)
-        meta = {"family": self.family, "dataset": "mmbench",
-                "qtype": str(self.field(row, "category", where, False) or "mmbench"),
-                "l2_category": self.field(row, "l2-category", where, False)}
-        return {"question": q, "answers": [_letter_answer(self.field(row, "answer", where), choices, where)],
-                "kind": "choice", "choices": choices, "meta": meta}, None
+        q = choice_question(
+            str(self.field(row, "question", where)).strip(),
+            choices,
+            OOD_CHOICE_INSTRUCTION,
+            context=str(hint).strip() if hint is not None else None,
+        )
+        meta = {
+            "family": self.family,
+            "dataset": "mmbench",
+            "qtype": str(self.field(row, "category", where, False) or "mmbench"),
+            "l2_category": self.field(row, "l2-category", where, False),
+        }
+        return {
+            "question": q,
+            "answers": [_letter_answer(self.field(row, "answer", where), choices, where)],
+            "kind": "choice",
+            "choices": choices,
+            "meta": meta,
+        }, None
 
 
 _IMAGE_TAG = re.compile(r"<image\s*(\d+)>")
@@ -266,12 +336,6 @@ class MMMU(Loader):
     name, family, kind = "mmmu", "choice", "choice"
     required = (("question",), ("options",), ("answer",), ("image_1",))
     image_columns = ("image_1",)
-    options = {"multi_image": str}   # skip (default) | first
-
-    def check_options(self, options, prefix):
-        super().check_options(options, prefix)
-        if "multi_image" in options and options["multi_image"] not in ("skip", "first"):
-            raise ParamError(f"{prefix}.multi_image = {options['multi_image']!r}: must be one of skip, first")
 
     def convert(self, row, where, options):
         n_images = sum(1 for k in range(1, 8) if not missing(row.get(f"image_{k}")))
@@ -286,14 +350,23 @@ class MMMU(Loader):
         choices = [str(c).strip() for c in opts or []]
         text = _IMAGE_TAG.sub("the image", str(self.field(row, "question", where)).strip())
         qtype = str(self.field(row, "question_type", where, False) or ("multiple-choice" if choices else "open"))
-        meta = {"family": self.family, "dataset": "mmmu", "qtype": qtype,
-                "subfield": self.field(row, "subfield", where, False), "n_images": n_images}
+        meta = {
+            "family": self.family,
+            "dataset": "mmmu",
+            "qtype": qtype,
+            "subfield": self.field(row, "subfield", where, False),
+            "n_images": n_images,
+        }
         answer = self.field(row, "answer", where)
         if qtype == "open" or not choices:
             return {"question": text, "answers": [str(answer).strip()], "kind": "open", "meta": meta}, None
-        return {"question": choice_question(text, choices, OOD_CHOICE_INSTRUCTION),
-                "answers": [_letter_answer(answer, choices, where)], "kind": "choice", "choices": choices,
-                "meta": meta}, None
+        return {
+            "question": choice_question(text, choices, OOD_CHOICE_INSTRUCTION),
+            "answers": [_letter_answer(answer, choices, where)],
+            "kind": "choice",
+            "choices": choices,
+            "meta": meta,
+        }, None
 
 
 class BeyondVisQA(Loader):
@@ -303,8 +376,12 @@ class BeyondVisQA(Loader):
 
     def convert(self, row, where, options):
         meta = {"qtype": "beyondvisqa", "options": row.get("options") or row.get("choices")}
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": [], "kind": "unanswerable",
-                "meta": meta}, None
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": [],
+            "kind": "unanswerable",
+            "meta": meta,
+        }, None
 
 
 class VizWiz(Loader):
@@ -326,15 +403,19 @@ class VizWiz(Loader):
             flags.append(ranked[0] == "unanswerable")
         if not any(flags):
             return None, "answerable"
-        return {"question": str(self.field(row, "question", where)).strip(), "answers": [], "kind": "unanswerable",
-                "meta": {"qtype": "vizwiz", "vqa_answers": raw}}, None
+        return {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": [],
+            "kind": "unanswerable",
+            "meta": {"qtype": "vizwiz", "vqa_answers": raw},
+        }, None
 
 
 class Records(Loader):
     """The project's own question records (e.g. UaVQA generated on test images and filtered by hand)."""
+
     name = "records"
     required = (("question",), ("image",))
-    options = {"kind": str}
 
     def convert(self, row, where, options):
         kind = row.get("kind") or self.opt(options, "kind", "unanswerable")
@@ -343,15 +424,21 @@ class Records(Loader):
         answers = [str(a) for a in (row.get("answers") or [])]
         if kind != "unanswerable" and not answers:
             raise DataError(f"{where}: field 'answers' is an empty answer list")
-        rec = {"question": str(self.field(row, "question", where)).strip(), "answers": answers, "kind": kind,
-               "meta": dict(row.get("meta") or {})}
+        rec = {
+            "question": str(self.field(row, "question", where)).strip(),
+            "answers": answers,
+            "kind": kind,
+            "meta": dict(row.get("meta") or {}),
+        }
         if kind == "choice":
             rec["choices"] = list(row.get("choices") or [])
         return rec, None
 
 
-LOADERS: dict[str, Loader] = {cls.name: cls() for cls in (VQAv2, VQAv2IDK, OVEN, ScienceQA, AOKVQA, GQA, MMBench,
-                                                           MMMU, BeyondVisQA, VizWiz, Records)}
+LOADERS: dict[str, Loader] = {
+    cls.name: cls()
+    for cls in (VQAv2, VQAv2IDK, OVEN, ScienceQA, AOKVQA, GQA, MMBench, MMMU, BeyondVisQA, VizWiz, Records)
+}
 
 
 def load_rows(spec) -> Any:
@@ -367,8 +454,11 @@ def load_rows(spec) -> Any:
             kwargs["data_files"] = spec.data_files
         if spec.revision is not None:
             kwargs["revision"] = spec.revision
-        ds = datasets.load_dataset(spec.path, name, **kwargs) if name is not None else \
-            datasets.load_dataset(spec.path, **kwargs)
+        ds = (
+            datasets.load_dataset(spec.path, name, **kwargs)
+            if name is not None
+            else datasets.load_dataset(spec.path, **kwargs)
+        )
         for col, feat in ds.features.items():
             if isinstance(feat, datasets.Image) and feat.decode:
                 ds = ds.cast_column(col, datasets.Image(decode=False))

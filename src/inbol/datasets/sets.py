@@ -1,12 +1,13 @@
 """The unanswerable evaluation sets at paper scale: the ``unanswerable_sets`` stage copies the sets that
 the real-dataset world wrote (``data/world/{uavqa,beyond,vizwiz,vqav2_idk}.jsonl``) instead of building
 synthetic ones.  Their sizes are the sources' ``limit`` (``world.datasets.<set>[].limit``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..io import read_json, read_jsonl, write_jsonl
-from .config import UNANSWERABLE_SETS
+from ..params import UNANSWERABLE_SETS
 
 
 def is_datasets_world(world_dir: str | Path) -> bool:

@@ -6,16 +6,66 @@
 - :mod:`.report`: Tables 1-4, Figure 4, the exposure figure and the trend checks;
 - :mod:`.paper`: the paper's reported numbers (reference only).
 """
-from .evaluate import (MODELS, REFUSAL_SUFFIX, EvaluateConfig, TestSet, answer_sets, check_coverage, check_model_dir,
-                       evaluate_model, hf_answer_fn, judge_sets, load_testsets, make_testset, model_spec, score)
-from .metrics import (CONF_EDGES, EXPOSURE_BUCKETS, by_conf_bin, by_exposure, conf_bin, conf_bin_labels,
-                      counts_from_percent, macro_average, pool, set_metrics, spearman, trust_metrics)
-from .testsets import SETS, TestsetsConfig, build_testsets, gap_to_target, select_balanced, testsets_metrics, tilted_quotas
 
-__all__ = ["MODELS", "REFUSAL_SUFFIX", "EvaluateConfig", "TestSet", "answer_sets", "check_coverage", "check_model_dir",
-           "evaluate_model",
-           "hf_answer_fn", "judge_sets", "load_testsets", "make_testset", "model_spec", "score",
-           "CONF_EDGES", "EXPOSURE_BUCKETS", "by_conf_bin", "by_exposure", "conf_bin", "conf_bin_labels",
-           "counts_from_percent", "macro_average", "pool", "set_metrics", "spearman", "trust_metrics",
-           "SETS", "TestsetsConfig", "build_testsets", "gap_to_target", "select_balanced", "testsets_metrics",
-           "tilted_quotas"]
+from .evaluate import (
+    REFUSAL_SUFFIX,
+    TestSet,
+    answer_sets,
+    check_coverage,
+    check_model_dir,
+    evaluate_model,
+    judge_sets,
+    load_testsets,
+    make_testset,
+    prompt_suffix,
+    score,
+    score_runs,
+)
+from .metrics import (
+    CONF_EDGES,
+    EXPOSURE_BUCKETS,
+    by_conf_bin,
+    by_exposure,
+    conf_bin,
+    conf_bin_labels,
+    counts_from_percent,
+    macro_average,
+    pool,
+    set_metrics,
+    spearman,
+    trust_metrics,
+)
+from .testsets import SETS, build_testsets, gap_to_target, select_balanced, testsets_metrics, tilted_quotas
+
+__all__ = [
+    "REFUSAL_SUFFIX",
+    "TestSet",
+    "answer_sets",
+    "check_coverage",
+    "check_model_dir",
+    "evaluate_model",
+    "judge_sets",
+    "load_testsets",
+    "make_testset",
+    "prompt_suffix",
+    "score",
+    "score_runs",
+    "CONF_EDGES",
+    "EXPOSURE_BUCKETS",
+    "by_conf_bin",
+    "by_exposure",
+    "conf_bin",
+    "conf_bin_labels",
+    "counts_from_percent",
+    "macro_average",
+    "pool",
+    "set_metrics",
+    "spearman",
+    "trust_metrics",
+    "SETS",
+    "build_testsets",
+    "gap_to_target",
+    "select_balanced",
+    "testsets_metrics",
+    "tilted_quotas",
+]

@@ -1,9 +1,10 @@
 """Evaluating a model on the test sets (paper section 4.1.2, appendix F).
 
 - :func:`load_testsets` reads ``data/testsets`` (manifest + one JSONL per set);
-- :func:`answer_sets` gets one greedy response per question (batched; for the Refusal-Prompt baseline with
-  the paper's refusal prompt appended to the question, :data:`REFUSAL_SUFFIX`); multiple-choice questions
-  already carry their letter instruction in the question text;
+- :func:`answer_sets` gets one greedy response per question from an answer function (batched, e.g.
+  :func:`inbol.models.greedy_answer_fn`; for the Refusal-Prompt baseline with the paper's refusal prompt
+  appended to the question, :data:`REFUSAL_SUFFIX`); multiple-choice questions already carry their letter
+  instruction in the question text;
 - :func:`judge_sets` gives the verdicts: the hybrid evaluator (string match, then the semantic judge) on
   the in-domain sets, string matching only out of domain (and on the extra sets), as in the paper;
   predictions are ``{id, set, response, verdict, conf_base}``;
@@ -12,13 +13,14 @@
   answerable out-of-domain sets ("ood_avg", Table 4), and beyond the paper, refusal rate and accuracy on
   the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
-from ..config import DataError, ParamError, check, check_choice
+from ..errors import DataError
 from ..io import read_json, read_jsonl
 from ..judge import REFUSAL_PROMPT, judge_records
 from .metrics import by_exposure, macro_average, pool, rounded, set_metrics
@@ -31,42 +33,11 @@ REFUSAL_SUFFIX = " " + REFUSAL_PROMPT
 # posed as multiple choice are left out, a letter being right by chance a quarter of the time.
 EXPOSURE_FAMILY = "emblem"
 
-# model name (the evaluate stage's argument) -> (model folder, prompt suffix)
-MODELS: dict[str, tuple[str, str]] = {
-    "base": ("models/base", ""),
-    "refusal_prompt": ("models/base", REFUSAL_SUFFIX),
-    "sft": ("models/sft", ""),
-    "idk_it": ("models/idk_it", ""),
-    "ca_dpo": ("models/ca_dpo", ""),
-    "dpo_1": ("models/dpo_1", ""),
-    "dpo_2": ("models/dpo_2", ""),
-    "dpo_3": ("models/dpo_3", ""),
-}
-DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    batch_size: int = 64
-    max_new_tokens: int = 12
-    device: str = "auto"
-    dtype: str = "auto"
-    vqa_accuracy: bool = False   # also report the official VQA accuracy (sets with meta.vqa_answers), inbol.judge.vqa_accuracy
-
-    def validate(self, prefix: str = "evaluate") -> None:
-        check(self.batch_size >= 1, f"{prefix}.batch_size", self.batch_size, "must be an integer >= 1")
-        check(1 <= self.max_new_tokens <= 4096, f"{prefix}.max_new_tokens", self.max_new_tokens,
-              "must be an integer in [1, 4096]")
-        check_choice(f"{prefix}.device", self.device, DEVICES)
-        check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
-
-
-def model_spec(name: str) -> tuple[str, str]:
-    """(model folder, prompt suffix) of a model name; a ParamError for an unknown one."""
-    if name not in MODELS:
-        raise ParamError(f"model = {name!r}: must be one of {', '.join(MODELS)}")
-    return MODELS[name]
+def prompt_suffix(model: str) -> str:
+    """What the evaluated model's name appends to each question: the paper's refusal prompt for the Refusal
+    Prompt baseline (``refusal_prompt``), nothing otherwise."""
+    return REFUSAL_SUFFIX if model == "refusal_prompt" else ""
 
 
 def check_model_dir(path: str | Path, name: str) -> None:
@@ -81,13 +52,13 @@ def check_model_dir(path: str | Path, name: str) -> None:
 class TestSet:
     __test__ = False
     name: str
-    group: str            # in_domain | ood | extra
+    group: str  # in_domain | ood | extra
     answerable: bool
-    paper: str            # the paper's dataset it stands for
+    paper: str  # the paper's dataset it stands for
     records: list
 
 
-def load_testsets(folder: str | Path = "data/testsets") -> dict[str, TestSet]:
+def load_testsets(folder: str | Path) -> dict[str, TestSet]:
     folder = Path(folder)
     if not (folder / MANIFEST).is_file():
         raise DataError(f"{folder / MANIFEST}: missing (run the testsets stage first)")
@@ -105,8 +76,13 @@ def load_testsets(folder: str | Path = "data/testsets") -> dict[str, TestSet]:
     return out
 
 
-def make_testset(name: str, records: Sequence[dict], group: str | None = None, answerable: bool | None = None,
-                 paper: str | None = None) -> TestSet:
+def make_testset(
+    name: str,
+    records: Sequence[dict],
+    group: str | None = None,
+    answerable: bool | None = None,
+    paper: str | None = None,
+) -> TestSet:
     """A :class:`TestSet`; group/answerable/paper default to the known set's (:data:`SETS`)."""
     if not records:
         raise DataError(f"test set {name!r}: no questions")
@@ -126,18 +102,10 @@ def make_testset(name: str, records: Sequence[dict], group: str | None = None, a
 # answering and judging
 # --------------------------------------------------------------------------------------------
 
-def hf_answer_fn(model, processor, cfg: EvaluateConfig, prompt_suffix: str = "") -> Callable[[list[dict], str], list[str]]:
-    """Greedy batched answers of an in-process model (inbol.models.generate)."""
-    from ..models import generate
 
-    def answer(records: list[dict], desc: str) -> list[str]:
-        return [o[0] for o in generate(model, processor, records, batch_size=cfg.batch_size,
-                                       max_new_tokens=cfg.max_new_tokens, prompt_suffix=prompt_suffix,
-                                       desc=desc)]
-    return answer
-
-
-def answer_sets(answer_fn: Callable[[list[dict], str], list[str]], testsets: dict[str, TestSet]) -> dict[str, list[str]]:
+def answer_sets(
+    answer_fn: Callable[[list[dict], str], list[str]], testsets: dict[str, TestSet]
+) -> dict[str, list[str]]:
     out = {}
     for name, ts in testsets.items():
         responses = answer_fn(ts.records, f"evaluate: {name}")
@@ -147,8 +115,14 @@ def answer_sets(answer_fn: Callable[[list[dict], str], list[str]], testsets: dic
     return out
 
 
-def judge_sets(testsets: dict[str, TestSet], responses: dict[str, Sequence[str]], semantic=None, *,
-               lenient: bool = True, stats: dict | None = None) -> list[dict]:
+def judge_sets(
+    testsets: dict[str, TestSet],
+    responses: dict[str, Sequence[str]],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    stats: dict | None = None,
+) -> list[dict]:
     """Predictions ``{id, set, response, verdict, conf_base}``: the hybrid evaluator (``semantic``) in
     domain, string matching only elsewhere.  ``stats`` gets the judge's counts per group."""
     preds = []
@@ -156,20 +130,24 @@ def judge_sets(testsets: dict[str, TestSet], responses: dict[str, Sequence[str]]
         if name not in responses:
             raise DataError(f"test set {name!r}: no responses")
         counts: dict = {}
-        verdicts = judge_records(ts.records, responses[name], semantic if ts.group == "in_domain" else None,
-                                 lenient=lenient, stats=counts)
+        verdicts = judge_records(
+            ts.records, responses[name], semantic if ts.group == "in_domain" else None, lenient=lenient, stats=counts
+        )
         if stats is not None:
             g = stats.setdefault(ts.group, {})
             for k, v in counts.items():
                 g[k] = g.get(k, 0) + v
-        preds += [{"id": r["id"], "set": name, "response": resp, "verdict": v, "conf_base": r.get("conf_base")}
-                  for r, resp, v in zip(ts.records, responses[name], verdicts)]
+        preds += [
+            {"id": r["id"], "set": name, "response": resp, "verdict": v, "conf_base": r.get("conf_base")}
+            for r, resp, v in zip(ts.records, responses[name], verdicts)
+        ]
     return preds
 
 
 # --------------------------------------------------------------------------------------------
 # coverage and metrics
 # --------------------------------------------------------------------------------------------
+
 
 def check_coverage(testsets: dict[str, TestSet], predictions: Sequence[dict]) -> dict[str, dict[str, dict]]:
     """Predictions by set and id; a DataError (one line, naming the set) unless every set is covered
@@ -191,32 +169,45 @@ def check_coverage(testsets: dict[str, TestSet], predictions: Sequence[dict]) ->
         ids = [r["id"] for r in ts.records]
         missing = [i for i in ids if i not in got]
         if missing:
-            raise DataError(f"predictions for set {name!r} cover {len(ids) - len(missing)} of {len(ids)} questions "
-                            f"(missing e.g. {missing[0]!r})")
+            raise DataError(
+                f"predictions for set {name!r} cover {len(ids) - len(missing)} of {len(ids)} questions "
+                f"(missing e.g. {missing[0]!r})"
+            )
         extra = sorted(set(got) - set(ids))
         if extra:
             raise DataError(f"predictions for set {name!r}: {len(extra)} id(s) not in the set, e.g. {extra[0]!r}")
     return by_set
 
 
-def score(testsets: dict[str, TestSet], predictions: Sequence[dict], *, model: str | None = None,
-          extra: dict | None = None) -> dict:
+def score(
+    testsets: dict[str, TestSet], predictions: Sequence[dict], *, model: str | None = None, extra: dict | None = None
+) -> dict:
     """The metrics JSON of one model (percent; floats rounded to 4 decimals)."""
-    by_set = check_coverage(testsets, predictions)
+    return score_runs(testsets, [predictions], model=model, extra=extra)
+
+
+def score_runs(
+    testsets: dict[str, TestSet], runs: Sequence[Sequence[dict]], *, model: str | None = None, extra: dict | None = None
+) -> dict:
+    """The metrics of one model over several runs (seeds) of it: the counts pooled over the runs (each run
+    covers every test set), so Acc, RefR and S_trust are the means over the runs."""
+    if not runs:
+        raise DataError(f"model {model!r}: no predictions to score")
+    checked = [check_coverage(testsets, preds) for preds in runs]
     sets = {}
     exposures, exp_verdicts = [], []
     for name, ts in testsets.items():
-        verdicts = [by_set[name][r["id"]]["verdict"] for r in ts.records]
+        verdicts = [by_set[name][r["id"]]["verdict"] for by_set in checked for r in ts.records]
         m = set_metrics(verdicts, ts.answerable)
         sets[name] = {"group": ts.group, "paper": ts.paper, **m}
         if ts.group == "in_domain" and ts.answerable:
-            for r, v in zip(ts.records, verdicts):
+            for r, v in zip(list(ts.records) * len(runs), verdicts):
                 meta = r.get("meta", {})
                 e = meta.get("exposure")
                 if e is not None and meta.get("family") == EXPOSURE_FAMILY:
                     exposures.append(int(e))
                     exp_verdicts.append(v)
-    out: dict = {"model": model, **(extra or {}), "sets": sets}
+    out: dict = {"model": model, **(extra or {}), "runs": len(runs), "sets": sets}
     for key, group in (("overall", "in_domain"), ("ood", "ood"), ("extra", "extra")):
         members = [s for s in sets.values() if s["group"] == group]
         out[key] = {**pool(members), "sets": [n for n, s in sets.items() if s["group"] == group]} if members else None
@@ -226,8 +217,15 @@ def score(testsets: dict[str, TestSet], predictions: Sequence[dict], *, model: s
     return rounded(out)
 
 
-def evaluate_model(answer_fn, testsets: dict[str, TestSet], semantic=None, *, lenient: bool = True,
-                   model: str | None = None, extra: dict | None = None) -> tuple[list[dict], dict]:
+def evaluate_model(
+    answer_fn,
+    testsets: dict[str, TestSet],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    model: str | None = None,
+    extra: dict | None = None,
+) -> tuple[list[dict], dict]:
     """Answer, judge and score: (predictions, metrics)."""
     stats: dict = {}
     preds = judge_sets(testsets, answer_sets(answer_fn, testsets), semantic, lenient=lenient, stats=stats)
@@ -235,6 +233,17 @@ def evaluate_model(answer_fn, testsets: dict[str, TestSet], semantic=None, *, le
     return preds, metrics
 
 
-__all__ = ["REFUSAL_SUFFIX", "MODELS", "EvaluateConfig", "TestSet", "model_spec", "check_model_dir", "load_testsets",
-           "make_testset",
-           "hf_answer_fn", "answer_sets", "judge_sets", "check_coverage", "score", "evaluate_model"]
+__all__ = [
+    "REFUSAL_SUFFIX",
+    "prompt_suffix",
+    "TestSet",
+    "check_model_dir",
+    "load_testsets",
+    "make_testset",
+    "answer_sets",
+    "judge_sets",
+    "check_coverage",
+    "score",
+    "score_runs",
+    "evaluate_model",
+]

@@ -12,10 +12,11 @@ counts summed over the sets, then the metrics of the sums (Table 1: 300 + 300 + 
 unanswerable questions).  :func:`macro_average` is the unweighted mean over sets that the paper's Table 4
 uses for its out-of-domain "Avg" (over AOKVQA, GQA, MMMU and MMBench; BeyondVisQA is left out there).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,7 +24,7 @@ import numpy as np
 CONF_EDGES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 # Ground-truth corpus exposure buckets of emblem questions (the same as inbol.models.base.EXPOSURE_BUCKETS).
 EXPOSURE_BUCKETS: tuple[tuple[int, int], ...] = ((0, 0), (1, 4), (5, 14), (15, 49), (50, 10**9))
-_EPS = 1e-9   # conf = k/K compared with bin edges up to rounding (2/10 falls in [0, .2])
+_EPS = 1e-9  # conf = k/K compared with bin edges up to rounding (2/10 falls in [0, .2])
 
 
 def _pct(num: int, den: int) -> float:
@@ -41,10 +42,16 @@ def trust_metrics(n_correct: int, n_refusal: int, n: int) -> dict:
         raise ValueError(f"n_correct + n_refusal = {n_correct + n_refusal} > n = {n}")
     acc, refr = _pct(n_correct, n), _pct(n_refusal, n)
     answered = n - n_refusal
-    return {"n": int(n), "n_correct": int(n_correct), "n_refusal": int(n_refusal),
-            "n_incorrect": int(n - n_correct - n_refusal), "acc": acc, "refr": refr,
-            "s_trust": 2 * acc + refr - 100.0,
-            "answered_acc": _pct(n_correct, answered) if answered else None}
+    return {
+        "n": int(n),
+        "n_correct": int(n_correct),
+        "n_refusal": int(n_refusal),
+        "n_incorrect": int(n - n_correct - n_refusal),
+        "acc": acc,
+        "refr": refr,
+        "s_trust": 2 * acc + refr - 100.0,
+        "answered_acc": _pct(n_correct, answered) if answered else None,
+    }
 
 
 def count_verdicts(verdicts: Iterable[str]) -> tuple[int, int, int]:
@@ -98,6 +105,7 @@ def counts_from_percent(acc: float, refr: float, n: int) -> tuple[int, int]:
 # confidence bins (Figure 4) and exposure buckets
 # --------------------------------------------------------------------------------------------
 
+
 def conf_bin_labels(edges: Sequence[float] = CONF_EDGES) -> list[str]:
     return [("[" if i == 0 else "(") + f"{lo:g},{hi:g}]" for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
 
@@ -121,7 +129,9 @@ def rates(verdicts: Sequence[str]) -> dict:
     return {"n": n, "refusal_rate": m["refr"], "acc": m["acc"], "answered_acc": m["answered_acc"]}
 
 
-def by_conf_bin(confs: Sequence[float | None], verdicts: Sequence[str], edges: Sequence[float] = CONF_EDGES) -> list[dict]:
+def by_conf_bin(
+    confs: Sequence[float | None], verdicts: Sequence[str], edges: Sequence[float] = CONF_EDGES
+) -> list[dict]:
     """Per bin of the base model's confidence ``{bin, lo, hi, mid, n, refusal_rate, acc, answered_acc}``;
     questions without a confidence (None) are left out."""
     groups: list[list[str]] = [[] for _ in range(len(edges) - 1)]
@@ -129,8 +139,16 @@ def by_conf_bin(confs: Sequence[float | None], verdicts: Sequence[str], edges: S
         if conf is not None:
             groups[conf_bin(conf, edges)].append(v)
     labels = conf_bin_labels(edges)
-    return [{"bin": labels[i], "lo": edges[i], "hi": edges[i + 1], "mid": round((edges[i] + edges[i + 1]) / 2, 6),
-             **rates(g)} for i, g in enumerate(groups)]
+    return [
+        {
+            "bin": labels[i],
+            "lo": edges[i],
+            "hi": edges[i + 1],
+            "mid": round((edges[i] + edges[i + 1]) / 2, 6),
+            **rates(g),
+        }
+        for i, g in enumerate(groups)
+    ]
 
 
 def exposure_bucket(exposure: int) -> str:
@@ -183,11 +201,15 @@ def by_exposure(exposures: Sequence[int], verdicts: Sequence[str]) -> dict:
     buckets = {b: rates(g) for b, g in groups.items()}
     filled = [b for b in buckets if buckets[b]["n"]]
     refused = [1.0 if v == "refusal" else 0.0 for v in verdicts]
-    return {"n": len(verdicts), "buckets": buckets,
-            "spearman": spearman(refused, [math.log1p(int(e)) for e in exposures]),
-            "refusal_gap": (buckets[filled[0]]["refusal_rate"] - buckets[filled[-1]]["refusal_rate"])
-            if len(filled) >= 2 else None,
-            "gap_buckets": [filled[0], filled[-1]] if len(filled) >= 2 else None}
+    return {
+        "n": len(verdicts),
+        "buckets": buckets,
+        "spearman": spearman(refused, [math.log1p(int(e)) for e in exposures]),
+        "refusal_gap": (buckets[filled[0]]["refusal_rate"] - buckets[filled[-1]]["refusal_rate"])
+        if len(filled) >= 2
+        else None,
+        "gap_buckets": [filled[0], filled[-1]] if len(filled) >= 2 else None,
+    }
 
 
 def rounded(obj, ndigits: int = 4):

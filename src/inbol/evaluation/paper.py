@@ -6,6 +6,7 @@ Table 1 is copied in full (both base models) so that a test can recompute every 
 numbers.  Doing so shows that the extracted text is not fully consistent for three LLaVA1.5-13B rows (see
 :data:`TABLE1_INCONSISTENT`); every LLaVA1.5-7B row is consistent.
 """
+
 from __future__ import annotations
 
 # sizes of the paper's in-domain sets (section 4.1.2 / appendix F)
@@ -59,15 +60,23 @@ def _rows(text: str):
 
 TABLE1: dict[tuple[str, str], dict] = {}
 for _b, _m, _v in _rows(_T1):
-    TABLE1[(_b, _m)] = {"vqav2": dict(zip(_M, _v[0:3])), "oven": dict(zip(_M, _v[3:6])),
-                        "sqa": dict(zip(_M, _v[6:9])), "uavqa": {"acc": 0.0, "refr": _v[9]},
-                        "overall": dict(zip(_M, _v[10:13]))}
+    TABLE1[(_b, _m)] = {
+        "vqav2": dict(zip(_M, _v[0:3])),
+        "oven": dict(zip(_M, _v[3:6])),
+        "sqa": dict(zip(_M, _v[6:9])),
+        "uavqa": {"acc": 0.0, "refr": _v[9]},
+        "overall": dict(zip(_M, _v[10:13])),
+    }
 
 TABLE2: dict[tuple[str, str], dict] = {}
 for _b, _m, _v in _rows(_T2):
-    TABLE2[(_b, _m)] = {"aokvqa": dict(zip(_M, _v[0:3])), "gqa": dict(zip(_M, _v[3:6])),
-                        "mmmu": dict(zip(_M, _v[6:9])), "beyondvisqa": {"acc": 0.0, "refr": _v[9]},
-                        "mmbench": dict(zip(_M, _v[10:13]))}
+    TABLE2[(_b, _m)] = {
+        "aokvqa": dict(zip(_M, _v[0:3])),
+        "gqa": dict(zip(_M, _v[3:6])),
+        "mmmu": dict(zip(_M, _v[6:9])),
+        "beyondvisqa": {"acc": 0.0, "refr": _v[9]},
+        "mmbench": dict(zip(_M, _v[10:13])),
+    }
 
 # Table 3: refusal rate on extra unanswerable sets, (base, model) -> {set: refr}
 TABLE3: dict[tuple[str, str], dict] = {
@@ -94,7 +103,12 @@ TABLE1_INCONSISTENT = {
 }
 
 # our model names -> the paper's row labels
-TABLE1_METHOD = {"base": "Original", "refusal_prompt": "+Refusal Prompt", "sft": "+SFT", "idk_it": "+IDK-IT",
-                 "ca_dpo": "+CA-DPO"}
+TABLE1_METHOD = {
+    "base": "Original",
+    "refusal_prompt": "+Refusal Prompt",
+    "sft": "+SFT",
+    "idk_it": "+IDK-IT",
+    "ca_dpo": "+CA-DPO",
+}
 TABLE3_MODEL = {"base": "Original", "idk_it": "IDK-IT", "ca_dpo": "CA-DPO"}
 TABLE4_METHOD = {"dpo_1": "DPO (1)", "dpo_2": "DPO (2)", "dpo_3": "DPO (3)", "ca_dpo": "CA-DPO (3)"}

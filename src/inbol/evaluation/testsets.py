@@ -30,16 +30,17 @@ The mean conf of a question set is the original model's expected accuracy when i
 temperature 1; its greedy accuracy (what evaluate@base measures) is usually close, not equal.  A family
 with at most ``n_per_family`` candidates is taken whole and reported as short.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from ..config import DataError, check, check_range
+from ..errors import DataError
 from ..io import read_jsonl
+from ..params import Testsets
 
 FAMILIES = ("perception", "emblem", "choice")
 OOD_SPLITS = ("ood_phrasing", "ood_hard", "ood_choice")
@@ -55,7 +56,7 @@ SETS: dict[str, tuple[str, bool, str]] = {
     "ood_choice": ("ood", True, "MMBench/MMMU"),
     "beyond": ("ood", False, "BeyondVisQA"),
     "vizwiz": ("extra", False, "VizWiz(ua)"),
-    "vqav2_idk": ("extra", False, "VQAv2-IDK(filter)"),   # real datasets only (world.source: datasets)
+    "vqav2_idk": ("extra", False, "VQAv2-IDK(filter)"),  # real datasets only (world.source: datasets)
 }
 GROUPS = ("in_domain", "ood", "extra")
 MANIFEST = "manifest.json"
@@ -69,24 +70,10 @@ def order_sets(names) -> list[str]:
     return [n for n in SETS if n in names] + sorted(n for n in names if n not in SETS)
 
 
-@dataclass(frozen=True)
-class TestsetsConfig:
-    __test__ = False            # not a pytest class
-    n_per_family: int = 300     # in-domain questions per family (paper: 300 VQAv2, 300 OVEN, 300 ScienceQA)
-    n_unanswerable: int = 100   # UaVQA questions (paper: 100)
-    target_acc: float = 0.5     # the original model's target accuracy (mean conf) per family (paper: ~50%)
-    seed: int = 0
-
-    def validate(self, prefix: str = "testsets") -> None:
-        check(self.n_per_family >= 1, f"{prefix}.n_per_family", self.n_per_family, "must be an integer >= 1")
-        check(self.n_unanswerable >= 0, f"{prefix}.n_unanswerable", self.n_unanswerable, "must be an integer >= 0")
-        check_range(f"{prefix}.target_acc", self.target_acc, 0.0, 1.0)
-        check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
-
-
 # --------------------------------------------------------------------------------------------
 # balancing
 # --------------------------------------------------------------------------------------------
+
 
 def _capped_shares(weights: np.ndarray, caps: np.ndarray, n: int) -> np.ndarray:
     """Split ``n`` in proportion to ``weights`` without exceeding ``caps`` (water-filling)."""
@@ -154,8 +141,9 @@ def tilted_quotas(confs: Sequence[float], counts: Sequence[int], n: int, target:
     return [int(x) for x in base], float(lam)
 
 
-def select_balanced(candidates: Sequence[dict], n: int, target: float, rng: np.random.Generator,
-                    conf_key: str = "conf_base") -> tuple[list[dict], dict]:
+def select_balanced(
+    candidates: Sequence[dict], n: int, target: float, rng: np.random.Generator, conf_key: str = "conf_base"
+) -> tuple[list[dict], dict]:
     """``n`` of ``candidates`` (each with a conf under ``conf_key``) with mean conf near ``target``;
     returned in the candidates' order, with selection statistics."""
     strata: dict[float, list[int]] = {}
@@ -174,16 +162,24 @@ def select_balanced(candidates: Sequence[dict], n: int, target: float, rng: np.r
     picked = [candidates[i] for i in chosen]
     all_conf = [float(r[conf_key]) for r in candidates]
     sel_conf = [float(r[conf_key]) for r in picked]
-    stats = {"n_candidates": len(candidates), "n_requested": n, "n": len(picked), "short": len(picked) < n,
-             "target": target, "conf_mean_candidates": float(np.mean(all_conf)) if all_conf else None,
-             "conf_mean": float(np.mean(sel_conf)) if sel_conf else None, "tilt": lam,
-             "conf_hist": {f"{cv:g}": q for cv, q in zip(confs, quotas)}}
+    stats = {
+        "n_candidates": len(candidates),
+        "n_requested": n,
+        "n": len(picked),
+        "short": len(picked) < n,
+        "target": target,
+        "conf_mean_candidates": float(np.mean(all_conf)) if all_conf else None,
+        "conf_mean": float(np.mean(sel_conf)) if sel_conf else None,
+        "tilt": lam,
+        "conf_hist": {f"{cv:g}": q for cv, q in zip(confs, quotas)},
+    }
     return picked, stats
 
 
 # --------------------------------------------------------------------------------------------
 # the sets
 # --------------------------------------------------------------------------------------------
+
 
 def _with_conf(records: list[dict], conf: dict[str, float]) -> list[dict]:
     return [{**r, "conf_base": conf.get(r["id"])} for r in records]
@@ -199,9 +195,9 @@ def _read(path: Path, what: str) -> list[dict]:
     return read_jsonl(path)
 
 
-def build_testsets(cfg: TestsetsConfig, world_dir: str | Path = "data/world",
-                   restructured_dir: str | Path = "data/restructured",
-                   unanswerable_dir: str | Path = "data/unanswerable/sets") -> tuple[dict[str, list[dict]], dict]:
+def build_testsets(
+    cfg: Testsets, world_dir: str | Path, restructured_dir: str | Path, unanswerable_dir: str | Path
+) -> tuple[dict[str, list[dict]], dict]:
     """All evaluation sets ``{name: records}`` and their manifest/statistics.  A set that would be empty
     (a family without candidates, ``n_unanswerable: 0``) is left out and named in ``warnings``."""
     world_dir, restructured_dir, unanswerable_dir = Path(world_dir), Path(restructured_dir), Path(unanswerable_dir)
@@ -212,7 +208,9 @@ def build_testsets(cfg: TestsetsConfig, world_dir: str | Path = "data/world",
     test = _read(world_dir / "test.jsonl", "the world's in-domain test candidates")
     conf = _read_conf(restructured_dir / "test.jsonl")
     if not conf:
-        raise DataError(f"{restructured_dir / 'test.jsonl'}: missing or empty (the base model's conf of the test candidates)")
+        raise DataError(
+            f"{restructured_dir / 'test.jsonl'}: missing or empty (the base model's conf of the test candidates)"
+        )
     unsampled = sum(r["id"] not in conf for r in test)
     for fam in FAMILIES:
         cands = [r for r in _with_conf(test, conf) if r["meta"]["family"] == fam and r["conf_base"] is not None]
@@ -246,7 +244,7 @@ def build_testsets(cfg: TestsetsConfig, world_dir: str | Path = "data/world",
             warnings.append(f"{split}: no questions; set left out")
     for name in ("beyond", "vizwiz", "vqav2_idk"):
         if name == "vqav2_idk" and not (unanswerable_dir / f"{name}.jsonl").is_file():
-            continue    # the synthetic world has no VQAv2-IDK counterpart
+            continue  # the synthetic world has no VQAv2-IDK counterpart
         recs = _read(unanswerable_dir / f"{name}.jsonl", "from the unanswerable_sets stage")
         if recs:
             sets[name] = _with_conf(recs, {})
@@ -257,18 +255,33 @@ def build_testsets(cfg: TestsetsConfig, world_dir: str | Path = "data/world",
         answerable = SETS[name][1]
         wrong = [r["id"] for r in recs if (r["kind"] == "unanswerable") == answerable]
         if wrong:
-            raise DataError(f"{name}: question {wrong[0]!r} has kind {'unanswerable' if answerable else 'answerable'} "
-                            f"in an {'answerable' if answerable else 'unanswerable'} set")
-    manifest = {"sets": {}, "warnings": warnings, "n_test_without_conf": unsampled,
-                "config": {"n_per_family": cfg.n_per_family, "n_unanswerable": cfg.n_unanswerable,
-                           "target_acc": cfg.target_acc, "seed": cfg.seed}}
+            raise DataError(
+                f"{name}: question {wrong[0]!r} has kind {'unanswerable' if answerable else 'answerable'} "
+                f"in an {'answerable' if answerable else 'unanswerable'} set"
+            )
+    manifest = {
+        "sets": {},
+        "warnings": warnings,
+        "n_test_without_conf": unsampled,
+        "config": {
+            "n_per_family": cfg.n_per_family,
+            "n_unanswerable": cfg.n_unanswerable,
+            "target_acc": cfg.target_acc,
+            "seed": cfg.seed,
+        },
+    }
     for name, recs in sets.items():
         group, answerable, paper = SETS[name]
         confs = [r["conf_base"] for r in recs if r["conf_base"] is not None]
-        manifest["sets"][name] = {"group": group, "answerable": answerable, "paper": paper, "n": len(recs),
-                                  "n_conf": len(confs),
-                                  "conf_mean": float(np.mean(confs)) if confs else None,
-                                  **({"selection": selection[name]} if name in selection else {})}
+        manifest["sets"][name] = {
+            "group": group,
+            "answerable": answerable,
+            "paper": paper,
+            "n": len(recs),
+            "n_conf": len(confs),
+            "conf_mean": float(np.mean(confs)) if confs else None,
+            **({"selection": selection[name]} if name in selection else {}),
+        }
     return sets, manifest
 
 
@@ -279,8 +292,12 @@ def testsets_metrics(manifest: dict) -> dict:
         row = {"group": s["group"], "n": s["n"], "conf_mean": s["conf_mean"]}
         if "selection" in s:
             sel = s["selection"]
-            row.update(target=sel["target"], n_candidates=sel["n_candidates"], short=sel["short"],
-                       conf_mean_candidates=sel["conf_mean_candidates"])
+            row.update(
+                target=sel["target"],
+                n_candidates=sel["n_candidates"],
+                short=sel["short"],
+                conf_mean_candidates=sel["conf_mean_candidates"],
+            )
         out["sets"][name] = row
     ind = [s for s in manifest["sets"].values() if "selection" in s]
     if ind:
@@ -290,10 +307,24 @@ def testsets_metrics(manifest: dict) -> dict:
 
 def gap_to_target(manifest: dict) -> float | None:
     """The largest |mean conf - target| over the balanced families (None without any)."""
-    gaps = [abs(s["selection"]["conf_mean"] - s["selection"]["target"]) for s in manifest["sets"].values()
-            if "selection" in s and s["selection"]["conf_mean"] is not None]
+    gaps = [
+        abs(s["selection"]["conf_mean"] - s["selection"]["target"])
+        for s in manifest["sets"].values()
+        if "selection" in s and s["selection"]["conf_mean"] is not None
+    ]
     return max(gaps) if gaps else None
 
 
-__all__ = ["TestsetsConfig", "order_sets", "FAMILIES", "OOD_SPLITS", "SETS", "GROUPS", "MANIFEST", "tilted_quotas",
-           "select_balanced", "build_testsets", "testsets_metrics", "gap_to_target"]
+__all__ = [
+    "order_sets",
+    "FAMILIES",
+    "OOD_SPLITS",
+    "SETS",
+    "GROUPS",
+    "MANIFEST",
+    "tilted_quotas",
+    "select_balanced",
+    "build_testsets",
+    "testsets_metrics",
+    "gap_to_target",
+]

@@ -12,65 +12,38 @@ A response gets one verdict, checked in this order:
 questions (deduplicated), so a ``none`` backend costs nothing and an ``openai`` backend makes one
 cached call per distinct (question, answers, response).
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
-from ..config import check, check_choice, check_range
+from ..params import Judge
 from .match import extract_choice, match_open, string_match
 from .normalize import normalize_answer
-from .refusal import (PAPER_REFUSAL, REFUSAL_PATTERNS, REFUSAL_PROMPT, REFUSAL_TEMPLATES, canonical_refusal_text,
-                      is_refusal, pick_refusal)
-from .semantic import (JUDGE_PROMPT, LLMSemanticJudge, NoSemanticJudge, SemanticJudge, build_messages,
-                       parse_yes_no)
+from .refusal import (
+    PAPER_REFUSAL,
+    REFUSAL_PATTERNS,
+    REFUSAL_PROMPT,
+    REFUSAL_TEMPLATES,
+    canonical_refusal_text,
+    is_refusal,
+    pick_refusal,
+)
+from .semantic import JUDGE_PROMPT, LLMSemanticJudge, NoSemanticJudge, SemanticJudge, build_messages, parse_yes_no
 
 VERDICTS = ("correct", "refusal", "incorrect")
-BACKENDS = ("none", "openai")
 
 
-@dataclass(frozen=True)
-class JudgeConfig:
-    backend: str = "none"                # none | openai
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None          # an OpenAI-compatible server (e.g. vLLM); None: api.openai.com
-    api_key_env: str = "OPENAI_API_KEY"  # name of the environment variable holding the key
-    max_tokens: int = 16
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    concurrency: int = 8
-    cache_dir: str | None = None
-    lenient: bool = True                 # lenient string matching (see inbol.judge.match)
-
-    def validate(self, prefix: str = "judge") -> None:
-        check_choice(f"{prefix}.backend", self.backend, BACKENDS)
-        check(bool(self.model.strip()), f"{prefix}.model", self.model, "must be a non-empty model name")
-        check_range(f"{prefix}.max_tokens", self.max_tokens, 1, 4096)
-        check_range(f"{prefix}.timeout_s", self.timeout_s, 0.0, lo_open=True)
-        check_range(f"{prefix}.max_retries", self.max_retries, 0, 100)
-        check_range(f"{prefix}.concurrency", self.concurrency, 1, 1024)
-        self.llm_config().validate(prefix)  # base_url, api_key_env, cache_dir
-
-    def llm_config(self):
-        from ..llm import LLMConfig
-
-        return LLMConfig(base_url=self.base_url, model=self.model, temperature=0.0, top_p=1.0,
-                         max_tokens=self.max_tokens, timeout_s=self.timeout_s, max_retries=self.max_retries,
-                         concurrency=self.concurrency, cache_dir=self.cache_dir, api_key_env=self.api_key_env)
-
-
-def make_semantic_judge(config: JudgeConfig | None = None, client=None) -> SemanticJudge:
-    """The semantic judge named by ``config.backend`` (an ``openai`` judge builds its LLMClient unless
-    ``client`` is given)."""
-    config = config or JudgeConfig()
-    config.validate()
-    if config.backend == "none":
+def make_semantic_judge(cfg: Judge, client=None) -> SemanticJudge:
+    """The semantic judge of ``cfg.backend`` (an ``openai`` judge builds its LLMClient on ``cfg.endpoint``
+    unless ``client`` is given)."""
+    if cfg.backend == "none":
         return NoSemanticJudge()
     if client is None:
         from ..llm import LLMClient
 
-        client = LLMClient(config.llm_config())
-    return LLMSemanticJudge(client, max_tokens=config.max_tokens)
+        client = LLMClient(cfg.endpoint, temperature=0.0, top_p=1.0, max_tokens=cfg.max_tokens)
+    return LLMSemanticJudge(client, max_tokens=cfg.max_tokens)
 
 
 def _first_pass(response: str, record: dict, lenient: bool) -> str | None:
@@ -96,8 +69,14 @@ def judge(response: str, record: dict, semantic: SemanticJudge | None = None, le
     return "incorrect"
 
 
-def judge_records(records: Sequence[dict], responses: Sequence[str], semantic_backend: SemanticJudge | None = None,
-                  *, lenient: bool = True, stats: dict | None = None) -> list[str]:
+def judge_records(
+    records: Sequence[dict],
+    responses: Sequence[str],
+    semantic_backend: SemanticJudge | None = None,
+    *,
+    lenient: bool = True,
+    stats: dict | None = None,
+) -> list[str]:
     """Verdicts for ``responses[i]`` to ``records[i]``; the semantic judge gets one deduplicated batch.
 
     ``stats`` (optional dict) is updated with counts: responses, refusal, string_correct,
@@ -122,17 +101,26 @@ def judge_records(records: Sequence[dict], responses: Sequence[str], semantic_ba
                     semantic_correct += 1
     out = [v or "incorrect" for v in verdicts]
     if stats is not None:
-        for k, v in (("responses", len(out)), ("refusal", out.count("refusal")),
-                     ("string_correct", out.count("correct") - semantic_correct),
-                     ("semantic_checked", len(pending)), ("semantic_correct", semantic_correct),
-                     ("incorrect", out.count("incorrect"))):
+        for k, v in (
+            ("responses", len(out)),
+            ("refusal", out.count("refusal")),
+            ("string_correct", out.count("correct") - semantic_correct),
+            ("semantic_checked", len(pending)),
+            ("semantic_correct", semantic_correct),
+            ("incorrect", out.count("incorrect")),
+        ):
             stats[k] = stats.get(k, 0) + v
     return out
 
 
-def judge_samples(records: Sequence[dict], samples: Sequence[Sequence[str]],
-                  semantic_backend: SemanticJudge | None = None, *, lenient: bool = True,
-                  stats: dict | None = None) -> list[list[str]]:
+def judge_samples(
+    records: Sequence[dict],
+    samples: Sequence[Sequence[str]],
+    semantic_backend: SemanticJudge | None = None,
+    *,
+    lenient: bool = True,
+    stats: dict | None = None,
+) -> list[list[str]]:
     """Verdicts for K sampled responses per record (``samples[i]`` answers ``records[i]``), in one batch."""
     if len(records) != len(samples):
         raise ValueError(f"{len(records)} records but {len(samples)} sample lists")
@@ -141,15 +129,32 @@ def judge_samples(records: Sequence[dict], samples: Sequence[Sequence[str]],
     flat = judge_records(flat_rec, flat_resp, semantic_backend, lenient=lenient, stats=stats)
     out, pos = [], 0
     for ss in samples:
-        out.append(flat[pos: pos + len(ss)])
+        out.append(flat[pos : pos + len(ss)])
         pos += len(ss)
     return out
 
 
 __all__ = [
-    "JudgeConfig", "VERDICTS", "BACKENDS", "judge", "judge_records", "judge_samples", "make_semantic_judge",
-    "normalize_answer", "string_match", "match_open", "extract_choice",
-    "is_refusal", "canonical_refusal_text", "pick_refusal", "REFUSAL_TEMPLATES", "REFUSAL_PATTERNS",
-    "REFUSAL_PROMPT", "PAPER_REFUSAL",
-    "SemanticJudge", "NoSemanticJudge", "LLMSemanticJudge", "JUDGE_PROMPT", "build_messages", "parse_yes_no",
+    "VERDICTS",
+    "judge",
+    "judge_records",
+    "judge_samples",
+    "make_semantic_judge",
+    "normalize_answer",
+    "string_match",
+    "match_open",
+    "extract_choice",
+    "is_refusal",
+    "canonical_refusal_text",
+    "pick_refusal",
+    "REFUSAL_TEMPLATES",
+    "REFUSAL_PATTERNS",
+    "REFUSAL_PROMPT",
+    "PAPER_REFUSAL",
+    "SemanticJudge",
+    "NoSemanticJudge",
+    "LLMSemanticJudge",
+    "JUDGE_PROMPT",
+    "build_messages",
+    "parse_yes_no",
 ]

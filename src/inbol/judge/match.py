@@ -21,10 +21,11 @@ A response naming two different letters ("(A) or (B)") gets no letter.
 
 Unanswerable questions (``kind == "unanswerable"``) are never answered correctly.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .normalize import normalize_answer
 
@@ -32,19 +33,45 @@ MAX_EXTRA_WORDS = 4
 LETTERS = "ABCDEFGH"
 _BLOCKERS = frozenset({"or", "and", "nor", "but", "not", "no", "never", "neither", "nope"})
 # normalised lead-ins, longest first (normalisation has already removed the articles)
-LEAD_INS = tuple(sorted((
-    "answer is", "answer", "correct answer is", "final answer is", "final answer",
-    "it is", "it's", "its", "this is", "that is", "they are", "there are", "there is",
-    "i think it is", "i think it's", "i think", "i believe it is", "i believe", "i see",
-    "it looks", "it looks like", "it appears to be", "it seems to be", "looks like",
-), key=len, reverse=True))
+LEAD_INS = tuple(
+    sorted(
+        (
+            "answer is",
+            "answer",
+            "correct answer is",
+            "final answer is",
+            "final answer",
+            "it is",
+            "it's",
+            "its",
+            "this is",
+            "that is",
+            "they are",
+            "there are",
+            "there is",
+            "i think it is",
+            "i think it's",
+            "i think",
+            "i believe it is",
+            "i believe",
+            "i see",
+            "it looks",
+            "it looks like",
+            "it appears to be",
+            "it seems to be",
+            "looks like",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 
 
 def _strip_lead_in(words: list[str]) -> list[str]:
     for lead in LEAD_INS:
         lw = lead.split()
         if len(words) > len(lw) and words[: len(lw)] == lw:
-            return words[len(lw):]
+            return words[len(lw) :]
     return words
 
 
@@ -90,7 +117,8 @@ _LETTER_ONLY = re.compile(r"^[\W_]*\(?\s*([A-Ha-h])\s*\)?[\W_]*$")
 _LETTER_LEAD = re.compile(r"^[\s*_]*(?:\(\s*([A-H])\s*\)|([A-H])\s*[.):])(?:\s+|$)", re.S)
 _LETTER_PHRASE = re.compile(
     r"(?i:\b(?:answer|option|choice)\b)(?:\s+(?i:is))?\s*(?:[:\-]\s*)?(?:(?i:option|choice)\s+)?"
-    r"\(?\s*([A-H])\s*\)?(?![\w'])")
+    r"\(?\s*([A-H])\s*\)?(?![\w'])"
+)
 _LETTER_SPACE = re.compile(r"^\s*([A-H])\s+(\S.*)$", re.S)
 _PAREN_LETTERS = re.compile(r"\(\s*([A-H])\s*\)")
 

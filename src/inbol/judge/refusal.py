@@ -10,51 +10,23 @@ below (not knowing, not being sure, not being able to tell/answer, missing infor
 The patterns require the refusing phrase, so short answers such as "none", "no", "not red, it is blue"
 or "I think it is red" are not refusals.
 """
+
 from __future__ import annotations
 
 import random
 import re
 
-# The paper's baseline prompt (section 4.1.2), appended to the question, and its canonical refusal.
-PAPER_REFUSAL = "Sorry, I can not help with it."
-REFUSAL_PROMPT = ('If you don\'t have enough information to answer the question, respond with '
-                  '"Sorry, I can not help with it."')
+from ..refusals import PAPER_REFUSAL, REFUSAL_PROMPT, REFUSAL_TEMPLATES
 
-# The project's own refusal templates, of the kind of the paper's appendix C (Figure 5).
-REFUSAL_TEMPLATES: tuple[str, ...] = (
-    PAPER_REFUSAL,
-    "Sorry, I can not help with that.",
-    "I don't know.",
-    "I do not know the answer.",
-    "I'm not sure about this.",
-    "I'm not sure.",
-    "I have no idea.",
-    "The image does not provide enough information to answer this question.",
-    "There is not enough information in the image to answer.",
-    "I don't have enough information to answer this.",
-    "Sorry, I don't know the answer to this one.",
-    "I'm afraid I can't answer that.",
-    "I can't tell from this image.",
-    "I am not able to answer this question reliably.",
-    "Sorry, I'm not certain enough to give an answer.",
-    "This question can't be answered from the image.",
-    "Sorry, that is beyond what I can tell.",
-    "I'm unable to answer this question.",
-    "Sorry, I have no way to know that.",
-    "The answer cannot be determined from the picture.",
-    "I'm not confident enough to answer this.",
-    "Sorry, I can't give a reliable answer here.",
-    "Sorry, I'd rather not guess.",
-    "This is unanswerable with the information given.",
-    "Sorry, this is outside what I know.",
-    "I cannot answer that based on what I can see.",
-    "Sorry, I can't identify that.",
-    "Sorry, I can't say for sure.",
-    "It is impossible to tell from this image.",
-    "I can't answer this question with certainty.",
-    "Sorry, I lack the knowledge to answer this.",
-    "It's hard to tell from what is shown.",
-)
+__all__ = [
+    "PAPER_REFUSAL",
+    "REFUSAL_PROMPT",
+    "REFUSAL_TEMPLATES",
+    "REFUSAL_PATTERNS",
+    "pick_refusal",
+    "canonical_refusal_text",
+    "is_refusal",
+]
 
 
 def pick_refusal(rng: random.Random | None = None, n_templates: int | None = None) -> str:
@@ -73,10 +45,15 @@ def pick_refusal(rng: random.Random | None = None, n_templates: int | None = Non
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'"})
 _EXPANSIONS = [
-    (r"\bcan'?t\b", "can not"), (r"\bcannot\b", "can not"), (r"\bwon't\b", "will not"),
+    (r"\bcan'?t\b", "can not"),
+    (r"\bcannot\b", "can not"),
+    (r"\bwon't\b", "will not"),
     (r"\b(do|does|did|is|are|was|were|have|has|had|could|would|should|must|need)n'?t\b", r"\1 not"),
-    (r"\bi'?m\b", "i am"), (r"\bi'd\b", "i would"), (r"\bi'?ve\b", "i have"),
-    (r"\b(it|that|there|this)'s\b", r"\1 is"), (r"\b(it|that|there)s\b", r"\1 is"),
+    (r"\bi'?m\b", "i am"),
+    (r"\bi'd\b", "i would"),
+    (r"\bi'?ve\b", "i have"),
+    (r"\b(it|that|there|this)'s\b", r"\1 is"),
+    (r"\b(it|that|there)s\b", r"\1 is"),
     (r"\bn't\b", " not"),
 ]
 _EXPANSIONS = [(re.compile(p), r) for p, r in _EXPANSIONS]
@@ -94,8 +71,10 @@ def canonical_refusal_text(text: str) -> str:
 # patterns (over the canonical form)
 # ---------------------------------------------------------------------------------------------
 
-_VERBS = (r"(answer|tell|say|determine|know|help|provide|identify|see|confirm|give|infer|judge|respond|"
-          r"recognize|recognise|read|verify|be sure|be certain)")
+_VERBS = (
+    r"(answer|tell|say|determine|know|help|provide|identify|see|confirm|give|infer|judge|respond|"
+    r"recognize|recognise|read|verify|be sure|be certain)"
+)
 _INFO = r"(information|info|context|details?|data|evidence|knowledge|expertise|clues?)"
 REFUSAL_PATTERNS: tuple[str, ...] = (
     r"\bsorry\b",

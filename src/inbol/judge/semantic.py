@@ -9,11 +9,12 @@ incorrect nevertheless expresses the reference answer.  Backends:
   :class:`inbol.llm.LLMClient` (cached, retried, concurrent).  The reply is parsed for yes/no; a reply
   that says neither (or both) is counted in ``stats["unparseable"]`` and treated as not equivalent.
 """
+
 from __future__ import annotations
 
 import re
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 # (question, reference answers, response)
 Item = tuple[str, Sequence[str], str]
@@ -110,8 +111,10 @@ class LLMSemanticJudge(SemanticJudge):
     def judge_batch(self, items: Sequence[Item]) -> list[bool]:
         if not items:
             return []
-        requests = [{"messages": build_messages(q, refs, resp), "n": 1, "temperature": 0.0,
-                     "max_tokens": self.max_tokens} for q, refs, resp in items]
+        requests = [
+            {"messages": build_messages(q, refs, resp), "n": 1, "temperature": 0.0, "max_tokens": self.max_tokens}
+            for q, refs, resp in items
+        ]
         replies = self.client.chat_many(requests, desc=self.desc)
         parsed = [parse_yes_no(r[0] if r else None) for r in replies]
         out = [bool(p) for p in parsed]

@@ -11,9 +11,10 @@ stays the verdict and what Acc/RefR/S_trust are computed from; this score is rep
 ``vqa_acc`` (percent) for the sets whose records carry the annotators' answers (``meta.vqa_answers``:
 VQAv2, A-OKVQA), when ``evaluate.vqa_accuracy`` is true.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .normalize import normalize_answer
 from .refusal import is_refusal
@@ -29,7 +30,7 @@ def vqa_accuracy(response: str, gt_answers: Sequence[str]) -> float:
         return 0.0
     scores = []
     for i in range(len(gts)):
-        others = gts[:i] + gts[i + 1:]
+        others = gts[:i] + gts[i + 1 :]
         scores.append(min(1.0, sum(a == res for a in others) / 3.0))
     return sum(scores) / len(scores)
 
@@ -39,8 +40,11 @@ def add_vqa_accuracy(metrics: dict, testsets: dict, predictions: Sequence[dict])
     each set that has records with ``meta.vqa_answers``."""
     by_id = {(p["set"], p["id"]): p["response"] for p in predictions}
     for name, ts in testsets.items():
-        scored = [vqa_accuracy(by_id[(name, r["id"])], r["meta"]["vqa_answers"]) for r in ts.records
-                  if (r.get("meta") or {}).get("vqa_answers") and (name, r["id"]) in by_id]
+        scored = [
+            vqa_accuracy(by_id[(name, r["id"])], r["meta"]["vqa_answers"])
+            for r in ts.records
+            if (r.get("meta") or {}).get("vqa_answers") and (name, r["id"]) in by_id
+        ]
         if scored and name in metrics.get("sets", {}):
             metrics["sets"][name]["vqa_acc"] = round(100.0 * sum(scored) / len(scored), 4)
             metrics["sets"][name]["vqa_acc_n"] = len(scored)

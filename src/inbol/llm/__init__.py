@@ -3,10 +3,31 @@
 Used for sampling from a vLLM server, the hybrid evaluator's semantic judge, and the LLM-backed
 unanswerable-question generator and filter.  See :mod:`inbol.llm.client` and :mod:`inbol.llm.cache`.
 """
-from .cache import ResponseCache, canonical_json, request_key
-from .client import (DUMMY_API_KEY, GEN_KEYS, LLMClient, LLMConfig, LLMError, config_asdict, image_data_url,
-                     image_message, system_message, user_message)
 
-__all__ = ["LLMConfig", "LLMClient", "LLMError", "ResponseCache", "request_key", "canonical_json",
-           "image_message", "image_data_url", "user_message", "system_message", "config_asdict",
-           "DUMMY_API_KEY", "GEN_KEYS"]
+from ..errors import LLMError
+from .cache import ResponseCache, canonical_json, request_key
+from .client import (
+    DUMMY_API_KEY,
+    GEN_KEYS,
+    LLMClient,
+    api_key,
+    image_data_url,
+    image_message,
+    system_message,
+    user_message,
+)
+
+__all__ = [
+    "LLMClient",
+    "LLMError",
+    "ResponseCache",
+    "request_key",
+    "canonical_json",
+    "image_message",
+    "image_data_url",
+    "user_message",
+    "system_message",
+    "api_key",
+    "DUMMY_API_KEY",
+    "GEN_KEYS",
+]

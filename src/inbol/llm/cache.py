@@ -9,6 +9,7 @@ complete, and a re-run repeats no completed call.
 Layout: ``<cache_dir>/<key[:2]>/<key>.json`` holding ``{key, model, n, gen, choices}`` (the messages
 themselves are not stored: they can hold large base64 images).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,95 +1,54 @@
 """The project's one wrapper around the ``openai`` package (Chat Completions, OpenAI-compatible servers).
 
-- :class:`LLMConfig`: where and how to call (``base_url`` of OpenAI or a vLLM server, model, generation
-  settings, timeout, retries, concurrency, cache directory).  The API key is read from the environment
-  variable named by ``api_key_env`` at the moment a client is built and is never stored on the config,
-  so it cannot appear in a repr, an ``asdict``, a cache file, a log line or a metrics file.  When the
-  variable is unset the key is ``"EMPTY"`` (what vLLM servers accept).
+- where to call is an :class:`inbol.params.Endpoint` (``base_url`` of OpenAI or a vLLM server, model,
+  timeout, retries, concurrency, cache directory; the one endpoint schema of params.yaml).  The API key
+  is read from the environment variable named by ``api_key_env`` at the moment a client is built and is
+  stored nowhere, so it cannot appear in a repr, a dump, a cache file, a log line or a metrics file.
+  When the variable is unset the key is ``"EMPTY"`` (what vLLM servers accept).
 - :class:`LLMClient`: ``chat(messages, n=1, **gen) -> [n strings]`` and ``chat_many(requests)`` with
-  bounded concurrency and a progress bar; on-disk cache by request hash (see :mod:`inbol.llm.cache`).
+  bounded concurrency and a progress bar; on-disk cache by request hash (see :mod:`inbol.llm.cache`);
+  default generation settings are the client's (``temperature``, ``top_p``, ``max_tokens``, ``seed``).
 - Retries: the SDK's own retries are switched off (``max_retries=0``) and this module retries HTTP 408,
   409, 429 and 5xx, timeouts and connection errors with exponential backoff
   (``retry_base_s * 2**attempt``, capped at ``retry_max_s``, at least a server's ``Retry-After``).  When
   the last attempt fails, or on any other HTTP error, or on a body that is not a Chat Completions
   response, :class:`LLMError` is raised with a one-line message naming the status, the URL and the model.
 """
+
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import logging
 import mimetypes
 import os
-import re
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from ..config import check, check_range
+from ..errors import LLMError
+from ..params import Endpoint
 from .cache import ResponseCache, request_key
 
 log = logging.getLogger(__name__)
 
 DUMMY_API_KEY = "EMPTY"
-GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop")
-RETRY_STATUS = frozenset({408, 409, 429})          # plus every 5xx
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
+RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx
 
 
-class LLMError(RuntimeError):
-    """An LLM call failed for good (one-line message: what, status, url, model)."""
-
-
-# --------------------------------------------------------------------------------------------
-# configuration
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LLMConfig:
-    base_url: str | None = None          # None: the openai package's default (OPENAI_BASE_URL or api.openai.com)
-    model: str = "gpt-4o-mini"
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 256
-    seed: int | None = None
-    timeout_s: float = 60.0
-    max_retries: int = 5                 # retries after the first attempt
-    retry_base_s: float = 1.0
-    retry_max_s: float = 30.0
-    concurrency: int = 8
-    cache_dir: str | None = None         # None: no cache
-    api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable; the key itself is never stored
-    progress: bool = True                # tqdm bar in chat_many
-
-    def validate(self, prefix: str = "llm") -> None:
-        check(self.base_url is None or bool(re.match(r"^https?://[^\s/]+", self.base_url)),
-              f"{prefix}.base_url", self.base_url, "must be null or an http(s):// URL")
-        check(bool(self.model.strip()), f"{prefix}.model", self.model, "must be a non-empty model name")
-        check_range(f"{prefix}.temperature", self.temperature, 0.0, 2.0)
-        check_range(f"{prefix}.top_p", self.top_p, 0.0, 1.0, lo_open=True)
-        check_range(f"{prefix}.max_tokens", self.max_tokens, 1)
-        check_range(f"{prefix}.timeout_s", self.timeout_s, 0.0, lo_open=True)
-        check_range(f"{prefix}.max_retries", self.max_retries, 0, 100)
-        check_range(f"{prefix}.retry_base_s", self.retry_base_s, 0.0)
-        check_range(f"{prefix}.retry_max_s", self.retry_max_s, self.retry_base_s)
-        check_range(f"{prefix}.concurrency", self.concurrency, 1, 1024)
-        check(self.cache_dir is None or bool(self.cache_dir.strip()), f"{prefix}.cache_dir", self.cache_dir,
-              "must be null or a directory path")
-        check(bool(_ENV_NAME.match(self.api_key_env)), f"{prefix}.api_key_env", self.api_key_env,
-              "must be an environment variable name (letters, digits, _)")
-
-    def api_key(self) -> str:
-        """The key from the environment (``"EMPTY"`` when unset); call it, never store it."""
-        return os.environ.get(self.api_key_env) or DUMMY_API_KEY
+def api_key(endpoint: Endpoint) -> str:
+    """The key from the environment (``"EMPTY"`` when unset); call it, never store it."""
+    return os.environ.get(endpoint.api_key_env) or DUMMY_API_KEY
 
 
 # --------------------------------------------------------------------------------------------
 # messages
 # --------------------------------------------------------------------------------------------
+
 
 def image_data_url(image_path: str | Path) -> str:
     """``data:<mime>;base64,...`` for an image file (PNG unless the suffix says otherwise)."""
@@ -104,10 +63,13 @@ def image_message(text: str, image_path: str | Path | None) -> dict:
     """A user message in the OpenAI vision format: the image (as a data URL) first, then the text."""
     if image_path is None:
         return user_message(text)
-    return {"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": image_data_url(image_path)}},
-        {"type": "text", "text": text},
-    ]}
+    return {
+        "role": "user",
+        "content": [
+            {"type": "image_url", "image_url": {"url": image_data_url(image_path)}},
+            {"type": "text", "text": text},
+        ],
+    }
 
 
 def user_message(text: str) -> dict:
@@ -122,6 +84,7 @@ def system_message(text: str) -> dict:
 # client
 # --------------------------------------------------------------------------------------------
 
+
 def _one_line(text: Any, limit: int = 200) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
@@ -130,27 +93,48 @@ def _one_line(text: Any, limit: int = 200) -> str:
 class LLMClient:
     """Chat Completions with cache, retries and bounded concurrency.  Thread-safe."""
 
-    def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int | None = None,
+        retry_base_s: float = 1.0,
+        retry_max_s: float = 30.0,
+        progress: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         import openai  # the only import of the package in the project
 
-        config.validate()
-        self.config = config
+        self.endpoint = endpoint
+        self.defaults = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "seed": seed,
+            "stop": None,
+            "extra_body": None,
+        }
+        self.retry_base_s, self.retry_max_s, self.progress = retry_base_s, max(retry_max_s, retry_base_s), progress
         self._openai = openai
-        self._client = openai.OpenAI(api_key=config.api_key(), base_url=config.base_url,
-                                     timeout=config.timeout_s, max_retries=0)
+        self._client = openai.OpenAI(
+            api_key=api_key(endpoint), base_url=endpoint.base_url, timeout=endpoint.timeout_s, max_retries=0
+        )
         self.url = str(self._client.base_url).rstrip("/") + "/chat/completions"
-        self.cache = ResponseCache(config.cache_dir) if config.cache_dir else None
+        self.cache = ResponseCache(endpoint.cache_dir) if endpoint.cache_dir else None
         self._sleep = sleep
         self._lock = threading.Lock()
         self.stats = {"calls": 0, "http_requests": 0, "cache_hits": 0, "retries": 0}
 
     def __repr__(self) -> str:
-        return f"LLMClient(model={self.config.model!r}, url={self.url!r})"
+        return f"LLMClient(model={self.endpoint.model!r}, url={self.url!r})"
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "LLMClient":
+    def __enter__(self) -> LLMClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -170,12 +154,10 @@ class LLMClient:
             raise ValueError(f"n = {n!r}: must be an integer >= 1")
         if not messages:
             raise ValueError("messages must not be empty")
-        defaults = {"temperature": self.config.temperature, "top_p": self.config.top_p,
-                    "max_tokens": self.config.max_tokens, "seed": self.config.seed, "stop": None}
-        req = {"model": self.config.model, "messages": list(messages), "n": n}
+        req = {"model": self.endpoint.model, "messages": list(messages), "n": n}
         for k in GEN_KEYS:
             v = gen.get(k)
-            req[k] = defaults[k] if v is None else v
+            req[k] = self.defaults[k] if v is None else v
         return req
 
     def _coerce_request(self, item) -> dict:
@@ -193,7 +175,7 @@ class LLMClient:
 
     def chat_many(self, requests: Sequence, *, desc: str = "llm", progress: bool | None = None) -> list[list[str]]:
         """Run many requests (each a list of messages, or a dict ``{messages, n?, temperature?, ...}``),
-        at most ``config.concurrency`` at a time; results in input order.  Cached answers are returned
+        at most ``endpoint.concurrency`` at a time; results in input order.  Cached answers are returned
         without a call.  The first failure cancels what has not started and is raised (completed calls
         stay cached, so a re-run resumes)."""
         from tqdm.auto import tqdm
@@ -207,11 +189,12 @@ class LLMClient:
                 out[i] = hit
             else:
                 todo.append(i)
-        show = self.config.progress if progress is None else progress
-        with tqdm(total=len(reqs), initial=len(reqs) - len(todo), desc=desc, disable=not show or not reqs,
-                  leave=False) as bar:
+        show = self.progress if progress is None else progress
+        with tqdm(
+            total=len(reqs), initial=len(reqs) - len(todo), desc=desc, disable=not show or not reqs, leave=False
+        ) as bar:
             if todo:
-                workers = min(self.config.concurrency, len(todo))
+                workers = min(self.endpoint.concurrency, len(todo))
                 pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
                 try:
                     futures = {pool.submit(self._run, reqs[i]): i for i in todo}
@@ -252,7 +235,7 @@ class LLMClient:
         return choices
 
     def _retry_delay(self, attempt: int, exc: Exception | None) -> float:
-        delay = min(self.config.retry_max_s, self.config.retry_base_s * (2 ** attempt))
+        delay = min(self.retry_max_s, self.retry_base_s * (2**attempt))
         response = getattr(exc, "response", None)
         if response is not None:
             try:
@@ -260,14 +243,14 @@ class LLMClient:
             except (TypeError, ValueError):
                 ra = None
             if ra is not None and ra > delay:
-                delay = min(self.config.retry_max_s, ra)
+                delay = min(self.retry_max_s, ra)
         return delay
 
     def _call_with_retries(self, req: dict) -> list[str]:
         oa = self._openai
         model = req["model"]
         kwargs = {k: v for k, v in req.items() if v is not None}
-        attempts = self.config.max_retries + 1
+        attempts = self.endpoint.max_retries + 1
         for attempt in range(attempts):
             self._count("http_requests")
             try:
@@ -280,7 +263,7 @@ class LLMClient:
                 detail = _one_line(getattr(e, "message", e))
             except oa.APITimeoutError as e:
                 err = e
-                what, retryable, detail = "timeout", True, f"no answer within {self.config.timeout_s:g}s"
+                what, retryable, detail = "timeout", True, f"no answer within {self.endpoint.timeout_s:g}s"
             except oa.APIConnectionError as e:
                 err = e
                 what, retryable, detail = "connection error", True, _one_line(e.__cause__ or e)
@@ -291,8 +274,15 @@ class LLMClient:
                 raise LLMError(f"{what} from {self.url} (model {model}) {n_tries}: {detail}") from None
             delay = self._retry_delay(attempt, err)
             self._count("retries")
-            log.warning("LLM %s from %s (model %s); retry %d/%d in %.2fs", what, self.url, model,
-                        attempt + 1, self.config.max_retries, delay)
+            log.warning(
+                "LLM %s from %s (model %s); retry %d/%d in %.2fs",
+                what,
+                self.url,
+                model,
+                attempt + 1,
+                self.endpoint.max_retries,
+                delay,
+            )
             self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -321,15 +311,21 @@ class LLMClient:
                 raise LLMError(f"malformed response, {where}: message content is {type(content).__name__}")
             out.append(content)
         if len(out) != req["n"]:
-            raise LLMError(f"malformed response, {where}: asked for n={req['n']} choices, got {len(out)} "
-                           "(does the server support n?)")
+            raise LLMError(
+                f"malformed response, {where}: asked for n={req['n']} choices, got {len(out)} "
+                "(does the server support n?)"
+            )
         return out
 
 
-def config_asdict(config: LLMConfig) -> dict:
-    """The config as a plain dict (safe to log or write: it holds no key)."""
-    return dataclasses.asdict(config)
-
-
-__all__ = ["LLMConfig", "LLMClient", "LLMError", "image_message", "image_data_url", "user_message",
-           "system_message", "config_asdict", "DUMMY_API_KEY"]
+__all__ = [
+    "LLMClient",
+    "LLMError",
+    "api_key",
+    "image_message",
+    "image_data_url",
+    "user_message",
+    "system_message",
+    "DUMMY_API_KEY",
+    "GEN_KEYS",
+]

@@ -4,66 +4,39 @@
 is a hub id or a local folder (e.g. ``llava-hf/llava-1.5-7b-hf``) that is loaded with ``from_pretrained``
 and recorded in ``models/base/source.json`` instead of being copied.  :func:`load_base` resolves both.
 """
+
 from __future__ import annotations
 
 import collections
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..config import DataError, ParamError, check, check_range
+from ..errors import DataError, ParamError
 from ..io import read_json, read_jsonl, write_json
-from .build import ArchConfig, build_processor, build_tiny_llava, load_model, train_tokenizer
+from ..params import BaseEval, BaseModelParams
+from .build import build_processor, build_tiny_llava, load_model, pick_device, train_tokenizer
 from .generate import generate
-from .pretrain import PretrainConfig, pretrain
+from .pretrain import pretrain
+from .prompt import PromptFormat
 
 EXPOSURE_BUCKETS = ((0, 0), (1, 4), (5, 14), (15, 49), (50, 10**9))
 SOURCE_FILE = "source.json"
 
 
-@dataclass(frozen=True)
-class BaseEvalConfig:
-    n_per_family: int = 200      # held-out questions per family (the first ones of the train pool)
-    batch_size: int = 64
-    max_new_tokens: int = 12
-
-    def validate(self, prefix: str) -> None:
-        for k in ("n_per_family", "batch_size", "max_new_tokens"):
-            check(getattr(self, k) >= 1, f"{prefix}.{k}", getattr(self, k), "must be an integer >= 1")
-
-
-@dataclass(frozen=True)
-class BaseModelConfig:
-    source: str = "scratch"      # scratch | a hub id | a local folder saved with save_pretrained
-    seed: int = 0
-    arch: ArchConfig = field(default_factory=ArchConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    eval: BaseEvalConfig = field(default_factory=BaseEvalConfig)
-    device: str = "auto"
-    dtype: str = "auto"
-
-    def validate(self, prefix: str) -> None:
-        check(bool(self.source.strip()), f"{prefix}.source", self.source, "must be 'scratch', a hub id or a local path")
-        check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
-        from .build import pick_device, pick_dtype  # noqa: F401  (choices checked there)
-        check(self.device in ("auto", "cpu", "cuda", "mps"), f"{prefix}.device", self.device,
-              "must be one of auto, cpu, cuda, mps")
-        check(self.dtype in ("auto", "float32", "bfloat16", "float16"), f"{prefix}.dtype", self.dtype,
-              "must be one of auto, float32, bfloat16, float16")
-
-    def check_image_size(self, image_size: int, prefix: str = "base_model") -> None:
-        p = self.arch.vision.patch_size
-        if image_size % p:
-            raise ParamError(f"{prefix}.arch.vision.patch_size = {p}: must divide the world's image size ({image_size})")
+def check_image_size(cfg: BaseModelParams, image_size: int) -> None:
+    p = cfg.arch.vision.patch_size
+    if image_size % p:
+        raise ParamError(f"base_model.arch.vision.patch_size = {p}: must divide the world's image size ({image_size})")
 
 
 def tokenizer_texts(corpus: list[dict]) -> list[str]:
     """The world's text (corpus questions and answers) plus the project's refusal phrasings, so that
     refusals taught later tokenize compactly (the corpus itself never contains one)."""
     from ..judge import PAPER_REFUSAL, REFUSAL_PROMPT, REFUSAL_TEMPLATES
+
     texts = [f"{r['question']} {' '.join(r['answers'])} {' '.join(r.get('choices', []))}" for r in corpus]
     return texts + list(REFUSAL_TEMPLATES) + [PAPER_REFUSAL, REFUSAL_PROMPT]
 
@@ -83,14 +56,27 @@ def heldout_slice(pool: list[dict], n_per_family: int) -> list[dict]:
     return [r for fam in sorted(per) for r in per[fam]]
 
 
-def evaluate_greedy(model, processor, records: list[dict], cfg: BaseEvalConfig) -> dict:
+def evaluate_greedy(model, fmt: PromptFormat, records: list[dict], cfg: BaseEval) -> dict:
     """Greedy accuracy per family/qtype, emblem accuracy by corpus exposure, refusal rate."""
     from ..judge import is_refusal, string_match
-    responses = [o[0] for o in generate(model, processor, records, batch_size=cfg.batch_size,
-                                        max_new_tokens=cfg.max_new_tokens, desc="base_model: eval")]
-    acc: dict[str, dict[str, list[bool]]] = {"family": collections.defaultdict(list),
-                                             "qtype": collections.defaultdict(list),
-                                             "exposure": collections.defaultdict(list)}
+
+    responses = [
+        o[0]
+        for o in generate(
+            model,
+            fmt.processor,
+            records,
+            fmt=fmt,
+            batch_size=cfg.batch_size,
+            max_new_tokens=cfg.max_new_tokens,
+            desc="base_model: eval",
+        )
+    ]
+    acc: dict[str, dict[str, list[bool]]] = {
+        "family": collections.defaultdict(list),
+        "qtype": collections.defaultdict(list),
+        "exposure": collections.defaultdict(list),
+    }
     refusals = 0
     for r, resp in zip(records, responses):
         ok = (not is_refusal(resp)) and string_match(resp, r)
@@ -105,45 +91,71 @@ def evaluate_greedy(model, processor, records: list[dict], cfg: BaseEvalConfig) 
 
     order = [exposure_bucket(lo) for lo, _ in EXPOSURE_BUCKETS]
     by_exp = summary(acc["exposure"])
-    return {"n": len(records), "refusal_rate": round(refusals / max(1, len(records)), 4),
-            "accuracy_by_family": summary(acc["family"]), "accuracy_by_qtype": summary(acc["qtype"]),
-            "emblem_accuracy_by_exposure": {k: by_exp[k] for k in order if k in by_exp}}
+    return {
+        "n": len(records),
+        "refusal_rate": round(refusals / max(1, len(records)), 4),
+        "accuracy_by_family": summary(acc["family"]),
+        "accuracy_by_qtype": summary(acc["qtype"]),
+        "emblem_accuracy_by_exposure": {k: by_exp[k] for k in order if k in by_exp},
+    }
 
 
-def build_base_model(cfg: BaseModelConfig, world_dir: str | Path, out_dir: str | Path, work_dir: str | Path,
-                     callbacks=None) -> dict:
-    """Create the original model in ``out_dir`` and return its metrics."""
+def build_base_model(
+    cfg: BaseModelParams,
+    world_dir: str | Path,
+    out_dir: str | Path,
+    work_dir: str | Path,
+    *,
+    system: str | None = None,
+    callbacks=None,
+) -> dict:
+    """Create the original model in ``out_dir`` and return its metrics (prompts with ``system``, the
+    ``prompt.system`` sentence)."""
     world_dir, out_dir = Path(world_dir), Path(out_dir)
     stats = read_json(world_dir / "stats.json")
     t0 = time.time()
     metrics: dict = {"source": cfg.source}
     if cfg.source == "scratch":
         if stats.get("source") == "datasets":
-            raise DataError("base_model.source = 'scratch': a model is pretrained from scratch only on the synthetic "
-                            "world's corpus; with world.source = 'datasets' give a hub id or a local model folder")
-        cfg.check_image_size(stats["image_size"])
+            raise DataError(
+                "base_model.source = 'scratch': a model is pretrained from scratch only on the synthetic "
+                "world's corpus; with world.source = 'datasets' give a hub id or a local model folder"
+            )
+        check_image_size(cfg, stats["image_size"])
         corpus = read_jsonl(world_dir / "corpus.jsonl")
         if not corpus:
             raise DataError(f"{world_dir / 'corpus.jsonl'}: the pretraining corpus is empty")
         tokenizer = train_tokenizer(tokenizer_texts(corpus), cfg.arch.vocab_size)
         processor = build_processor(tokenizer, stats["image_size"], cfg.arch.vision.patch_size)
         model = build_tiny_llava(cfg.arch, tokenizer, stats["image_size"], cfg.seed)
-        from .build import pick_device
         model.to(pick_device(cfg.device))
-        result = pretrain(model, processor, corpus, cfg.pretrain, work_dir, callbacks=callbacks)
+        result = pretrain(
+            model,
+            PromptFormat(processor, system),
+            corpus,
+            cfg.pretrain,
+            work_dir,
+            device=cfg.device,
+            callbacks=callbacks,
+        )
         model.to("cpu")
         model.save_pretrained(out_dir)
         processor.save_pretrained(out_dir)
-        metrics.update(final_loss=result["final_loss"], steps=result["steps"], epochs=result["epochs"],
-                       parameters=int(sum(p.numel() for p in model.parameters())),
-                       corpus_examples=len(corpus), train_seconds=round(time.time() - t0, 1))
+        metrics.update(
+            final_loss=result["final_loss"],
+            steps=result["steps"],
+            epochs=result["epochs"],
+            parameters=int(sum(p.numel() for p in model.parameters())),
+            corpus_examples=len(corpus),
+            train_seconds=round(time.time() - t0, 1),
+        )
     else:
         model, processor = load_model(cfg.source, cfg.device, cfg.dtype)  # fails early when unloadable
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(out_dir / SOURCE_FILE, {"source": cfg.source})
     model, processor = load_base(out_dir, cfg.device, cfg.dtype)
     held = heldout_slice(read_jsonl(world_dir / "pool.jsonl"), cfg.eval.n_per_family)
-    metrics["heldout"] = evaluate_greedy(model, processor, held, cfg.eval)
+    metrics["heldout"] = evaluate_greedy(model, PromptFormat(processor, system), held, cfg.eval)
     return metrics
 
 
@@ -156,7 +168,7 @@ def load_base(path: str | Path, device: str = "auto", dtype: str = "auto"):
     return load_model(target, device, dtype)
 
 
-def check_base_inputs(cfg: BaseModelConfig, world_dir: str | Path) -> None:
+def check_base_inputs(cfg: BaseModelParams, world_dir: str | Path) -> None:
     """The checks of ``cfg`` against the world (``stats.json``) that the stage runs before it opens any
     output: dvclive's ``Live()`` clears ``dvclive/base_model`` as it starts, so a bad value found later
     would lose the previous curves."""
@@ -164,4 +176,4 @@ def check_base_inputs(cfg: BaseModelConfig, world_dir: str | Path) -> None:
     if not stats_path.is_file():
         raise DataError(f"{stats_path}: missing (run the world stage first)")
     if cfg.source == "scratch":
-        cfg.check_image_size(read_json(stats_path)["image_size"])
+        check_image_size(cfg, read_json(stats_path)["image_size"])

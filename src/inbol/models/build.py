@@ -4,28 +4,40 @@ The embedded default is a tiny LLaVA (CLIP vision tower + Llama text model) with
 tokenizer trained locally on the world's text; at paper scale ``source`` is a hub id such as
 ``llava-hf/llava-1.5-7b-hf``.  Either way, later stages load the model with ``from_pretrained``.
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import (AutoProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                          LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+from transformers import (
+    AutoProcessor,
+    CLIPVisionConfig,
+    LlamaConfig,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from ..config import check, check_choice, check_range
+from ..errors import DataError
+from ..params import Arch
 
 IMAGE_TOKEN = "<image>"
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 
-# LLaVA-1.5's conversation format: "USER: <image>\n{question} ASSISTANT: {answer}</s>".  Content may be a
-# string or a list of {"type": "image"} / {"type": "text"} parts, as in transformers' chat templates.
+# LLaVA-1.5's conversation format: "[system ]USER: <image>\n{question} ASSISTANT: {answer}</s>".  Content may
+# be a string or a list of {"type": "image"} / {"type": "text"} parts, as in transformers' chat templates.
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: "
+    "{% if message['role'] == 'system' %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}"
+    "{% endif %} "
+    "{% elif message['role'] == 'user' %}USER: "
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for part in message['content'] %}"
     "{% if part['type'] == 'image' %}<image>\n{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
@@ -39,102 +51,87 @@ CHAT_TEMPLATE = (
 )
 
 
-def format_prompt(question: str, with_image: bool = True) -> str:
-    """The generation prompt of one question, identical to ``apply_chat_template(..., add_generation_prompt=True)``."""
-    return f"USER: {IMAGE_TOKEN}\n{question} ASSISTANT:" if with_image else f"USER: {question} ASSISTANT:"
-
-
-def format_completion(answer: str) -> str:
-    """The assistant's part after the prompt (leading space, closing EOS), as the chat template writes it."""
-    return f" {answer}{EOS}"
-
-
-@dataclass(frozen=True)
-class VisionConfig:
-    hidden_size: int = 64
-    intermediate_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    patch_size: int = 4
-
-    def validate(self, prefix: str) -> None:
-        for k in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "patch_size"):
-            check(getattr(self, k) >= 1, f"{prefix}.{k}", getattr(self, k), "must be an integer >= 1")
-        check(self.hidden_size % self.num_heads == 0, f"{prefix}.hidden_size", self.hidden_size,
-              f"must be divisible by {prefix}.num_heads ({self.num_heads})")
-
-
-@dataclass(frozen=True)
-class TextConfig:
-    hidden_size: int = 128
-    intermediate_size: int = 320
-    num_layers: int = 3
-    num_heads: int = 4
-    max_positions: int = 256
-
-    def validate(self, prefix: str) -> None:
-        for k in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "max_positions"):
-            check(getattr(self, k) >= 1, f"{prefix}.{k}", getattr(self, k), "must be an integer >= 1")
-        check(self.hidden_size % self.num_heads == 0, f"{prefix}.hidden_size", self.hidden_size,
-              f"must be divisible by {prefix}.num_heads ({self.num_heads})")
-
-
-@dataclass(frozen=True)
-class ArchConfig:
-    """The tiny LLaVA built when ``source: scratch``."""
-    vocab_size: int = 800
-    vision: VisionConfig = field(default_factory=VisionConfig)
-    text: TextConfig = field(default_factory=TextConfig)
-    vision_feature_layer: int = -1
-
-    def validate(self, prefix: str) -> None:
-        check_range(f"{prefix}.vocab_size", self.vocab_size, 300, 200_000)
-        check(self.vision_feature_layer < 0 and -self.vision_feature_layer <= self.vision.num_layers + 1,
-              f"{prefix}.vision_feature_layer", self.vision_feature_layer,
-              f"must be in [-{self.vision.num_layers + 1}, -1]")
-
-
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on ``texts``; any string encodes (refusals included)."""
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS, UNK, IMAGE_TOKEN],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, BOS, EOS, UNK, IMAGE_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A $B",
-                                                       special_tokens=[(BOS, tok.token_to_id(BOS))])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-                                   unk_token=UNK, extra_special_tokens={"image_token": IMAGE_TOKEN},
-                                   padding_side="left", model_max_length=1024)
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, tok.token_to_id(BOS))]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        extra_special_tokens={"image_token": IMAGE_TOKEN},
+        padding_side="left",
+        model_max_length=1024,
+    )
     return fast
 
 
 def build_processor(tokenizer: PreTrainedTokenizerFast, image_size: int, patch_size: int) -> LlavaProcessor:
     image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
-        do_center_crop=True, do_resize=True)
-    return LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=patch_size,
-                          vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                          chat_template=CHAT_TEMPLATE)
+        size={"shortest_edge": image_size},
+        crop_size={"height": image_size, "width": image_size},
+        do_center_crop=True,
+        do_resize=True,
+    )
+    return LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=CHAT_TEMPLATE,
+    )
 
 
-def build_tiny_llava(arch: ArchConfig, tokenizer: PreTrainedTokenizerFast, image_size: int,
-                     seed: int) -> LlavaForConditionalGeneration:
+def build_tiny_llava(
+    arch: Arch, tokenizer: PreTrainedTokenizerFast, image_size: int, seed: int
+) -> LlavaForConditionalGeneration:
     v, t = arch.vision, arch.text
-    vision = CLIPVisionConfig(hidden_size=v.hidden_size, intermediate_size=v.intermediate_size,
-                              num_hidden_layers=v.num_layers, num_attention_heads=v.num_heads,
-                              image_size=image_size, patch_size=v.patch_size, projection_dim=v.hidden_size)
-    text = LlamaConfig(vocab_size=len(tokenizer), hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
-                       num_hidden_layers=t.num_layers, num_attention_heads=t.num_heads,
-                       num_key_value_heads=t.num_heads, max_position_embeddings=t.max_positions,
-                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                       pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    vision = CLIPVisionConfig(
+        hidden_size=v.hidden_size,
+        intermediate_size=v.intermediate_size,
+        num_hidden_layers=v.num_layers,
+        num_attention_heads=v.num_heads,
+        image_size=image_size,
+        patch_size=v.patch_size,
+        projection_dim=v.hidden_size,
+    )
+    text = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=t.hidden_size,
+        intermediate_size=t.intermediate_size,
+        num_hidden_layers=t.num_layers,
+        num_attention_heads=t.num_heads,
+        num_key_value_heads=t.num_heads,
+        max_position_embeddings=t.max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
     n_image_tokens = (image_size // v.patch_size) ** 2
-    config = LlavaConfig(vision_config=vision, text_config=text,
-                         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-                         vision_feature_layer=arch.vision_feature_layer, vision_feature_select_strategy="default",
-                         image_seq_length=n_image_tokens, pad_token_id=tokenizer.pad_token_id)
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        vision_feature_layer=arch.vision_feature_layer,
+        vision_feature_select_strategy="default",
+        image_seq_length=n_image_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     init_from_scratch(model)
@@ -158,7 +155,6 @@ def init_from_scratch(model: torch.nn.Module) -> None:
 
 def pick_device(preferred: str = "auto") -> torch.device:
     """``auto``: CUDA when present, else Apple MPS, else CPU."""
-    check_choice("device", preferred, ("auto", "cpu", "cuda", "mps"))
     if preferred != "auto":
         return torch.device(preferred)
     if torch.cuda.is_available():
@@ -170,7 +166,6 @@ def pick_device(preferred: str = "auto") -> torch.device:
 
 def pick_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
     """``auto``: bfloat16 on a CUDA device that supports it, float32 elsewhere."""
-    check_choice("dtype", dtype, ("auto", "float32", "bfloat16", "float16"))
     if dtype != "auto":
         return getattr(torch, dtype)
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
@@ -185,7 +180,6 @@ def load_model(path: str | Path, device: str | torch.device = "auto", dtype: str
         processor = AutoProcessor.from_pretrained(str(path))
         model = LlavaForConditionalGeneration.from_pretrained(str(path), dtype=pick_dtype(dev, dtype))
     except (OSError, ValueError) as e:
-        from ..config import DataError
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"cannot load model from {path!s}: {first}") from e
     processor.tokenizer.padding_side = "left"

@@ -1,13 +1,14 @@
 """Batched generation with an in-process ``transformers`` model (left padding, one image per prompt)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .build import format_prompt
+from .prompt import PromptFormat
 
 
 def open_images(paths: Sequence[str]) -> list[Image.Image]:
@@ -15,11 +16,24 @@ def open_images(paths: Sequence[str]) -> list[Image.Image]:
 
 
 @torch.no_grad()
-def generate(model, processor, records: Sequence[dict], *, batch_size: int = 64, max_new_tokens: int = 12,
-             do_sample: bool = False, num_return_sequences: int = 1, temperature: float = 1.0,
-             top_p: float = 1.0, seed: int = 0, prompt_suffix: str = "", desc: str | None = None,
-             progress: bool = True) -> list[list[str]]:
-    """Responses for each record (a list of ``num_return_sequences`` strings per record).
+def generate(
+    model,
+    processor,
+    records: Sequence[dict],
+    *,
+    fmt: PromptFormat,
+    batch_size: int = 64,
+    max_new_tokens: int = 12,
+    do_sample: bool = False,
+    num_return_sequences: int = 1,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    prompt_suffix: str = "",
+    desc: str | None = None,
+    progress: bool = True,
+) -> list[list[str]]:
+    """Responses for each record (a list of ``num_return_sequences`` strings per record); prompts by ``fmt``.
 
     ``prompt_suffix`` is appended to each question (e.g. the paper's refusal prompt).  Sampling is
     seeded per batch, so results depend only on the seed, the batch size and the data order.
@@ -30,22 +44,52 @@ def generate(model, processor, records: Sequence[dict], *, batch_size: int = 64,
     out: list[list[str]] = []
     it = range(0, len(records), batch_size)
     for bi, start in enumerate(tqdm(it, desc=desc or "generate", disable=not progress, mininterval=2)):
-        chunk = records[start:start + batch_size]
-        texts = [format_prompt(r["question"] + prompt_suffix) for r in chunk]
-        batch = processor(images=open_images([r["image"] for r in chunk]), text=texts, return_tensors="pt",
-                          padding=True).to(device)
+        chunk = records[start : start + batch_size]
+        texts = [fmt.prompt(r["question"] + prompt_suffix) for r in chunk]
+        batch = processor(
+            images=open_images([r["image"] for r in chunk]), text=texts, return_tensors="pt", padding=True
+        ).to(device)
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(model.dtype)
-        gen = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, num_return_sequences=num_return_sequences,
-                   pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        gen = dict(
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            num_return_sequences=num_return_sequences,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
         if do_sample:
             gen.update(temperature=temperature, top_p=top_p, top_k=0)
             torch.manual_seed(seed * 1_000_003 + bi)
         else:
             gen.update(temperature=None, top_p=None, top_k=None)
         seqs = model.generate(**batch, **gen)
-        texts_out = tok.batch_decode(seqs[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        texts_out = tok.batch_decode(seqs[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
         texts_out = [t.strip() for t in texts_out]
         for i in range(len(chunk)):
-            out.append(texts_out[i * num_return_sequences:(i + 1) * num_return_sequences])
+            out.append(texts_out[i * num_return_sequences : (i + 1) * num_return_sequences])
     return out
+
+
+def greedy_answer_fn(
+    model, fmt: PromptFormat, *, batch_size: int = 64, max_new_tokens: int = 12, prompt_suffix: str = ""
+):
+    """``answer(records, desc) -> [one greedy response per record]`` of an in-process model (the answer
+    function of :func:`inbol.evaluation.answer_sets`)."""
+
+    def answer(records: Sequence[dict], desc: str) -> list[str]:
+        return [
+            o[0]
+            for o in generate(
+                model,
+                fmt.processor,
+                records,
+                fmt=fmt,
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                prompt_suffix=prompt_suffix,
+                desc=desc,
+            )
+        ]
+
+    return answer

@@ -7,10 +7,10 @@ image are packed as "USER: <image>\nQ1 ASSISTANT: A1</s>USER: Q2 ASSISTANT: A2</
 step several answers per image for little more compute.  Training uses the
 transformers ``Trainer`` (progress bar, device placement, dvclive logging).
 """
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,35 +18,8 @@ import torch
 from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
-from ..config import check, check_choice, check_range
-from .build import format_completion, format_prompt
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    steps: int = 1200
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.03
-    scheduler: str = "cosine"
-    seed: int = 0
-    log_every: int = 50
-    device: str = "auto"
-    turns_per_example: int = 1       # corpus QAs of one image packed into one multi-turn example
-    sampling: str = "random"         # random | group_by_length (batches of similar length: less padding)
-
-    def validate(self, prefix: str) -> None:
-        check(self.steps >= 1, f"{prefix}.steps", self.steps, "must be an integer >= 1")
-        check(self.batch_size >= 1, f"{prefix}.batch_size", self.batch_size, "must be an integer >= 1")
-        check_range(f"{prefix}.lr", self.lr, 0.0, 1.0, lo_open=True)
-        check_range(f"{prefix}.weight_decay", self.weight_decay, 0.0, 1.0)
-        check_range(f"{prefix}.warmup_ratio", self.warmup_ratio, 0.0, 1.0)
-        check_choice(f"{prefix}.scheduler", self.scheduler, ("cosine", "linear", "constant"))
-        check(self.log_every >= 1, f"{prefix}.log_every", self.log_every, "must be an integer >= 1")
-        check_choice(f"{prefix}.device", self.device, ("auto", "cpu", "cuda", "mps"))
-        check_range(f"{prefix}.turns_per_example", self.turns_per_example, 1, 20)
-        check_choice(f"{prefix}.sampling", self.sampling, ("random", "group_by_length"))
+from ..params import Pretrain
+from .prompt import PromptFormat
 
 
 def load_pixels(processor, image_paths: list[str], batch: int = 512) -> dict[str, torch.Tensor]:
@@ -54,7 +27,7 @@ def load_pixels(processor, image_paths: list[str], batch: int = 512) -> dict[str
     unique = list(dict.fromkeys(image_paths))
     out: dict[str, torch.Tensor] = {}
     for i in range(0, len(unique), batch):
-        chunk = unique[i:i + batch]
+        chunk = unique[i : i + batch]
         images = [Image.open(p).convert("RGB") for p in chunk]
         pv = processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
         out.update(zip(chunk, pv))
@@ -67,23 +40,25 @@ def n_image_tokens(model) -> int:
     return n if model.config.vision_feature_select_strategy == "default" else n + 1
 
 
-def encode_example(tokenizer, question: str, answer: str, image_token_id: int, n_img: int):
+def encode_example(fmt: PromptFormat, question: str, answer: str, image_token_id: int, n_img: int):
     """input_ids/labels for prompt+completion, the image token expanded like LlavaProcessor does."""
-    prompt = tokenizer(format_prompt(question), add_special_tokens=True)["input_ids"]
+    tokenizer = fmt.processor.tokenizer
+    prompt = tokenizer(fmt.prompt(question), add_special_tokens=True)["input_ids"]
     expanded: list[int] = []
     for t in prompt:
         expanded.extend([t] * n_img if t == image_token_id else [t])
-    completion = tokenizer(format_completion(answer), add_special_tokens=False)["input_ids"]
+    completion = tokenizer(fmt.completion(question, answer), add_special_tokens=False)["input_ids"]
     return expanded + completion, [-100] * len(expanded) + completion
 
 
-def encode_conversation(tokenizer, turns: list[tuple[str, str]], image_token_id: int, n_img: int):
+def encode_conversation(fmt: PromptFormat, turns: list[tuple[str, str]], image_token_id: int, n_img: int):
     """input_ids/labels of a multi-turn conversation about one image (the image in the first turn only),
-    as LLaVA's chat template writes it; labels cover every answer (and its EOS)."""
-    ids, labels = encode_example(tokenizer, turns[0][0], turns[0][1], image_token_id, n_img)
+    as the chat template writes it; labels cover every answer (and its EOS)."""
+    tokenizer = fmt.processor.tokenizer
+    ids, labels = encode_example(fmt, turns[0][0], turns[0][1], image_token_id, n_img)
     for question, answer in turns[1:]:
-        prompt = tokenizer(format_prompt(question, with_image=False), add_special_tokens=False)["input_ids"]
-        completion = tokenizer(format_completion(answer), add_special_tokens=False)["input_ids"]
+        prompt = tokenizer(fmt.followup(question), add_special_tokens=False)["input_ids"]
+        completion = tokenizer(fmt.completion(question, answer), add_special_tokens=False)["input_ids"]
         ids = ids + prompt + completion
         labels = labels + [-100] * len(prompt) + completion
     return ids, labels
@@ -95,20 +70,28 @@ def conversations(records: list[dict], turns: int, answer_key=lambda r: r["answe
     by_image: dict[str, list] = {}
     for r in records:
         by_image.setdefault(r["image"], []).append((r["question"], answer_key(r)))
-    return [(image, qas[i:i + turns]) for image, qas in by_image.items() for i in range(0, len(qas), turns)]
+    return [(image, qas[i : i + turns]) for image, qas in by_image.items() for i in range(0, len(qas), turns)]
 
 
 class QADataset(torch.utils.data.Dataset):
-    def __init__(self, records: list[dict], tokenizer, pixels: dict[str, torch.Tensor], image_token_id: int,
-                 n_img: int, answer_key=lambda r: r["answers"][0], turns: int = 1):
+    def __init__(
+        self,
+        records: list[dict],
+        fmt: PromptFormat,
+        pixels: dict[str, torch.Tensor],
+        image_token_id: int,
+        n_img: int,
+        answer_key=lambda r: r["answers"][0],
+        turns: int = 1,
+    ):
         self.items = []
         if turns == 1:
             for r in records:
-                ids, labels = encode_example(tokenizer, r["question"], answer_key(r), image_token_id, n_img)
+                ids, labels = encode_example(fmt, r["question"], answer_key(r), image_token_id, n_img)
                 self.items.append((ids, labels, r["image"]))
         else:
             for image, qas in conversations(records, turns, answer_key):
-                ids, labels = encode_conversation(tokenizer, qas, image_token_id, n_img)
+                ids, labels = encode_conversation(fmt, qas, image_token_id, n_img)
                 self.items.append((ids, labels, image))
         self.pixels = pixels
 
@@ -122,6 +105,7 @@ class QADataset(torch.utils.data.Dataset):
 
 def collate(pad_id: int):
     """Right-pad a batch for training (causal LM loss ignores padding through labels = -100)."""
+
     def fn(batch: list[dict]) -> dict:
         width = max(len(b["input_ids"]) for b in batch)
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -132,35 +116,68 @@ def collate(pad_id: int):
             ids[i, :n] = torch.tensor(b["input_ids"])
             labels[i, :n] = torch.tensor(b["labels"])
             mask[i, :n] = 1
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
-                "pixel_values": torch.stack([b["pixel_values"] for b in batch])}
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "pixel_values": torch.stack([b["pixel_values"] for b in batch]),
+        }
+
     return fn
 
 
-def pretrain(model, processor, corpus: list[dict], cfg: PretrainConfig, work_dir: str | Path,
-             callbacks=None) -> dict:
-    """Train ``model`` in place on ``corpus``; returns {'final_loss', 'steps', 'epochs', 'history'}."""
+def pretrain(
+    model,
+    fmt: PromptFormat,
+    corpus: list[dict],
+    cfg: Pretrain,
+    work_dir: str | Path,
+    *,
+    device: str = "auto",
+    callbacks=None,
+) -> dict:
+    """Train ``model`` in place on ``corpus`` (on ``device``: auto picks CUDA when present); returns
+    {'final_loss', 'steps', 'epochs', 'history'}."""
     set_seed(cfg.seed)
+    processor = fmt.processor
     tok = processor.tokenizer
     pixels = load_pixels(processor, [r["image"] for r in corpus])
-    ds = QADataset(corpus, tok, pixels, model.config.image_token_index, n_image_tokens(model),
-                   turns=cfg.turns_per_example)
-    use_cpu = not (torch.cuda.is_available() or (cfg.device not in ("auto", "cpu")))
-    if cfg.device == "cpu":
-        use_cpu = True
+    ds = QADataset(
+        corpus, fmt, pixels, model.config.image_token_index, n_image_tokens(model), turns=cfg.turns_per_example
+    )
+    use_cpu = device == "cpu" or not (torch.cuda.is_available() or device not in ("auto", "cpu"))
     bf16 = (not use_cpu) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
-        output_dir=str(work_dir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=int(cfg.warmup_ratio * cfg.steps),
-        lr_scheduler_type=cfg.scheduler, logging_steps=cfg.log_every, save_strategy="no", report_to="none",
-        seed=cfg.seed, data_seed=cfg.seed, use_cpu=use_cpu, bf16=bf16, dataloader_num_workers=0,
-        remove_unused_columns=False, disable_tqdm=False, max_grad_norm=1.0,
-        train_sampling_strategy=cfg.sampling)
-    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=collate(tok.pad_token_id),
-                      callbacks=callbacks or [])
+        output_dir=str(work_dir),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=int(cfg.warmup_ratio * cfg.steps),
+        lr_scheduler_type=cfg.scheduler,
+        logging_steps=cfg.log_every,
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=use_cpu,
+        bf16=bf16,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=False,
+        max_grad_norm=1.0,
+        train_sampling_strategy=cfg.sampling,
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=ds, data_collator=collate(tok.pad_token_id), callbacks=callbacks or []
+    )
     result = trainer.train()
     history = [h for h in trainer.state.log_history if "loss" in h]
     final = float(np.mean([h["loss"] for h in history[-3:]])) if history else math.nan
     model.eval()
-    return {"final_loss": round(final, 4), "steps": int(result.global_step),
-            "epochs": round(cfg.steps * cfg.batch_size / max(1, len(ds)), 2), "history": history}
+    return {
+        "final_loss": round(final, 4),
+        "steps": int(result.global_step),
+        "epochs": round(cfg.steps * cfg.batch_size / max(1, len(ds)), 2),
+        "history": history,
+    }

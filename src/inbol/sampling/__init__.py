@@ -4,32 +4,50 @@ question, see :mod:`inbol.sampling.hf_backend`) and ``openai`` (an OpenAI-compat
 ``n = K`` per request, see :mod:`inbol.sampling.openai_backend`).  Resume and determinism:
 :mod:`inbol.sampling.run`.
 
-The torch-dependent ``hf`` backend is imported lazily, so ``question_seed`` and the config are cheap.
+The torch-dependent ``hf`` backend is imported lazily.
 """
+
 from __future__ import annotations
 
-from .config import BACKENDS, DEFAULT_SPLITS, SamplingConfig, SamplingOpenAIConfig
+from ..params import Sampling
 from .openai_backend import OpenAISampler
-from .run import (SAMPLER_VERSION, check_split, image_problem, model_fingerprint, question_seed, records_digest,
-                  sample_split, state_path_for)
+from .run import (
+    SAMPLER_VERSION,
+    check_split,
+    image_problem,
+    model_fingerprint,
+    records_digest,
+    sample_split,
+    state_path_for,
+)
 
 
-def make_sampler(cfg: SamplingConfig, *, model=None, processor=None, client=None, prompt_suffix: str = ""):
-    """The sampler of ``cfg.backend``: ``hf`` needs (model, processor); ``openai`` builds an LLMClient from
-    ``cfg.openai`` unless ``client`` is given."""
-    gen = dict(k=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-               prompt_suffix=prompt_suffix)
+def make_sampler(
+    cfg: Sampling, fmt=None, *, model=None, client=None, prompt_suffix: str = "", system: str | None = None
+):
+    """The sampler of ``cfg.backend``: ``hf`` needs the model and its :class:`~inbol.models.PromptFormat`
+    (which holds the system sentence); ``openai`` builds an LLMClient on ``cfg.openai`` unless ``client`` is
+    given, and sends ``system`` (or ``fmt.system``) as the system message."""
+    gen = dict(
+        k=cfg.k,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        prompt_suffix=prompt_suffix,
+    )
     if cfg.backend == "hf":
-        if model is None or processor is None:
-            raise ValueError("the hf backend needs a model and a processor")
+        if model is None or fmt is None:
+            raise ValueError("the hf backend needs a model and a prompt format")
         from .hf_backend import HFSampler
 
-        return HFSampler(model, processor, **gen)
+        return HFSampler(model, fmt, **gen)
     if client is None:
         from ..llm import LLMClient
 
-        client = LLMClient(cfg.llm_config())
-    return OpenAISampler(client, **gen)
+        client = LLMClient(
+            cfg.openai, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens, progress=False
+        )
+    return OpenAISampler(client, system=system if system is not None else getattr(fmt, "system", None), **gen)
 
 
 def __getattr__(name: str):
@@ -40,6 +58,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["BACKENDS", "DEFAULT_SPLITS", "SamplingConfig", "SamplingOpenAIConfig", "OpenAISampler", "HFSampler",
-           "PerQuestionGumbel", "make_sampler", "sample_split", "check_split", "image_problem", "question_seed",
-           "model_fingerprint", "records_digest", "state_path_for", "SAMPLER_VERSION"]
+__all__ = [
+    "OpenAISampler",
+    "HFSampler",
+    "PerQuestionGumbel",
+    "make_sampler",
+    "sample_split",
+    "check_split",
+    "image_problem",
+    "model_fingerprint",
+    "records_digest",
+    "state_path_for",
+    "SAMPLER_VERSION",
+]

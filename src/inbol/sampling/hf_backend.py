@@ -16,22 +16,27 @@ per question and step, picks token i with probability ``softmax(logits/T)_i``, a
 greedy over those perturbed scores.  A question's samples therefore do not depend on which other questions
 share its batch or where it sits in it, except through the floating-point effect of padding on its logits.
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-from transformers import (LlavaForConditionalGeneration, LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper,
-                          TopPLogitsWarper)
+from transformers import (
+    LlavaForConditionalGeneration,
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopPLogitsWarper,
+)
 
-from ..models.build import format_prompt
 from ..models.generate import open_images
 
-
 # transformers renamed ``past_key_values`` to ``cache`` (5.2x); use whichever the installed version has
-_CACHE_KW = "cache" if "cache" in inspect.signature(LlavaForConditionalGeneration.forward).parameters \
-    else "past_key_values"
+_CACHE_KW = (
+    "cache" if "cache" in inspect.signature(LlavaForConditionalGeneration.forward).parameters else "past_key_values"
+)
 
 
 class PerQuestionGumbel(LogitsProcessor):
@@ -45,8 +50,12 @@ class PerQuestionGumbel(LogitsProcessor):
         rows, vocab = scores.shape
         if rows != self.k * len(self.generators):
             raise ValueError(f"{rows} rows but {len(self.generators)} questions x k={self.k}")
-        noise = torch.cat([torch.empty((self.k, vocab), dtype=torch.float32, device=g.device).exponential_(generator=g)
-                           for g in self.generators]).to(scores.device)
+        noise = torch.cat(
+            [
+                torch.empty((self.k, vocab), dtype=torch.float32, device=g.device).exponential_(generator=g)
+                for g in self.generators
+            ]
+        ).to(scores.device)
         # -log(E), E ~ Exp(1), is a standard Gumbel; masked (-inf) tokens stay -inf
         return scores.float() - noise.clamp_min(1e-30).log()
 
@@ -56,12 +65,22 @@ class HFSampler:
 
     name = "hf"
 
-    def __init__(self, model, processor, *, k: int, temperature: float = 1.0, top_p: float = 1.0,
-                 max_new_tokens: int = 12, prompt_suffix: str = ""):
-        self.model, self.processor = model, processor
+    def __init__(
+        self,
+        model,
+        fmt,
+        *,
+        k: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 12,
+        prompt_suffix: str = "",
+    ):
+        """``fmt``: the :class:`inbol.models.PromptFormat` of the model's processor."""
+        self.model, self.fmt, self.processor = model, fmt, fmt.processor
         self.k, self.temperature, self.top_p = k, temperature, top_p
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
-        self.tok = processor.tokenizer
+        self.tok = self.processor.tokenizer
         self.tok.padding_side = "left"
         self.device = next(model.parameters()).device
 
@@ -86,23 +105,38 @@ class HFSampler:
             raise ValueError(f"{len(records)} records but {len(seeds)} seeds")
         k, model, tok = self.k, self.model, self.tok
         images = images if images is not None else open_images([r["image"] for r in records])
-        texts = [format_prompt(r["question"] + self.prompt_suffix) for r in records]
+        texts = [self.fmt.prompt(r["question"] + self.prompt_suffix) for r in records]
         batch = self.processor(images=images, text=texts, return_tensors="pt", padding=True).to(self.device)
         ids, mask = batch["input_ids"], batch["attention_mask"]
         pixel_values = batch["pixel_values"].to(model.dtype)
         # positions as generate() computes them from the attention mask (left padding)
         pos = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
         # 1. prefill all but the last prompt token, each image through the vision tower once
-        out = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1],
-                    pixel_values=pixel_values, use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=pos[:, :-1],
+            pixel_values=pixel_values,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         cache = getattr(out, _CACHE_KW)
         # 2. K copies of each question's cache
         cache.batch_repeat_interleave(k)
         # 3. decode the B*K rows from the cache (only the last prompt token is run again, with no image)
-        seqs = model.generate(input_ids=ids.repeat_interleave(k, 0), attention_mask=mask.repeat_interleave(k, 0),
-                              **{_CACHE_KW: cache}, do_sample=False, num_return_sequences=1,
-                              temperature=None, top_p=None, top_k=None, max_new_tokens=self.max_new_tokens,
-                              logits_processor=self._processors(seeds), pad_token_id=tok.pad_token_id,
-                              eos_token_id=tok.eos_token_id)
-        texts_out = [t.strip() for t in tok.batch_decode(seqs[:, ids.shape[1]:], skip_special_tokens=True)]
-        return [texts_out[i * k:(i + 1) * k] for i in range(len(records))]
+        seqs = model.generate(
+            input_ids=ids.repeat_interleave(k, 0),
+            attention_mask=mask.repeat_interleave(k, 0),
+            **{_CACHE_KW: cache},
+            do_sample=False,
+            num_return_sequences=1,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            max_new_tokens=self.max_new_tokens,
+            logits_processor=self._processors(seeds),
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+        texts_out = [t.strip() for t in tok.batch_decode(seqs[:, ids.shape[1] :], skip_special_tokens=True)]
+        return [texts_out[i * k : (i + 1) * k] for i in range(len(records))]

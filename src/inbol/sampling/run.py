@@ -10,7 +10,7 @@ and fsync'ed.  A re-run with the same fingerprint keeps the longest valid prefix
 garbled last line from a kill is cut off), skips the batches it covers, re-runs the batch it ends in and
 appends only the questions missing from it.  A different fingerprint (or no state file) starts over.
 
-What is deterministic.  Each question's randomness comes from its own seed, ``question_seed(seed, id)``,
+What is deterministic.  Each question's randomness comes from its own seed, ``stable_seed(seed, id)``,
 not from its batch or position:
 
 - ``hf``: on one device and dtype, a resumed run ends byte-identical to an uninterrupted run with the same
@@ -22,29 +22,25 @@ not from its batch or position:
   honours ``seed`` (vLLM) the samples do not depend on batching at all; a disk cache (``cache_dir``)
   replays completed requests exactly.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from ..config import DataError
+from ..errors import DataError
 from ..io import atomic_path, write_json
-from .config import SamplingConfig
+from ..params import Sampling
+from ..seeding import stable_seed
 
-SAMPLER_VERSION = 1      # bump when a change of the code changes the samples (invalidates resumable state)
+SAMPLER_VERSION = 1  # bump when a change of the code changes the samples (invalidates resumable state)
 MAX_LISTED_BAD = 50
-
-
-def question_seed(seed: int, qid: str) -> int:
-    """A 63-bit seed for question ``qid`` derived from the run's ``seed`` (stable across runs/platforms)."""
-    digest = hashlib.sha256(f"{int(seed)}\x00{qid}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
 def records_digest(records: Sequence[dict]) -> str:
@@ -79,6 +75,7 @@ def model_fingerprint(path: str | Path, max_hash_bytes: int = 1 << 30) -> dict:
 # --------------------------------------------------------------------------------------------
 # images
 # --------------------------------------------------------------------------------------------
+
 
 def image_problem(path: str | None) -> str | None:
     """None when the image opens and decodes, else a short reason."""
@@ -125,16 +122,19 @@ def check_split(records: Sequence[dict], max_bad_fraction: float, name: str) -> 
             bad.append({"id": qid, "image": r.get("image"), "reason": why})
     if len(bad) > max_bad_fraction * len(records):
         first = bad[0]
-        raise DataError(f"{name}: {len(bad)} of {len(records)} questions ({len(bad) / len(records):.1%}) have a "
-                        f"missing or unreadable image, no answers or a duplicated id, more than "
-                        f"sampling.max_bad_fraction = {max_bad_fraction:g} "
-                        f"(first: {first['id']} {first['image']}: {first['reason']})")
+        raise DataError(
+            f"{name}: {len(bad)} of {len(records)} questions ({len(bad) / len(records):.1%}) have a "
+            f"missing or unreadable image, no answers or a duplicated id, more than "
+            f"sampling.max_bad_fraction = {max_bad_fraction:g} "
+            f"(first: {first['id']} {first['image']}: {first['reason']})"
+        )
     return good, bad
 
 
 # --------------------------------------------------------------------------------------------
 # resumable output
 # --------------------------------------------------------------------------------------------
+
 
 def state_path_for(out_path: str | Path) -> Path:
     out_path = Path(out_path)
@@ -150,7 +150,7 @@ def _valid_prefix(out_path: Path, expected_ids: Sequence[str], k: int) -> tuple[
     while n < len(expected_ids):
         end = data.find(b"\n", offset)
         if end < 0:
-            break                                    # a torn last line (no newline): discarded
+            break  # a torn last line (no newline): discarded
         try:
             rec = json.loads(data[offset:end])
         except ValueError:
@@ -186,16 +186,28 @@ def _open_resumable(out_path: Path, fingerprint: dict, expected_ids: Sequence[st
     return n_done
 
 
-def sample_split(sampler, records: Sequence[dict], out_path: str | Path, cfg: SamplingConfig, *,
-                 name: str | None = None, extra_fingerprint: dict | None = None,
-                 checked: tuple[list[dict], list[dict]] | None = None, progress: bool = True) -> dict:
+def sample_split(
+    sampler,
+    records: Sequence[dict],
+    out_path: str | Path,
+    cfg: Sampling,
+    *,
+    name: str | None = None,
+    extra_fingerprint: dict | None = None,
+    checked: tuple[list[dict], list[dict]] | None = None,
+    progress: bool = True,
+) -> dict:
     """Sample ``cfg.k`` responses per question of ``records`` into ``out_path`` (resuming a previous
     run when its fingerprint matches); returns the split's stats."""
     out_path = Path(out_path)
     name = name or out_path.stem
     good, bad = checked if checked is not None else check_split(records, cfg.max_bad_fraction, name)
-    fingerprint = {"version": SAMPLER_VERSION, **cfg.fingerprint(), **(extra_fingerprint or {}),
-                   "questions": records_digest(good)}
+    fingerprint = {
+        "version": SAMPLER_VERSION,
+        **cfg.fingerprint(),
+        **(extra_fingerprint or {}),
+        "questions": records_digest(good),
+    }
     ids = [r["id"] for r in good]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
@@ -203,26 +215,42 @@ def sample_split(sampler, records: Sequence[dict], out_path: str | Path, cfg: Sa
     n_done = _open_resumable(out_path, fingerprint, ids, cfg.k)
     t0, n_new = time.time(), 0
     bs = cfg.batch_size
-    with open(out_path, "ab") as fh, tqdm(total=len(good), initial=n_done, desc=f"sample: {name}", unit="q",
-                                           disable=not progress, mininterval=2) as bar:
+    with (
+        open(out_path, "ab") as fh,
+        tqdm(
+            total=len(good), initial=n_done, desc=f"sample: {name}", unit="q", disable=not progress, mininterval=2
+        ) as bar,
+    ):
         for start in range(0, len(good), bs):
-            chunk = good[start:start + bs]
+            chunk = good[start : start + bs]
             if start + len(chunk) <= n_done:
                 continue
-            seeds = [question_seed(cfg.seed, r["id"]) for r in chunk]
+            seeds = [stable_seed(cfg.seed, r["id"]) for r in chunk]
             responses = sampler.sample(chunk, seeds)
             if len(responses) != len(chunk) or any(len(x) != cfg.k for x in responses):
-                raise RuntimeError(f"{name}: the sampler returned {[len(x) for x in responses]} responses for "
-                                   f"{len(chunk)} questions (k = {cfg.k})")
-            lines = [json.dumps({"id": r["id"], "responses": [str(s) for s in resp]}, sort_keys=True,
-                                ensure_ascii=False) + "\n"
-                     for i, (r, resp) in enumerate(zip(chunk, responses)) if start + i >= n_done]
+                raise RuntimeError(
+                    f"{name}: the sampler returned {[len(x) for x in responses]} responses for "
+                    f"{len(chunk)} questions (k = {cfg.k})"
+                )
+            lines = [
+                json.dumps({"id": r["id"], "responses": [str(s) for s in resp]}, sort_keys=True, ensure_ascii=False)
+                + "\n"
+                for i, (r, resp) in enumerate(zip(chunk, responses))
+                if start + i >= n_done
+            ]
             fh.write("".join(lines).encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
             n_new += len(lines)
             bar.update(len(lines))
     seconds = time.time() - t0
-    return {"n_questions": len(records), "n_sampled": len(good), "n_bad": len(bad), "bad": bad[:MAX_LISTED_BAD],
-            "n_resumed": n_done, "n_new": n_new, "seconds": round(seconds, 2),
-            "responses_per_s": round(n_new * cfg.k / seconds, 2) if n_new and seconds > 0 else None}
+    return {
+        "n_questions": len(records),
+        "n_sampled": len(good),
+        "n_bad": len(bad),
+        "bad": bad[:MAX_LISTED_BAD],
+        "n_resumed": n_done,
+        "n_new": n_new,
+        "seconds": round(seconds, 2),
+        "responses_per_s": round(n_new * cfg.k / seconds, 2) if n_new and seconds > 0 else None,
+    }

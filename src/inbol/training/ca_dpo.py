@@ -12,7 +12,8 @@ How it sits on TRL 1.16 (``CADPOTrainer`` subclasses ``trl.DPOTrainer``):
 
 - TRL's vision path (``DataCollatorForVisionPreference``) handles one (chosen, rejected) pair per row and
   refuses ``precompute_ref_log_probs`` for vision data, so this module brings its own collator
-  (:class:`CADPOCollator`) and loss (:meth:`CADPOTrainer._compute_loss`); everything else is TRL's:
+  (:class:`CADPOCollator`) and loss (:meth:`CADPOTrainer.ca_dpo_step`, installed as TRL's loss hook by
+  :mod:`inbol.training.trl_compat`, the one place of TRL internals); everything else is TRL's:
   PEFT wrapping, the fused LM head (per-token log-probs without materialising the logits), dropout
   disabled, metric averaging/logging, checkpoints, accelerate/DeepSpeed/FSDP handling.
 - The collator deduplicates the up-to-four completions of a row (Known/Unknown: 2 distinct sequences;
@@ -26,6 +27,7 @@ How it sits on TRL 1.16 (``CADPOTrainer`` subclasses ``trl.DPOTrainer``):
   ``logps/chosen``, ``logps/rejected`` (each the conf-weighted mix of the two pairs, so conf = 1 gives
   TRL's numbers exactly), ``entropy``, ``num_tokens``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,26 +44,52 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import set_seed
 from trl import DPOConfig, DPOTrainer
-from trl.models.utils import disable_gradient_checkpointing
-from trl.trainer.utils import flush_left, use_adapter
 
 from ..models.base import load_base
-from .config import DPOParams, LoraParams, TrainParams
+from ..models.prompt import PromptFormat
+from ..params import DPO, Lora, Train
+from . import trl_compat
 from .data import PAIR_KEYS, preference_dataset
 from .lora import lora_config
-from .runtime import (CheckpointDir, checkpoint_step, file_digest, fingerprint, last_mean, live_callback, model_stamp,
-                      summary, timed_train, trainer_kwargs)
+from .runtime import (
+    CheckpointDir,
+    checkpoint_step,
+    file_digest,
+    fingerprint,
+    last_mean,
+    live_callback,
+    model_stamp,
+    summary,
+    timed_train,
+    trainer_kwargs,
+)
 from .sft import save_outputs
+from .trl_compat import disable_gradient_checkpointing, flush_left, use_adapter
 
-REF_COLUMNS = tuple(f"ref_{k}" for k in PAIR_KEYS)          # ref_w1, ref_l1, ref_w2, ref_l2
+REF_COLUMNS = tuple(f"ref_{k}" for k in PAIR_KEYS)  # ref_w1, ref_l1, ref_w2, ref_l2
 _NON_MODEL_KEYS = {"completion_mask", "pair_index", "conf", "ref_logps"}
-METRIC_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
-               "logps/rejected")
+METRIC_KEYS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
 
 
-def ca_dpo_loss(policy_w1: torch.Tensor, policy_l1: torch.Tensor, ref_w1: torch.Tensor, ref_l1: torch.Tensor,
-                policy_w2: torch.Tensor, policy_l2: torch.Tensor, ref_w2: torch.Tensor, ref_l2: torch.Tensor,
-                conf: torch.Tensor | float, beta: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def ca_dpo_loss(
+    policy_w1: torch.Tensor,
+    policy_l1: torch.Tensor,
+    ref_w1: torch.Tensor,
+    ref_l1: torch.Tensor,
+    policy_w2: torch.Tensor,
+    policy_l2: torch.Tensor,
+    ref_w2: torch.Tensor,
+    ref_l2: torch.Tensor,
+    conf: torch.Tensor | float,
+    beta: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Equation (6): the batch mean of ``-(conf log sigma(z1) + (1 - conf) log sigma(z2))`` with
     ``z_i = beta ((pi_wi - ref_wi) - (pi_li - ref_li))`` (sequence log-probabilities, shape ``(B,)``).
 
@@ -69,8 +97,9 @@ def ca_dpo_loss(policy_w1: torch.Tensor, policy_l1: torch.Tensor, ref_w1: torch.
     rewards (``rewards/chosen`` = beta (conf D_w1 + (1-conf) D_w2), likewise ``rewards/rejected``),
     ``rewards/margins`` = conf z1 + (1-conf) z2, ``rewards/accuracies`` = conf [z1 > 0] + (1-conf)
     [z2 > 0], the weighted policy ``logps/chosen`` / ``logps/rejected``, and ``loss`` (per example)."""
-    pw1, pl1, rw1, rl1, pw2, pl2, rw2, rl2 = (t.float() for t in (policy_w1, policy_l1, ref_w1, ref_l1,
-                                                                  policy_w2, policy_l2, ref_w2, ref_l2))
+    pw1, pl1, rw1, rl1, pw2, pl2, rw2, rl2 = (
+        t.float() for t in (policy_w1, policy_l1, ref_w1, ref_l1, policy_w2, policy_l2, ref_w2, ref_l2)
+    )
     c = torch.as_tensor(conf, dtype=torch.float32, device=pw1.device).expand_as(pw1)
     dw1, dl1, dw2, dl2 = pw1 - rw1, pl1 - rl1, pw2 - rw2, pl2 - rl2
     z1, z2 = beta * (dw1 - dl1), beta * (dw2 - dl2)
@@ -98,6 +127,7 @@ class CADPOCollator:
     Output: ``input_ids``, ``attention_mask``, ``pixel_values`` (one per sequence), ``completion_mask``,
     ``pair_index`` (B x 4: the sequence of w1, l1, w2, l2), ``conf`` (B) and, when the rows carry them,
     ``ref_logps`` (B x 4)."""
+
     processor: Any
     max_length: int | None = None
 
@@ -114,8 +144,14 @@ class CADPOCollator:
             row_of.extend([r] * len(distinct))
         tok = self.processor.tokenizer
         # each row's prompt and image go through the processor once, then are repeated per sequence
-        p = self.processor(images=[[ex["image"]] for ex in examples], text=[ex["prompt"] for ex in examples],
-                           padding=True, padding_side="left", return_tensors="pt", add_special_tokens=False)
+        p = self.processor(
+            images=[[ex["image"]] for ex in examples],
+            text=[ex["prompt"] for ex in examples],
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+            add_special_tokens=False,
+        )
         if p["pixel_values"].shape[0] != len(examples):
             raise ValueError("CADPOCollator expects one pixel_values row per image (LLaVA-style processors)")
         rows = torch.tensor(row_of, dtype=torch.long)
@@ -126,15 +162,21 @@ class CADPOCollator:
         completion_mask = torch.cat((torch.zeros_like(p["attention_mask"]), c["attention_mask"]), dim=1)
         attention_mask, input_ids, completion_mask = flush_left(attention_mask, input_ids, completion_mask)
         if self.max_length is not None:
-            input_ids, attention_mask, completion_mask = (t[:, :self.max_length] for t in
-                                                          (input_ids, attention_mask, completion_mask))
+            input_ids, attention_mask, completion_mask = (
+                t[:, : self.max_length] for t in (input_ids, attention_mask, completion_mask)
+            )
         out = dict(p)
-        out.update(input_ids=input_ids, attention_mask=attention_mask, completion_mask=completion_mask,
-                   pair_index=torch.tensor(index, dtype=torch.long),
-                   conf=torch.tensor([float(ex["conf"]) for ex in examples], dtype=torch.float32))
+        out.update(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            completion_mask=completion_mask,
+            pair_index=torch.tensor(index, dtype=torch.long),
+            conf=torch.tensor([float(ex["conf"]) for ex in examples], dtype=torch.float32),
+        )
         if REF_COLUMNS[0] in examples[0]:
-            out["ref_logps"] = torch.tensor([[float(ex[k]) for k in REF_COLUMNS] for ex in examples],
-                                            dtype=torch.float32)
+            out["ref_logps"] = torch.tensor(
+                [[float(ex[k]) for k in REF_COLUMNS] for ex in examples], dtype=torch.float32
+            )
         return out
 
 
@@ -157,15 +199,16 @@ class CADPOTrainer(DPOTrainer):
             kwargs["data_collator"] = CADPOCollator(kwargs["processing_class"])
         super().__init__(*args, **kwargs)
         if self.args.precompute_ref_log_probs:
-            raise ValueError("CADPOTrainer computes its own reference log-probs: set precompute_ref_log_probs=False "
-                             "in the DPOConfig and use precompute_ref=True")
+            raise ValueError(
+                "CADPOTrainer computes its own reference log-probs: set precompute_ref_log_probs=False "
+                "in the DPOConfig and use precompute_ref=True"
+            )
         self.precompute_ref = precompute_ref
         if precompute_ref:
             self.train_dataset = self.add_reference_columns(self.train_dataset, ref_cache)
 
     def _set_signature_columns_if_needed(self):
-        if self._signature_columns is None:
-            self._signature_columns = ["image", "prompt", *PAIR_KEYS, "conf", *REF_COLUMNS]
+        trl_compat.set_signature_columns(self, ["image", "prompt", *PAIR_KEYS, "conf", *REF_COLUMNS])
 
     # ---------------------------------------------------------------------------------------------
     # log-probabilities
@@ -177,8 +220,8 @@ class CADPOTrainer(DPOTrainer):
         model_kwargs["use_cache"] = False
         completion_mask = inputs["completion_mask"]
         labels = inputs["input_ids"].masked_fill(completion_mask == 0, -100)
-        outputs = model(**model_kwargs, labels=labels, fused_lm_head=True)
-        per_token = outputs.log_probs[:, -(completion_mask.size(1) - 1):]     # zero off the completion
+        outputs = trl_compat.token_logps(model, model_kwargs, labels)
+        per_token = outputs.log_probs[:, -(completion_mask.size(1) - 1) :]  # zero off the completion
         return per_token.sum(dim=1), outputs
 
     @contextlib.contextmanager
@@ -189,7 +232,7 @@ class CADPOTrainer(DPOTrainer):
             unwrapped = self.accelerator.unwrap_model(self.model)
             adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
         checkpointing = contextlib.nullcontext()
-        if self.args.gradient_checkpointing:          # (re-entrant checkpointing warns under no_grad)
+        if self.args.gradient_checkpointing:  # (re-entrant checkpointing warns under no_grad)
             checkpointing = disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs)
         with torch.no_grad(), checkpointing, adapter:
             yield self.ref_model if self.ref_model is not None else self.model
@@ -208,22 +251,27 @@ class CADPOTrainer(DPOTrainer):
         if columns:
             dataset = dataset.remove_columns(columns)
         batch_size = batch_size or self.args.precompute_ref_batch_size or self.args.per_device_train_batch_size
-        loader = DataLoader(dataset, batch_size=batch_size,
-                            collate_fn=self.data_collator, shuffle=False,
-                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=self.data_collator,
+            shuffle=False,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
         loader = self.accelerator.prepare(loader)
         engine = None
         if self.ref_model is None and self.is_deepspeed_enabled:
             # before `train`, DeepSpeed has not placed/gathered the parameters yet: TRL's own precompute
             # wraps the model in an inference engine the same way
-            from trl.models import prepare_deepspeed
-            engine = prepare_deepspeed(self.model, self.accelerator)
+            engine = trl_compat.prepare_deepspeed(self.model, self.accelerator)
         was_training = self.model.training
         self.model.eval()
         out = []
         try:
-            for batch in tqdm(loader, desc="CA-DPO: reference log-probs", disable=not self.is_world_process_zero(),
-                              mininterval=2):
+            for batch in tqdm(
+                loader, desc="CA-DPO: reference log-probs", disable=not self.is_world_process_zero(), mininterval=2
+            ):
                 with self.accelerator.autocast():
                     ref = self.reference_logps(batch, engine)
                 out.append(self.accelerator.gather_for_metrics(ref).cpu())
@@ -257,30 +305,42 @@ class CADPOTrainer(DPOTrainer):
     # loss and metrics
     # ---------------------------------------------------------------------------------------------
 
-    def _compute_loss(self, model, inputs, return_outputs):
+    def ca_dpo_step(self, model, inputs, return_outputs):
+        """The loss of one batch (TRL's loss hook, see trl_compat) and TRL-style metrics."""
         mode = "train" if self.model.training else "eval"
         seq_logps, outputs = self.sequence_logps(model, inputs)
         idx = inputs["pair_index"]
-        policy = seq_logps[idx]                                                 # (B, 4)
+        policy = seq_logps[idx]  # (B, 4)
         ref = inputs["ref_logps"] if "ref_logps" in inputs else self.reference_logps(inputs)
-        loss, m = ca_dpo_loss(policy[:, 0], policy[:, 1], ref[:, 0], ref[:, 1],
-                              policy[:, 2], policy[:, 3], ref[:, 2], ref[:, 3], inputs["conf"], self.beta)
+        loss, m = ca_dpo_loss(
+            policy[:, 0],
+            policy[:, 1],
+            ref[:, 0],
+            ref[:, 1],
+            policy[:, 2],
+            policy[:, 3],
+            ref[:, 2],
+            ref[:, 3],
+            inputs["conf"],
+            self.beta,
+        )
 
         gather = self.accelerator.gather_for_metrics
         for k in METRIC_KEYS:
-            self._metrics[mode][k].append(gather(m[k]).mean().item())
+            trl_compat.log_metric(self, mode, k, gather(m[k]).mean().item())
         mask = inputs["completion_mask"][:, 1:]
-        entropy = outputs.entropy[:, -mask.size(1):].detach() if outputs.entropy is not None else None
+        entropy = outputs.entropy[:, -mask.size(1) :].detach() if outputs.entropy is not None else None
         if entropy is not None:
             tokens = gather(mask.sum()).sum()
             ent = gather((entropy * mask).sum()).sum()
-            self._metrics[mode]["entropy"].append((ent / tokens).item() if tokens > 0 else 0.0)
-        if mode == "train":
-            self._total_train_tokens += gather(inputs["attention_mask"].sum()).sum().item() // self._tp_size
-        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            trl_compat.log_metric(self, mode, "entropy", (ent / tokens).item() if tokens > 0 else 0.0)
+        trl_compat.count_tokens(self, mode, gather(inputs["attention_mask"].sum()).sum().item())
         if return_outputs:
             return loss, outputs
         return loss
+
+
+trl_compat.install_loss(CADPOTrainer, "ca_dpo_step")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -290,33 +350,72 @@ class CADPOTrainer(DPOTrainer):
 REF_CACHE = "ref_logps.pt"
 
 
-def train_preference(data: str | Path, start_model: str | Path, out_dir: str | Path, *, kind: str,
-                     lora: LoraParams, train: TrainParams, dpo: DPOParams, work_dir: str | Path,
-                     live_dir: str | Path | None = None, name: str = "ca_dpo", callbacks=()) -> dict:
+def train_preference(
+    data: str | Path,
+    start_model: str | Path,
+    out_dir: str | Path,
+    *,
+    kind: str,
+    lora: Lora,
+    train: Train,
+    dpo: DPO,
+    seed: int,
+    work_dir: str | Path,
+    system: str | None = None,
+    live_dir: str | Path | None = None,
+    name: str = "ca_dpo",
+    callbacks=(),
+) -> dict:
     """CA-DPO (``kind='ca_dpo'``, the preference records) or plain DPO (``kind='dpo'``, a DPO variant's
     pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference.  Writes the
     adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward accuracy and
     margin, steps, seconds)."""
     train = dpo.apply(train)
-    set_seed(train.seed)
-    model, processor = load_base(start_model, device="cpu", dtype="float32")   # DataError if unloadable
-    ds = preference_dataset(data, processor, kind)                              # DataError if empty/bad
-    peft_config = lora_config(lora, model)                                      # ParamError if no match
-    ckpt = CheckpointDir(work_dir, fingerprint(stage=name, kind=kind, lora=lora, train=train, beta=dpo.beta,
-                                               data=file_digest(data), start=model_stamp(start_model)))
+    set_seed(seed)
+    model, processor = load_base(start_model, device="cpu", dtype="float32")  # DataError if unloadable
+    ds = preference_dataset(data, PromptFormat(processor, system), kind)  # DataError if empty/bad
+    peft_config = lora_config(lora, model)  # ParamError if no match
+    ckpt = CheckpointDir(
+        work_dir,
+        fingerprint(
+            stage=name,
+            kind=kind,
+            lora=lora,
+            train=train,
+            beta=dpo.beta,
+            seed=seed,
+            system=system,
+            data=file_digest(data),
+            start=model_stamp(start_model),
+        ),
+    )
     resume = ckpt.prepare()
-    args = DPOConfig(**trainer_kwargs(train, work_dir), beta=dpo.beta, precompute_ref_log_probs=False,
-                     max_length=None)
+    args = DPOConfig(
+        **trainer_kwargs(train, work_dir, seed), beta=dpo.beta, precompute_ref_log_probs=False, max_length=None
+    )
     cbs = [c for c in (live_callback(live_dir, checkpoint_step(resume)), *callbacks) if c is not None]
-    trainer = CADPOTrainer(model=model, args=args, train_dataset=ds, processing_class=processor,
-                           peft_config=peft_config, callbacks=cbs, ref_cache=Path(work_dir) / REF_CACHE)
+    trainer = CADPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=processor,
+        peft_config=peft_config,
+        callbacks=cbs,
+        ref_cache=Path(work_dir) / REF_CACHE,
+    )
     result, seconds = timed_train(trainer, resume)
     save_outputs(trainer, start_model, out_dir)
     hist = trainer.state.log_history
     metrics = summary(trainer, result, seconds, len(ds), resume)
-    metrics.update(stage=name, kind=kind, start_model=str(start_model), beta=dpo.beta,
-                   final_reward_accuracy=last_mean(hist, "rewards/accuracies"),
-                   final_reward_margin=last_mean(hist, "rewards/margins"),
-                   buckets=dict(sorted(Counter(ds["bucket"]).items())))
+    metrics.update(
+        stage=name,
+        kind=kind,
+        seed=seed,
+        start_model=str(start_model),
+        beta=dpo.beta,
+        final_reward_accuracy=last_mean(hist, "rewards/accuracies"),
+        final_reward_margin=last_mean(hist, "rewards/margins"),
+        buckets=dict(sorted(Counter(ds["bucket"]).items())),
+    )
     ckpt.finish()
     return metrics

@@ -7,103 +7,69 @@ Records (JSON Lines under ``data/constructed/``, written by the ``construct`` st
 - CA-DPO:       ``{id, image, prompt, p1: {chosen, rejected}, p2: {chosen, rejected}, conf, ...}``;
 - plain DPO:    ``{id, image, prompt, chosen, rejected, weight: 1, ...}`` (read as p1 = p2, conf = 1).
 
-Rendering: the prompt is ``apply_chat_template([user: <image> + question], add_generation_prompt=True)``
-with the tokenizer's BOS in front (TRL's vision collators tokenize with ``add_special_tokens=False``, while
-generation tokenizes with them), and the completion is what the full conversation adds after the prompt,
-ending with EOS.  For the embedded tiny LLaVA that is ``<s>USER: <image>\\n{q} ASSISTANT:`` +
-`` {a}</s>``, token for token the sequence the base model was pretrained on and is prompted with.
+Rendering: :class:`inbol.models.PromptFormat` (the one prompt formatter): the prompt is its
+:meth:`~inbol.models.PromptFormat.bos_prompt` (TRL's vision collators tokenize with
+``add_special_tokens=False``, while generation tokenizes with them) and the completion what the full
+conversation adds after the prompt, ending with EOS.  For the embedded tiny LLaVA that is
+``<s>USER: <image>\\n{q} ASSISTANT:`` + `` {a}</s>``, token for token the sequence the base model was
+pretrained on and is prompted with.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import datasets
 
-from ..config import DataError
+from ..errors import DataError
 from ..io import read_jsonl
+from ..models.prompt import PromptFormat
 
 SFT_FIELDS = ("id", "image", "prompt", "completion")
 CA_DPO_FIELDS = ("id", "image", "prompt", "p1", "p2", "conf")
 DPO_FIELDS = ("id", "image", "prompt", "chosen", "rejected")
-PAIR_KEYS = ("w1", "l1", "w2", "l2")          # chosen/rejected of p1, then of p2
+PAIR_KEYS = ("w1", "l1", "w2", "l2")  # chosen/rejected of p1, then of p2
 
 
 def read_records(path: str | Path, fields: Sequence[str]) -> list[dict]:
     """The records of ``path``; a one-line DataError when the file is missing, empty, not JSON Lines, or
     a record lacks a field or points at a missing image."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found (run the construct stage first)")
-    try:
-        records = read_jsonl(path)
-    except ValueError as e:
-        raise DataError(f"{path}: not JSON Lines ({str(e).splitlines()[0]})") from e
+    records = read_jsonl(path)
     if not records:
         raise DataError(f"{path}: no examples (the constructed set is empty; check the construct stage's metrics)")
     for i, r in enumerate(records, 1):
         missing = [f for f in fields if f not in r or r[f] is None]
         if missing:
-            raise DataError(f"{path}:{i}: record {r.get('id', '?')!r} lacks field {missing[0]!r} "
-                            f"(needs {', '.join(fields)})")
+            raise DataError(
+                f"{path}:{i}: record {r.get('id', '?')!r} lacks field {missing[0]!r} (needs {', '.join(fields)})"
+            )
     for img in dict.fromkeys(r["image"] for r in records):
         if not Path(img).is_file():
             raise DataError(f"{path}: image {img!r} not found (paths are relative to the repository root)")
     return records
 
 
-def bos_prefix(tokenizer) -> str:
-    """The BOS text that ``tokenizer(text)`` puts in front by default ('' when it adds none)."""
-    bos = tokenizer.bos_token
-    if not bos or tokenizer.bos_token_id is None:
-        return ""
-    with_special = tokenizer("a")["input_ids"]
-    return bos if with_special and with_special[0] == tokenizer.bos_token_id else ""
-
-
-class ChatRenderer:
-    """Prompt and completion strings of one (question, answer) in the processor's chat template."""
-
-    def __init__(self, processor):
-        self.processor = processor
-        tok = getattr(processor, "tokenizer", processor)
-        self.bos = bos_prefix(tok)
-        self.eos = tok.eos_token or ""
-
-    @staticmethod
-    def _user(question: str) -> list[dict]:
-        return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-
-    def _render(self, messages: list[dict], generation: bool) -> str:
-        return self.processor.apply_chat_template(messages, add_generation_prompt=generation, tokenize=False)
-
-    def prompt(self, question: str) -> str:
-        text = self._render(self._user(question), True)
-        return text if (not self.bos or text.startswith(self.bos)) else self.bos + text
-
-    def completion(self, question: str, answer: str) -> str:
-        user = self._user(question)
-        prompt = self._render(user, True)
-        full = self._render(user + [{"role": "assistant", "content": [{"type": "text", "text": answer}]}], False)
-        if not full.startswith(prompt):
-            raise DataError(f"the chat template does not render the prompt as a prefix of the conversation: "
-                            f"{prompt[-40:]!r} vs {full[:len(prompt)][-40:]!r}")
-        out = full[len(prompt):]
-        return out if (not self.eos or out.endswith(self.eos)) else out + self.eos
-
-
 def _with_images(rows: list[dict]) -> datasets.Dataset:
     return datasets.Dataset.from_list(rows).cast_column("image", datasets.Image())
 
 
-def sft_dataset(path: str | Path, processor) -> datasets.Dataset:
+def sft_dataset(path: str | Path, fmt: PromptFormat) -> datasets.Dataset:
     """IDK-IT / SFT records as TRL's vision prompt-completion dataset ``{id, image, prompt, completion,
-    bucket}`` (``image`` decoded by ``datasets.Image``, texts rendered by the chat template)."""
-    render = ChatRenderer(processor)
-    rows = [{"id": str(r["id"]), "image": r["image"], "prompt": render.prompt(r["prompt"]),
-             "completion": render.completion(r["prompt"], r["completion"]), "bucket": str(r.get("bucket", ""))}
-            for r in read_records(path, SFT_FIELDS)]
+    bucket}`` (``image`` decoded by ``datasets.Image``, texts rendered by ``fmt``)."""
+    render = fmt
+    rows = [
+        {
+            "id": str(r["id"]),
+            "image": r["image"],
+            "prompt": render.bos_prompt(r["prompt"]),
+            "completion": render.completion(r["prompt"], r["completion"]),
+            "bucket": str(r.get("bucket", "")),
+        }
+        for r in read_records(path, SFT_FIELDS)
+    ]
     return _with_images(rows)
 
 
@@ -117,14 +83,14 @@ def _conf(path, r, value) -> float:
     return c
 
 
-def preference_dataset(path: str | Path, processor, kind: str = "ca_dpo") -> datasets.Dataset:
+def preference_dataset(path: str | Path, fmt: PromptFormat, kind: str = "ca_dpo") -> datasets.Dataset:
     """CA-DPO (``kind='ca_dpo'``) or plain-DPO (``kind='dpo'``) records as ``{id, image, prompt, w1, l1,
     w2, l2, conf, bucket}``: (w1 > l1) is p1 with weight conf, (w2 > l2) is p2 with weight 1 - conf.  A plain-DPO
     row is p1 = p2 = (chosen > rejected) with conf = 1 (its ``weight``, which must be 1): the standard DPO
     loss."""
     if kind not in ("ca_dpo", "dpo"):
         raise ValueError(f"kind must be 'ca_dpo' or 'dpo', got {kind!r}")
-    render = ChatRenderer(processor)
+    render = fmt
     rows = []
     for r in read_records(path, CA_DPO_FIELDS if kind == "ca_dpo" else DPO_FIELDS):
         q = r["prompt"]
@@ -137,11 +103,17 @@ def preference_dataset(path: str | Path, processor, kind: str = "ca_dpo") -> dat
         else:
             texts = (r["chosen"], r["rejected"], r["chosen"], r["rejected"])
             if _conf(path, r, r.get("weight", 1.0)) != 1.0:
-                raise DataError(f"{path}: record {r['id']!r} has weight {r.get('weight')!r}: plain-DPO rows must "
-                                f"have weight 1")
+                raise DataError(
+                    f"{path}: record {r['id']!r} has weight {r.get('weight')!r}: plain-DPO rows must have weight 1"
+                )
             conf = 1.0
-        row = {"id": str(r["id"]), "image": r["image"], "prompt": render.prompt(q), "conf": conf,
-               "bucket": str(r.get("bucket", ""))}
+        row = {
+            "id": str(r["id"]),
+            "image": r["image"],
+            "prompt": render.bos_prompt(q),
+            "conf": conf,
+            "bucket": str(r.get("bucket", "")),
+        }
         row.update({k: render.completion(q, t) for k, t in zip(PAIR_KEYS, texts)})
         rows.append(row)
     return _with_images(rows)

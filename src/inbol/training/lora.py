@@ -5,6 +5,7 @@ matched only under the language model's module path (``model.language_model`` in
 LLaVA), so CLIP's ``q_proj``/``k_proj``/``v_proj`` in the vision tower and the projector stay frozen.
 PEFT gets that as one anchored regular expression, which is also what the saved adapter config records.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,8 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel
 
-from ..config import DataError, ParamError
-from .config import LoraParams
+from ..errors import DataError, ParamError
+from ..params import Lora
 
 
 def language_model_prefix(model) -> str:
@@ -24,7 +25,7 @@ def language_model_prefix(model) -> str:
         for name, module in model.named_modules():
             if module is decoder and name:
                 return name
-    for name, _ in model.named_modules():            # fallback: the usual attribute names
+    for name, _ in model.named_modules():  # fallback: the usual attribute names
         if name.endswith("language_model") or name == "model":
             return name
     raise DataError(f"{type(model).__name__}: cannot find the language model to attach LoRA to")
@@ -34,7 +35,7 @@ def target_regex(prefix: str, targets) -> str:
     return rf"{re.escape(prefix)}\.(?:.*\.)?(?:{'|'.join(re.escape(t) for t in targets)})"
 
 
-def lora_config(params: LoraParams, model, prefix: str = "lora") -> LoraConfig:
+def lora_config(params: Lora, model, prefix: str = "lora") -> LoraConfig:
     """The PEFT config of ``params`` for ``model``; a ParamError naming the first target that matches no
     linear layer of the language model."""
     lm = language_model_prefix(model)
@@ -42,17 +43,27 @@ def lora_config(params: LoraParams, model, prefix: str = "lora") -> LoraConfig:
     available = sorted({n.rsplit(".", 1)[-1] for n in linear})
     for t in params.target_modules:
         if not any(n.endswith("." + t) for n in linear):
-            raise ParamError(f"{prefix}.target_modules = {list(params.target_modules)!r}: {t!r} matches no linear "
-                             f"layer of the language model ({lm}); available: {', '.join(available)}")
+            raise ParamError(
+                f"{prefix}.target_modules = {list(params.target_modules)!r}: {t!r} matches no linear "
+                f"layer of the language model ({lm}); available: {', '.join(available)}"
+            )
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules() if n}
     for t in params.modules_to_save:
         if t not in names:
-            raise ParamError(f"{prefix}.modules_to_save = {list(params.modules_to_save)!r}: {t!r} is no module of "
-                             f"{type(model).__name__} (e.g. lm_head, embed_tokens)")
-    return LoraConfig(r=params.r, lora_alpha=params.alpha, lora_dropout=params.dropout,
-                      target_modules=target_regex(lm, params.target_modules), bias="none", task_type="CAUSAL_LM",
-                      modules_to_save=list(params.modules_to_save) or None,
-                      ensure_weight_tying=bool(params.modules_to_save))
+            raise ParamError(
+                f"{prefix}.modules_to_save = {list(params.modules_to_save)!r}: {t!r} is no module of "
+                f"{type(model).__name__} (e.g. lm_head, embed_tokens)"
+            )
+    return LoraConfig(
+        r=params.r,
+        lora_alpha=params.alpha,
+        lora_dropout=params.dropout,
+        target_modules=target_regex(lm, params.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+        modules_to_save=list(params.modules_to_save) or None,
+        ensure_weight_tying=bool(params.modules_to_save),
+    )
 
 
 def merge_adapter(start_model: str | Path, adapter_dir: str | Path, out_dir: str | Path) -> None:
@@ -60,6 +71,7 @@ def merge_adapter(start_model: str | Path, adapter_dir: str | Path, out_dir: str
     in ``out_dir`` (HF format: later stages load it with ``from_pretrained``).  Reloading from disk makes
     this independent of how training held the weights (one device, DDP, DeepSpeed ZeRO-3, FSDP)."""
     from ..models.base import load_base
+
     base, processor = load_base(start_model, device="cpu", dtype="float32")
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(out_dir))

@@ -6,6 +6,7 @@ precision when supported (else fp16), on Apple MPS fp32, on a machine without an
 ``use_cpu=True`` (TRL 1.x configs default to ``bf16=True``, which fails there).  Master weights stay fp32,
 so merging the LoRA update into the saved model loses nothing to bf16 rounding.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,8 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, is_dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from accelerate import PartialState
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..io import atomic_dir
-from .config import TrainParams
+from ..params import Train
 
 FINGERPRINT = "fingerprint.json"
 
@@ -50,19 +50,33 @@ def is_main_process() -> bool:
     return state().is_main_process
 
 
-def trainer_kwargs(train: TrainParams, work_dir: str | Path, *, resumable: bool = True) -> dict:
-    """Keyword arguments of an ``SFTConfig`` / ``DPOConfig`` for ``train`` (checkpoints in ``work_dir``)."""
+def trainer_kwargs(train: Train, work_dir: str | Path, seed: int, *, resumable: bool = True) -> dict:
+    """Keyword arguments of an ``SFTConfig`` / ``DPOConfig`` for ``train`` and ``seed`` (checkpoints in
+    ``work_dir``)."""
     hw = hardware()
     return dict(
-        output_dir=str(work_dir), learning_rate=train.lr, num_train_epochs=train.epochs,
+        output_dir=str(work_dir),
+        learning_rate=train.lr,
+        num_train_epochs=train.epochs,
         max_steps=train.max_steps if train.max_steps is not None else -1,
         per_device_train_batch_size=train.per_device_batch(state().num_processes),
-        gradient_accumulation_steps=train.grad_accum, warmup_steps=train.warmup_ratio,
-        lr_scheduler_type=train.scheduler, seed=train.seed, data_seed=train.seed,
-        logging_steps=train.logging_steps, logging_first_step=True,
-        save_strategy="steps" if resumable else "no", save_steps=train.save_steps, save_total_limit=2,
-        activation_checkpointing=train.activation_checkpointing, use_cpu=hw["use_cpu"], bf16=hw["bf16"],
-        fp16=hw["fp16"], report_to="none", disable_tqdm=False, dataloader_num_workers=0,
+        gradient_accumulation_steps=train.grad_accum,
+        warmup_steps=train.warmup_ratio,
+        lr_scheduler_type=train.scheduler,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=train.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps" if resumable else "no",
+        save_steps=train.save_steps,
+        save_total_limit=2,
+        activation_checkpointing=train.activation_checkpointing,
+        use_cpu=hw["use_cpu"],
+        bf16=hw["bf16"],
+        fp16=hw["fp16"],
+        report_to="none",
+        disable_tqdm=False,
+        dataloader_num_workers=0,
     )
 
 
@@ -70,10 +84,9 @@ def trainer_kwargs(train: TrainParams, work_dir: str | Path, *, resumable: bool 
 # resumable checkpoints
 # ------------------------------------------------------------------------------------------------
 
+
 def _plain(obj):
-    if is_dataclass(obj):
-        return asdict(obj)
-    return obj
+    return obj.model_dump() if hasattr(obj, "model_dump") else obj
 
 
 def file_digest(path: str | Path) -> str:
@@ -89,8 +102,9 @@ def model_stamp(path: str | Path) -> list:
     path = Path(path)
     if not path.is_dir():
         return [str(path)]
-    return sorted([str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns]
-                  for p in path.rglob("*") if p.is_file())
+    return sorted(
+        [str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns] for p in path.rglob("*") if p.is_file()
+    )
 
 
 def fingerprint(**parts) -> dict:
@@ -98,8 +112,9 @@ def fingerprint(**parts) -> dict:
     code = hashlib.sha256()
     for f in sorted(Path(__file__).parent.glob("*.py")):
         code.update(f.read_bytes())
-    return json.loads(json.dumps({**{k: _plain(v) for k, v in parts.items()}, "code": code.hexdigest()},
-                                 sort_keys=True, default=str))
+    return json.loads(
+        json.dumps({**{k: _plain(v) for k, v in parts.items()}, "code": code.hexdigest()}, sort_keys=True, default=str)
+    )
 
 
 class CheckpointDir:
@@ -142,6 +157,7 @@ def checkpoint_step(checkpoint: str | None) -> int:
 # dvclive
 # ------------------------------------------------------------------------------------------------
 
+
 def trim_live(live_dir: str | Path, step: int) -> None:
     """Drop metric rows logged after ``step`` (a resumed run logs them again from its checkpoint)."""
     for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
@@ -152,9 +168,11 @@ def trim_live(live_dir: str | Path, step: int) -> None:
         if "step" not in head:
             continue
         col = head.index("step")
+
         def kept(line: str) -> bool:
             cell = line.split("\t")[col]
             return cell.isdigit() and int(cell) <= step
+
         keep = [lines[0]] + [ln for ln in lines[1:] if kept(ln)]
         tsv.write_text("\n".join(keep) + "\n")
 
@@ -185,6 +203,7 @@ def live_callback(live_dir: str | Path | None, resume_step: int = 0):
 # outputs
 # ------------------------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def publish_dir(path: str | Path):
     """``atomic_dir(path)`` on the main process; a throw-away directory on the others (under
@@ -205,13 +224,20 @@ def last_mean(history: Iterable[dict], key: str, n: int = 3) -> float | None:
 def summary(trainer, result, seconds: float, n_examples: int, resumed_from: str | None) -> dict:
     """metrics/train/<name>.json: final loss (mean of the last 3 logged), steps, time, ..."""
     hist = [h for h in trainer.state.log_history if "train_runtime" not in h]
-    out = {"final_loss": last_mean(hist, "loss"), "train_loss": round(float(result.training_loss), 4),
-           "steps": int(result.global_step), "epochs": round(float(trainer.state.epoch or 0.0), 3),
-           "examples": n_examples, "train_seconds": round(seconds, 1),
-           "resumed_from_step": checkpoint_step(resumed_from), "device": hardware()["device"],
-           "processes": state().num_processes,
-           "effective_batch_size": trainer.args.per_device_train_batch_size
-           * trainer.args.gradient_accumulation_steps * state().num_processes}
+    out = {
+        "final_loss": last_mean(hist, "loss"),
+        "train_loss": round(float(result.training_loss), 4),
+        "steps": int(result.global_step),
+        "epochs": round(float(trainer.state.epoch or 0.0), 3),
+        "examples": n_examples,
+        "train_seconds": round(seconds, 1),
+        "resumed_from_step": checkpoint_step(resumed_from),
+        "device": hardware()["device"],
+        "processes": state().num_processes,
+        "effective_batch_size": trainer.args.per_device_train_batch_size
+        * trainer.args.gradient_accumulation_steps
+        * state().num_processes,
+    }
     return out
 
 

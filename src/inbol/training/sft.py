@@ -9,6 +9,7 @@ completion only, ``completion_only_loss=True``) and on padding.  With the tiny L
 exactly the ``input_ids``/``labels`` of the pretraining's ``encode_example`` (a test checks it), so no
 custom collator is needed.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,11 +19,22 @@ from transformers import set_seed
 from trl import SFTConfig, SFTTrainer
 
 from ..models.base import load_base
-from .config import LoraParams, TrainParams
+from ..models.prompt import PromptFormat
+from ..params import Lora, Train
 from .data import sft_dataset
 from .lora import lora_config, merge_adapter
-from .runtime import (CheckpointDir, checkpoint_step, file_digest, fingerprint, last_mean, live_callback,
-                      model_stamp, summary, timed_train, trainer_kwargs)
+from .runtime import (
+    CheckpointDir,
+    checkpoint_step,
+    file_digest,
+    fingerprint,
+    last_mean,
+    live_callback,
+    model_stamp,
+    summary,
+    timed_train,
+    trainer_kwargs,
+)
 
 ADAPTER = "adapter"
 
@@ -30,34 +42,60 @@ ADAPTER = "adapter"
 def save_outputs(trainer, start_model: str | Path, out_dir: str | Path) -> None:
     """The LoRA adapter in ``out_dir/adapter`` and the merged model + processor at the top of ``out_dir``."""
     adapter = Path(out_dir) / ADAPTER
-    trainer.save_model(str(adapter))           # every process (gathers sharded weights); the main one writes
+    trainer.save_model(str(adapter))  # every process (gathers sharded weights); the main one writes
     if trainer.accelerator.is_main_process:
         merge_adapter(start_model, adapter, out_dir)
     trainer.accelerator.wait_for_everyone()
 
 
-def train_sft(data: str | Path, start_model: str | Path, out_dir: str | Path, *, lora: LoraParams,
-              train: TrainParams, work_dir: str | Path, live_dir: str | Path | None = None,
-              name: str = "idk_it", callbacks=()) -> dict:
+def train_sft(
+    data: str | Path,
+    start_model: str | Path,
+    out_dir: str | Path,
+    *,
+    lora: Lora,
+    train: Train,
+    seed: int,
+    work_dir: str | Path,
+    system: str | None = None,
+    live_dir: str | Path | None = None,
+    name: str = "idk_it",
+    callbacks=(),
+) -> dict:
     """LoRA-tune ``start_model`` on the prompt/completion records of ``data``; write the adapter and the
     merged model to ``out_dir``; return the metrics.  Resumes from ``work_dir``'s last checkpoint when a
     previous run with the same params/data/model was interrupted."""
-    set_seed(train.seed)
+    set_seed(seed)
     model, processor = load_base(start_model, device="cpu", dtype="float32")  # DataError if unloadable
-    ds = sft_dataset(data, processor)                                          # DataError if empty/bad
-    peft_config = lora_config(lora, model)                                     # ParamError if no match
-    ckpt = CheckpointDir(work_dir, fingerprint(stage=name, lora=lora, train=train, data=file_digest(data),
-                                               start=model_stamp(start_model)))
+    ds = sft_dataset(data, PromptFormat(processor, system))  # DataError if empty/bad
+    peft_config = lora_config(lora, model)  # ParamError if no match
+    ckpt = CheckpointDir(
+        work_dir,
+        fingerprint(
+            stage=name,
+            lora=lora,
+            train=train,
+            seed=seed,
+            system=system,
+            data=file_digest(data),
+            start=model_stamp(start_model),
+        ),
+    )
     resume = ckpt.prepare()
-    args = SFTConfig(**trainer_kwargs(train, work_dir), completion_only_loss=True, max_length=None)
+    args = SFTConfig(**trainer_kwargs(train, work_dir, seed), completion_only_loss=True, max_length=None)
     cbs = [c for c in (live_callback(live_dir, checkpoint_step(resume)), *callbacks) if c is not None]
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=processor,
-                         peft_config=peft_config, callbacks=cbs)
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=ds, processing_class=processor, peft_config=peft_config, callbacks=cbs
+    )
     result, seconds = timed_train(trainer, resume)
     save_outputs(trainer, start_model, out_dir)
     metrics = summary(trainer, result, seconds, len(ds), resume)
-    metrics.update(stage=name, start_model=str(start_model), buckets=dict(sorted(Counter(ds["bucket"]).items())),
-                   mean_token_accuracy=last_mean(trainer.state.log_history, "mean_token_accuracy"))
+    metrics.update(
+        stage=name,
+        seed=seed,
+        start_model=str(start_model),
+        buckets=dict(sorted(Counter(ds["bucket"]).items())),
+        mean_token_accuracy=last_mean(trainer.state.log_history, "mean_token_accuracy"),
+    )
     ckpt.finish()
     return metrics
-

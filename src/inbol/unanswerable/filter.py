@@ -12,15 +12,16 @@
 Every kept record gets ``meta.criteria = {not_depicted, false_premise, not_available}`` and keeps its
 ``meta.method``.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-from ..config import DataError
+from ..errors import DataError
+from ..params import UnanswerableFilter
 from . import oracle
-from .config import UnanswerableFilterConfig
 from .generate import ChatClient, image_message, image_path, one_line, run_chats, scene_of
 
 SECTION = "unanswerable.filter"
@@ -39,6 +40,7 @@ _YES_NO_ANY = re.compile(r"\b(yes|no)\b", re.I)
 # --------------------------------------------------------------------------------------------
 # criteria backends
 # --------------------------------------------------------------------------------------------
+
 
 def oracle_criteria(records: Sequence[dict], scenes: dict[str, dict]) -> list[dict[str, bool]]:
     out = []
@@ -61,9 +63,15 @@ def parse_yes_no(text: str) -> bool | None:
     return (found.pop() == "yes") if len(found) == 1 else None
 
 
-def openai_criteria(records: Sequence[dict], client: ChatClient, *, image_root: str | Path = ".",
-                    max_tokens: int = 8, max_unparsed_frac: float = 0.5,
-                    stats: dict | None = None) -> list[dict[str, bool]]:
+def openai_criteria(
+    records: Sequence[dict],
+    client: ChatClient,
+    *,
+    image_root: str | Path = ".",
+    max_tokens: int = 8,
+    max_unparsed_frac: float = 0.5,
+    stats: dict | None = None,
+) -> list[dict[str, bool]]:
     """One yes/no check per record and criterion through the chat client; an unreadable answer counts
     as "no" (and is counted); more than ``max_unparsed_frac`` unreadable answers is an error."""
     if not callable(getattr(client, "chat", None)):
@@ -73,8 +81,9 @@ def openai_criteria(records: Sequence[dict], client: ChatClient, *, image_root: 
         path = image_path(r, image_root)
         for c in CRITERIA:
             text = CHECK_PROMPT.format(question=r["question"], check=CRITERION_QUESTIONS[c])
-            requests.append({"messages": [image_message(text, path)], "n": 1, "temperature": 0.0,
-                             "max_tokens": max_tokens})
+            requests.append(
+                {"messages": [image_message(text, path)], "n": 1, "temperature": 0.0, "max_tokens": max_tokens}
+            )
     answers = run_chats(client, requests)
     out, unparsed, first_bad = [], 0, None
     for i, _ in enumerate(records):
@@ -92,8 +101,10 @@ def openai_criteria(records: Sequence[dict], client: ChatClient, *, image_root: 
         stats["llm_checks"] = len(requests)
         stats["llm_unparsed"] = unparsed
     if requests and unparsed / len(requests) > max_unparsed_frac:
-        raise DataError(f"openai filter: {unparsed} of {len(requests)} yes/no answers could not be read "
-                        f"(more than max_unparsed_frac = {max_unparsed_frac:g}); first: {one_line(first_bad)!r}")
+        raise DataError(
+            f"openai filter: {unparsed} of {len(requests)} yes/no answers could not be read "
+            f"(more than max_unparsed_frac = {max_unparsed_frac:g}); first: {one_line(first_bad)!r}"
+        )
     return out
 
 
@@ -101,17 +112,24 @@ def openai_criteria(records: Sequence[dict], client: ChatClient, *, image_root: 
 # steps
 # --------------------------------------------------------------------------------------------
 
+
 def _bump(stats: dict, method: str, key: str) -> None:
-    m = stats["by_method"].setdefault(method, {"generated": 0, "kept": 0, "no_criterion": 0, "not_strict": 0,
-                                                "base_refused": 0})
+    m = stats["by_method"].setdefault(
+        method, {"generated": 0, "kept": 0, "no_criterion": 0, "not_strict": 0, "base_refused": 0}
+    )
     m[key] += 1
 
 
-def check_criteria(records: Sequence[dict], scenes: dict[str, dict] | None, cfg: UnanswerableFilterConfig, *,
-                   client: ChatClient | None = None, image_root: str | Path = ".",
-                   stats: dict | None = None) -> list[dict]:
+def check_criteria(
+    records: Sequence[dict],
+    scenes: dict[str, dict] | None,
+    cfg: UnanswerableFilter,
+    *,
+    client: ChatClient | None = None,
+    image_root: str | Path = ".",
+    stats: dict | None = None,
+) -> list[dict]:
     """Records that pass the criteria (and the strict rule), each with ``meta.criteria``."""
-    cfg.validate(SECTION)
     stats = _new_stats(cfg) if stats is None else stats
     if cfg.backend == "oracle":
         if scenes is None:
@@ -120,8 +138,14 @@ def check_criteria(records: Sequence[dict], scenes: dict[str, dict] | None, cfg:
     else:
         if client is None:
             raise DataError(f"{SECTION}.backend = 'openai': no LLM client was given")
-        crits = openai_criteria(records, client, image_root=image_root, max_tokens=cfg.max_tokens,
-                                max_unparsed_frac=cfg.max_unparsed_frac, stats=stats)
+        crits = openai_criteria(
+            records,
+            client,
+            image_root=image_root,
+            max_tokens=cfg.max_tokens,
+            max_unparsed_frac=cfg.max_unparsed_frac,
+            stats=stats,
+        )
     if cfg.strict and scenes is None:
         raise DataError(f"{SECTION}.strict: the scene graphs are needed")
     kept = []
@@ -147,9 +171,14 @@ def check_criteria(records: Sequence[dict], scenes: dict[str, dict] | None, cfg:
     return kept
 
 
-def apply_base_answers(records: Sequence[dict], answer_fn: Callable[[list[dict]], list[str]],
-                       is_refusal: Callable[[str], bool], *, drop_refused: bool = True,
-                       stats: dict | None = None) -> list[dict]:
+def apply_base_answers(
+    records: Sequence[dict],
+    answer_fn: Callable[[list[dict]], list[str]],
+    is_refusal: Callable[[str], bool],
+    *,
+    drop_refused: bool = True,
+    stats: dict | None = None,
+) -> list[dict]:
     """Ask the original model (``answer_fn``: records -> greedy answers); drop what it already refuses
     and keep its answer as ``incorrect_response`` with ``conf = 0``."""
     records = list(records)
@@ -169,29 +198,46 @@ def apply_base_answers(records: Sequence[dict], answer_fn: Callable[[list[dict]]
             stats["dropped"]["base_refused"] += 1
             _bump(stats, r["meta"].get("method", "unknown"), "base_refused")
             continue
-        rec = {**r, "conf": 0.0, "incorrect_response": None if ref else a,
-               "meta": {**r["meta"], "base_response": a, "base_refused": ref}}
+        rec = {
+            **r,
+            "conf": 0.0,
+            "incorrect_response": None if ref else a,
+            "meta": {**r["meta"], "base_response": a, "base_refused": ref},
+        }
         kept.append(rec)
     stats["base_answered"] = len(records)
     stats["base_refusal_rate"] = refused / len(records) if records else 0.0
     return kept
 
 
-def _new_stats(cfg: UnanswerableFilterConfig) -> dict:
-    return {"backend": cfg.backend, "strict": cfg.strict, "generated": 0, "kept": 0,
-            "dropped": {"no_criterion": 0, "not_strict": 0, "base_refused": 0},
-            "by_method": {}, "criteria": {c: 0 for c in CRITERIA}, "base_answered": 0, "base_refusal_rate": None}
+def _new_stats(cfg: UnanswerableFilter) -> dict:
+    return {
+        "backend": cfg.backend,
+        "strict": cfg.strict,
+        "generated": 0,
+        "kept": 0,
+        "dropped": {"no_criterion": 0, "not_strict": 0, "base_refused": 0},
+        "by_method": {},
+        "criteria": {c: 0 for c in CRITERIA},
+        "base_answered": 0,
+        "base_refusal_rate": None,
+    }
 
 
-def filter_unanswerable(records: Sequence[dict], scenes: dict[str, dict] | None, cfg: UnanswerableFilterConfig, *,
-                        client: ChatClient | None = None, answer_fn: Callable[[list[dict]], list[str]] | None = None,
-                        is_refusal: Callable[[str], bool] | None = None,
-                        image_root: str | Path = ".") -> tuple[list[dict], dict]:
+def filter_unanswerable(
+    records: Sequence[dict],
+    scenes: dict[str, dict] | None,
+    cfg: UnanswerableFilter,
+    *,
+    client: ChatClient | None = None,
+    answer_fn: Callable[[list[dict]], list[str]] | None = None,
+    is_refusal: Callable[[str], bool] | None = None,
+    image_root: str | Path = ".",
+) -> tuple[list[dict], dict]:
     """The whole filter: criteria (+ strict rule), then the refusal step when ``answer_fn`` is given.
     Returns the kept records (``conf = 0``; ``incorrect_response`` when the model answered) and stats:
     generated, kept, dropped by reason, per method, criteria counts among those passing the criteria,
     the base model's refusal rate on them."""
-    cfg.validate(SECTION)
     if answer_fn is not None and is_refusal is None:
         raise DataError(f"{SECTION}: answer_fn needs an is_refusal function")
     stats = _new_stats(cfg)

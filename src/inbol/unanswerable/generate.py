@@ -1,6 +1,6 @@
 """Generate unanswerable questions (paper section 3.2, appendix D.2).
 
-Two methods, mixed per image by ``UnanswerableGenerateConfig.mix``:
+Two methods, mixed per image by ``UnanswerableGenerate.mix``:
 
 - ``swap``: random image-question swapping.  A question of another record is put on this record's image
   and kept only if the scene graph makes it unanswerable there (the oracle's criteria; e.g. it asks about
@@ -14,18 +14,20 @@ Output records: ``{id, source, image, question, answers: [], kind: "unanswerable
 carry the structured meaning the oracle filter needs (``target``, ``subjects``, ``claims``, ``asks``).
 Everything is deterministic from ``seed`` (one random stream per source image).
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import DataError
+from ..errors import DataError
+from ..params import UnanswerableGenerate
 from . import oracle, templates
-from .config import UnanswerableGenerateConfig
 
 SECTION = "unanswerable.generate"
 
@@ -37,6 +39,7 @@ class ChatClient(Protocol):
 # --------------------------------------------------------------------------------------------
 # helpers shared with the filter and the set builders
 # --------------------------------------------------------------------------------------------
+
 
 def scene_of(record: dict, scenes: dict[str, dict]) -> dict:
     """The scene graph of a record's image (``meta.scene_id``, else the record id)."""
@@ -61,11 +64,15 @@ def image_message(text: str, path: str | Path) -> dict:
     if llm_image_message is not None:
         return llm_image_message(text, path)
     import base64
+
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return {"role": "user", "content": [
-        {"type": "text", "text": text},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
-    ]}
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+        ],
+    }
 
 
 def run_chats(client: ChatClient, requests: list[dict]) -> list[list[str]]:
@@ -136,8 +143,10 @@ def _weighted(rng: np.random.Generator, weights: dict[str, float], order: Sequen
 # swap
 # --------------------------------------------------------------------------------------------
 
-def swap_questions(idx: int, records: list[dict], scenes: dict[str, dict], rng: np.random.Generator,
-                   n: int, tries: int, stats: dict) -> list[tuple[str, dict]]:
+
+def swap_questions(
+    idx: int, records: list[dict], scenes: dict[str, dict], rng: np.random.Generator, n: int, tries: int, stats: dict
+) -> list[tuple[str, dict]]:
     """Up to ``n`` questions of other records that are unanswerable on record ``idx``'s scene."""
     target = records[idx]
     scene = scene_of(target, scenes)
@@ -158,9 +167,16 @@ def swap_questions(idx: int, records: list[dict], scenes: dict[str, dict], rng: 
                 stats["swap_answerable"] += 1
                 continue
             seen.add(donor["question"])
-            meta = {"category": "swap", "template": None, "target": dm.get("target") or {}, **sem,
-                    "explanation": explain(scene, sem, crit), "orig_id": donor["id"], "orig_qtype": dm["qtype"],
-                    "orig_family": dm.get("family")}
+            meta = {
+                "category": "swap",
+                "template": None,
+                "target": dm.get("target") or {},
+                **sem,
+                "explanation": explain(scene, sem, crit),
+                "orig_id": donor["id"],
+                "orig_qtype": dm["qtype"],
+                "orig_family": dm.get("family"),
+            }
             if choices is not None:
                 meta["choices"] = list(choices)
             out.append((donor["question"], meta))
@@ -173,6 +189,7 @@ def swap_questions(idx: int, records: list[dict], scenes: dict[str, dict], rng: 
 # --------------------------------------------------------------------------------------------
 # template backend
 # --------------------------------------------------------------------------------------------
+
 
 class TemplateGenerator:
     """Questions from the template banks over a scene graph (the embedded default backend)."""
@@ -239,12 +256,12 @@ def _json_candidates(text: str) -> list[str]:
     for open_, close in (("[", "]"), ("{", "}")):
         i, j = text.find(open_), text.rfind(close)
         if 0 <= i < j:
-            cands.append(text[i: j + 1])
+            cands.append(text[i : j + 1])
     return cands
 
 
 def _clean_q(q: str) -> str:
-    return q.strip().strip('"\u201c\u201d\'').strip()
+    return q.strip().strip("\"\u201c\u201d'").strip()
 
 
 def _items_from_lines(text: str) -> list[dict]:
@@ -264,15 +281,21 @@ def _items_from_lines(text: str) -> list[dict]:
         if m_q or (m_n and "?" in m_n.group("q")):
             q = (m_q or m_n).group("q")
             parts = _E_INLINE.split(q, maxsplit=1)
-            cur = {"question": _clean_q(parts[0]), "explanation": parts[1].strip(" )]") if len(parts) > 1 else "",
-                   "_labelled": bool(m_q)}
+            cur = {
+                "question": _clean_q(parts[0]),
+                "explanation": parts[1].strip(" )]") if len(parts) > 1 else "",
+                "_labelled": bool(m_q),
+            }
             items.append(cur)
             continue
         if cur is not None:
             key = "explanation" if cur["explanation"] else "question"
             cur[key] = (cur[key] + " " + line).strip()
-    return [{"question": it["question"], "explanation": it["explanation"]} for it in items
-            if it["question"] and (it["_labelled"] or "?" in it["question"])]
+    return [
+        {"question": it["question"], "explanation": it["explanation"]}
+        for it in items
+        if it["question"] and (it["_labelled"] or "?" in it["question"])
+    ]
 
 
 def parse_generated(text: str) -> list[dict]:
@@ -299,8 +322,16 @@ class OpenAIGenerator:
 
     name = "openai"
 
-    def __init__(self, client: ChatClient, *, temperature: float = 0.7, max_tokens: int = 512,
-                 seed: int | None = None, max_unparsed_frac: float = 0.5, image_root: str | Path = "."):
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 512,
+        seed: int | None = None,
+        max_unparsed_frac: float = 0.5,
+        image_root: str | Path = ".",
+    ):
         if not callable(getattr(client, "chat", None)):
             raise TypeError("the openai backend needs a client with a chat(messages, n=1, **gen) method")
         self.client = client
@@ -323,13 +354,19 @@ class OpenAIGenerator:
             if not items:
                 unparsed += 1
                 first_bad = text if first_bad is None else first_bad
-            out.append([(it["question"], {"category": None, "template": None, "explanation": it["explanation"]})
-                        for it in items[:n]])
+            out.append(
+                [
+                    (it["question"], {"category": None, "template": None, "explanation": it["explanation"]})
+                    for it in items[:n]
+                ]
+            )
         stats["llm_answers"] = stats.get("llm_answers", 0) + len(answers)
         stats["llm_unparsed"] = stats.get("llm_unparsed", 0) + unparsed
         if answers and unparsed / len(answers) > self.max_unparsed_frac:
-            raise DataError(f"openai generator: {unparsed} of {len(answers)} answers could not be parsed "
-                            f"(more than max_unparsed_frac = {self.max_unparsed_frac:g}); first: {one_line(first_bad)!r}")
+            raise DataError(
+                f"openai generator: {unparsed} of {len(answers)} answers could not be parsed "
+                f"(more than max_unparsed_frac = {self.max_unparsed_frac:g}); first: {one_line(first_bad)!r}"
+            )
         return out
 
 
@@ -337,20 +374,26 @@ class OpenAIGenerator:
 # the generator
 # --------------------------------------------------------------------------------------------
 
-def select_images(n_records: int, cfg: UnanswerableGenerateConfig) -> list[int]:
+
+def select_images(n_records: int, cfg: UnanswerableGenerate) -> list[int]:
     """Indices of the source records whose images are used (in source order)."""
     n = n_records if cfg.n_images == 0 else min(cfg.n_images, n_records)
     order = np.random.default_rng([cfg.seed, 1]).permutation(n_records)
     return sorted(int(i) for i in order[:n])
 
 
-def generate_unanswerable(records: list[dict], scenes: dict[str, dict] | None, cfg: UnanswerableGenerateConfig, *,
-                          client: ChatClient | None = None, image_root: str | Path = ".") -> tuple[list[dict], dict]:
+def generate_unanswerable(
+    records: list[dict],
+    scenes: dict[str, dict] | None,
+    cfg: UnanswerableGenerate,
+    *,
+    client: ChatClient | None = None,
+    image_root: str | Path = ".",
+) -> tuple[list[dict], dict]:
     """Unanswerable questions on the images of ``records`` (a world split) and stats.
 
     ``scenes`` (id -> scene graph, :func:`inbol.world.load_scenes`) are needed for swap and the template
     backend; ``client`` for the openai backend."""
-    cfg.validate(SECTION)
     use_swap = cfg.mix.get("swap", 0) > 0
     use_gen = cfg.mix.get("generate", 0) > 0
     if use_gen and cfg.backend == "openai" and client is None:
@@ -376,8 +419,14 @@ def generate_unanswerable(records: list[dict], scenes: dict[str, dict] | None, c
         else:
             llm_todo.append(i)
     if llm_todo:
-        gen = OpenAIGenerator(client, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed,
-                              max_unparsed_frac=cfg.max_unparsed_frac, image_root=image_root)
+        gen = OpenAIGenerator(
+            client,
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            seed=cfg.seed,
+            max_unparsed_frac=cfg.max_unparsed_frac,
+            image_root=image_root,
+        )
         for i, qs in zip(llm_todo, gen.questions_many([records[i] for i in llm_todo], cfg.per_image, stats)):
             per_image[i] = ("openai", qs)
 
@@ -396,6 +445,10 @@ def generate_unanswerable(records: list[dict], scenes: dict[str, dict] | None, c
     for r in out:
         c = r["meta"].get("category") or "none"
         by_category[c] = by_category.get(c, 0) + 1
-    stats.update(generated=len(out), by_method=dict(sorted(by_method.items())),
-                 by_category=dict(sorted(by_category.items())), backend=cfg.backend)
+    stats.update(
+        generated=len(out),
+        by_method=dict(sorted(by_method.items())),
+        by_category=dict(sorted(by_category.items())),
+        backend=cfg.backend,
+    )
     return out, stats

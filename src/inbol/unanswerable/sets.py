@@ -11,20 +11,20 @@
 Every record is ``{id, source, image, question, answers: [], kind: "unanswerable", meta}`` with the
 structured meaning the oracle reads and ``meta.criteria`` as computed by it.
 """
+
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from ..config import DataError
+from ..errors import DataError
+from ..params import UnanswerableGenerate, UnanswerableSets
 from ..world.questions import derive_answer, make_question, possible_qtypes
 from ..world.scene import COLOR_NAMES, occluder_box, render, sample_scene
 from . import oracle, templates
-from .config import UnanswerableGenerateConfig, UnanswerableSetsConfig
 from .generate import generate_unanswerable, scene_of
 
 _VIZWIZ_STREAM = 31
@@ -33,22 +33,30 @@ _UAVQA_STREAM = 33
 
 
 def _set_record(rec_id: str, set_name: str, image: str, question: str, meta: dict) -> dict:
-    return {"id": rec_id, "source": f"unanswerable/{set_name}", "image": image, "question": question,
-            "answers": [], "kind": "unanswerable", "meta": meta}
+    return {
+        "id": rec_id,
+        "source": f"unanswerable/{set_name}",
+        "image": image,
+        "question": question,
+        "answers": [],
+        "kind": "unanswerable",
+        "meta": meta,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # UaVQA (in domain)
 # --------------------------------------------------------------------------------------------
 
-def build_uavqa(records: Sequence[dict], scenes: dict[str, dict], n: int, *, seed: int = 0,
-                gen: UnanswerableGenerateConfig | None = None) -> tuple[list[dict], dict]:
+
+def build_uavqa(
+    records: Sequence[dict], scenes: dict[str, dict], n: int, *, seed: int = 0, gen: UnanswerableGenerate
+) -> tuple[list[dict], dict]:
     """``n`` unanswerable questions on the images of ``records`` (the TEST split), one per image, generated
     with ``gen``'s method mix and categories (template backend) and kept by the strict oracle."""
     if n < 0:
         raise DataError(f"uavqa: n = {n}: must be >= 0")
-    base = gen or UnanswerableGenerateConfig()
-    cfg = dataclasses.replace(base, seed=seed, n_images=0, per_image=1, backend="template")
+    cfg = gen.replace(seed=seed, n_images=0, per_image=1, backend="template")
     cands, gstats = generate_unanswerable(list(records), scenes, cfg)
     kept = []
     for r in cands:
@@ -65,14 +73,21 @@ def build_uavqa(records: Sequence[dict], scenes: dict[str, dict], n: int, *, see
     by_method: dict[str, int] = {}
     for r in out:
         by_method[r["meta"]["method"]] = by_method.get(r["meta"]["method"], 0) + 1
-    stats = {"candidates": len(cands), "strict_kept": len(kept), "n": len(out), "requested": n,
-             "by_method": dict(sorted(by_method.items())), "generate": gstats}
+    stats = {
+        "candidates": len(cands),
+        "strict_kept": len(kept),
+        "n": len(out),
+        "requested": n,
+        "by_method": dict(sorted(by_method.items())),
+        "generate": gstats,
+    }
     return out, stats
 
 
 # --------------------------------------------------------------------------------------------
 # BeyondVisQA-like (out of domain)
 # --------------------------------------------------------------------------------------------
+
 
 def build_beyond(records: Sequence[dict], scenes: dict[str, dict], n: int, *, seed: int = 0) -> tuple[list[dict], dict]:
     """``n`` questions that need information beyond the image, on the images of ``records``
@@ -96,9 +111,12 @@ def build_beyond(records: Sequence[dict], scenes: dict[str, dict], n: int, *, se
             for cd in c:
                 cd["category"] = "beyond"
         for cand in templates.sample(rng, {"beyond": bank}, {"beyond": 1.0}, min(per_image, n - len(out))):
-            meta = {"method": "beyond", "scene_id": scene["id"], "source_id": src["id"],
-                    **{k: cand[k] for k in ("category", "template", "target", "subjects", "claims", "asks",
-                                            "explanation")}}
+            meta = {
+                "method": "beyond",
+                "scene_id": scene["id"],
+                "source_id": src["id"],
+                **{k: cand[k] for k in ("category", "template", "target", "subjects", "claims", "asks", "explanation")},
+            }
             meta["criteria"] = oracle.criteria(scene, meta)
             out.append(_set_record(f"beyond-{len(out):05d}", "beyond", src["image"], cand["question"], meta))
     by_template: dict[str, int] = {}
@@ -116,8 +134,11 @@ _MODE_REASON = {
     "dark": "the image is too dark to see anything",
     "blur": "the image is too blurry to make out the shapes",
 }
-_MODE_QTYPES = {"blank": ["color", "shape", "position", "size"], "dark": ["color", "shape", "position", "size"],
-                "blur": ["shape"]}
+_MODE_QTYPES = {
+    "blank": ["color", "shape", "position", "size"],
+    "dark": ["color", "shape", "position", "size"],
+    "blur": ["shape"],
+}
 
 
 def _full_cover(obj: dict, size: int, rng) -> list[int]:
@@ -128,12 +149,17 @@ def _full_cover(obj: dict, size: int, rng) -> list[int]:
 
 def _emblem_box(e: dict, size: int) -> list[int]:
     half = size * e["scale"] / 2
-    return [int(math.floor(e["cx"] - half)) - 1, int(math.floor(e["cy"] - half)) - 1,
-            int(math.ceil(e["cx"] + half)) + 1, int(math.ceil(e["cy"] + half)) + 1]
+    return [
+        int(math.floor(e["cx"] - half)) - 1,
+        int(math.floor(e["cy"] - half)) - 1,
+        int(math.ceil(e["cx"] + half)) + 1,
+        int(math.ceil(e["cy"] + half)) + 1,
+    ]
 
 
-def _vizwiz_item(rng, sid: str, mode: str, image_size: int, max_objects: int, catalogue: list[dict] | None,
-                 emblem_share: float):
+def _vizwiz_item(
+    rng, sid: str, mode: str, image_size: int, max_objects: int, catalogue: list[dict] | None, emblem_share: float
+):
     """(scene, qtype, target, reason) for one VizWiz-like question."""
     d = float(rng.uniform(0.0, 0.5))
     knobs = {"noise": 0.1}
@@ -141,10 +167,14 @@ def _vizwiz_item(rng, sid: str, mode: str, image_size: int, max_objects: int, ca
         scene = sample_scene(rng, sid, image_size, (0, 0), d, knobs)
         e = catalogue[int(rng.integers(len(catalogue)))]
         s = image_size
-        scene["emblem"] = {"id": e["id"], "name": e["name"], "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
-                           "cx": round(s / 2 + float(rng.uniform(-s / 10, s / 10)), 2),
-                           "cy": round(s / 2 + float(rng.uniform(-s / 10, s / 10)), 2),
-                           "scale": round(float(rng.uniform(0.45, 0.6)), 3)}
+        scene["emblem"] = {
+            "id": e["id"],
+            "name": e["name"],
+            "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
+            "cx": round(s / 2 + float(rng.uniform(-s / 10, s / 10)), 2),
+            "cy": round(s / 2 + float(rng.uniform(-s / 10, s / 10)), 2),
+            "scale": round(float(rng.uniform(0.45, 0.6)), 3),
+        }
         if mode == "occluder":
             scene["occluder"] = _emblem_box(scene["emblem"], s)
             scene["emblem"]["hidden"] = True
@@ -166,7 +196,12 @@ def _vizwiz_item(rng, sid: str, mode: str, image_size: int, max_objects: int, ca
             if sum(p["color"] == o["color"] for p in objs) == 1:
                 options.append(("shape", {"color": o["color"]}))
             qt, target = options[int(rng.integers(len(options)))]
-            return scene, qt, target, f"the {o['shape'] if qt == 'color' else o['color'] + ' object'} is completely covered"
+            return (
+                scene,
+                qt,
+                target,
+                f"the {o['shape'] if qt == 'color' else o['color'] + ' object'} is completely covered",
+            )
         options = possible_qtypes(scene, _MODE_QTYPES[mode])
         if options:
             scene["degraded"] = mode
@@ -174,9 +209,18 @@ def _vizwiz_item(rng, sid: str, mode: str, image_size: int, max_objects: int, ca
             return scene, qt, target, _MODE_REASON[mode]
 
 
-def build_vizwiz(n: int, out_dir: str | Path, *, seed: int = 0, image_size: int = 32, max_objects: int = 4,
-                 modes: Sequence[str] = ("blank", "blur", "dark", "occluder"), catalogue: list[dict] | None = None,
-                 emblem_share: float = 0.25, image_prefix: str | Path | None = None) -> tuple[list[dict], list[dict]]:
+def build_vizwiz(
+    n: int,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    image_size: int = 32,
+    max_objects: int = 4,
+    modes: Sequence[str] = ("blank", "blur", "dark", "occluder"),
+    catalogue: list[dict] | None = None,
+    emblem_share: float = 0.25,
+    image_prefix: str | Path | None = None,
+) -> tuple[list[dict], list[dict]]:
     """``n`` questions about content that cannot be seen, on new degraded scenes; images are written to
     ``out_dir``/images/vizwiz/; record image paths are ``image_prefix`` (default ``out_dir``)/images/...
     ``catalogue`` (the world's emblems.json) enables emblem scenes.  Returns (records, scene graphs)."""
@@ -197,10 +241,18 @@ def build_vizwiz(n: int, out_dir: str | Path, *, seed: int = 0, image_size: int 
         scene, qt, target, reason = _vizwiz_item(rng, sid, mode, image_size, max_objects, catalogue, emblem_share)
         q = make_question(scene, qt, target, rng, family="perception", catalogue=catalogue or [])
         sem = oracle.qtype_semantics(qt, q["meta"]["target"])
-        meta = {"method": "degraded", "degradation": mode, "scene_id": sid, "category": "not_visible",
-                "template": q["meta"].get("template"), "qtype": qt, "target": q["meta"]["target"], **sem,
-                "hidden_answer": derive_answer(scene, q["meta"]),
-                "explanation": f"{templates.LEAD} {reason}."}
+        meta = {
+            "method": "degraded",
+            "degradation": mode,
+            "scene_id": sid,
+            "category": "not_visible",
+            "template": q["meta"].get("template"),
+            "qtype": qt,
+            "target": q["meta"]["target"],
+            **sem,
+            "hidden_answer": derive_answer(scene, q["meta"]),
+            "explanation": f"{templates.LEAD} {reason}.",
+        }
         meta["criteria"] = oracle.criteria(scene, meta)
         rel = Path("images") / "vizwiz" / f"{sid}.png"
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -210,17 +262,33 @@ def build_vizwiz(n: int, out_dir: str | Path, *, seed: int = 0, image_size: int 
     return records, scenes
 
 
-def build_sets(cfg: UnanswerableSetsConfig, test_records: Sequence[dict], beyond_records: Sequence[dict],
-               scenes: dict[str, dict], out_dir: str | Path, *, gen: UnanswerableGenerateConfig | None = None,
-               image_size: int = 32, max_objects: int = 4, catalogue: list[dict] | None = None,
-               image_prefix: str | Path | None = None) -> dict:
+def build_sets(
+    cfg: UnanswerableSets,
+    test_records: Sequence[dict],
+    beyond_records: Sequence[dict],
+    scenes: dict[str, dict],
+    out_dir: str | Path,
+    *,
+    gen: UnanswerableGenerate,
+    image_size: int = 32,
+    max_objects: int = 4,
+    catalogue: list[dict] | None = None,
+    image_prefix: str | Path | None = None,
+) -> dict:
     """All three sets from one config: ``{"uavqa": (records, stats), "beyond": (...), "vizwiz": (records,
     scenes)}``."""
-    cfg.validate("unanswerable.sets")
     return {
         "uavqa": build_uavqa(test_records, scenes, cfg.uavqa, seed=cfg.seed, gen=gen),
         "beyond": build_beyond(beyond_records, scenes, cfg.beyond, seed=cfg.seed),
-        "vizwiz": build_vizwiz(cfg.vizwiz, out_dir, seed=cfg.seed, image_size=image_size, max_objects=max_objects,
-                               modes=cfg.vizwiz_modes, catalogue=catalogue, emblem_share=cfg.vizwiz_emblem_share,
-                               image_prefix=image_prefix),
+        "vizwiz": build_vizwiz(
+            cfg.vizwiz,
+            out_dir,
+            seed=cfg.seed,
+            image_size=image_size,
+            max_objects=max_objects,
+            modes=cfg.vizwiz_modes,
+            catalogue=catalogue,
+            emblem_share=cfg.vizwiz_emblem_share,
+            image_prefix=image_prefix,
+        ),
     }

@@ -1,21 +1,19 @@
 """Build the synthetic VQA world: images, scene graphs, the pretraining corpus and the question splits."""
+
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from ..config import ParamError, check, check_choice, check_range, check_subset
-from ..datasets.config import DatasetsConfig
-from ..io import write_json, write_jsonl
+from ..io import iter_jsonl, write_json, write_jsonl
+from ..params import FAMILIES, World
 from .emblems import make_catalogue
 from .questions import OOD_CHOICE_INSTRUCTION, make_question, possible_qtypes
 from .scene import COLOR_NAMES, render, sample_scene
 
-FAMILIES = ("perception", "emblem", "choice")
 PERCEPTION_QTYPES = ["color", "shape", "count", "count_color", "exist", "position", "size"]
 CHOICE_QTYPES = ["color", "shape", "count", "position", "size"]
 OOD_SETS = ("ood_hard", "ood_phrasing", "ood_choice")
@@ -23,87 +21,28 @@ OOD_SETS = ("ood_hard", "ood_phrasing", "ood_choice")
 _STREAM = {"corpus": 1, "exposure": 2, "pool": 3, "test": 4, "ood_hard": 5, "ood_phrasing": 6, "ood_choice": 7}
 
 
-@dataclass(frozen=True)
-class WorldSizes:
-    corpus: int = 6000          # perception images in the pretraining corpus (qa_per_image QAs each)
-    pool: int = 3000            # train pool questions (confidence estimation, data construction)
-    test: int = 1800            # in-domain test candidates (the balanced test set is chosen from these)
-    ood_hard: int = 300         # GQA-like: crowded, noisy scenes, relational questions
-    ood_phrasing: int = 300     # AOKVQA-like: new phrasings and commonsense about shapes
-    ood_choice: int = 300       # MMBench/MMMU-like: five options, the paper's letter instruction
-
-    def validate(self, prefix: str) -> None:
-        for k, v in vars(self).items():
-            check(v >= 1, f"{prefix}.{k}", v, "must be an integer >= 1")
-
-
-@dataclass(frozen=True)
-class Difficulty:
-    noise: float = 0.25         # max Gaussian noise std, as a fraction of 255, at difficulty 1
-    clutter: float = 0.5        # probability of small specks at difficulty 1
-    occlusion: float = 0.3      # probability that a bar hides part of one object at difficulty 1
-    power: float = 2.0          # an image's difficulty is u ** power, u uniform in [0, 1]: > 1 favours easy images
-
-    def validate(self, prefix: str) -> None:
-        for k in ("noise", "clutter", "occlusion"):
-            check_range(f"{prefix}.{k}", getattr(self, k), 0.0, 1.0)
-        check_range(f"{prefix}.power", self.power, 0.1, 10.0)
-
-
-@dataclass(frozen=True)
-class WorldConfig:
-    seed: int = 0
-    image_size: int = 48
-    families: list[str] = field(default_factory=lambda: list(FAMILIES))
-    family_mix: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
-    max_objects: int = 4
-    n_emblems: int = 30
-    emblem_max_exposure: int = 200
-    emblem_zipf: float = 1.0
-    qa_per_image: int = 3
-    corpus_choice_share: float = 0.25
-    sizes: WorldSizes = field(default_factory=WorldSizes)
-    difficulty: Difficulty = field(default_factory=Difficulty)
-    # synthetic (the embedded default, everything above) | datasets (the paper's datasets, `datasets` below)
-    source: str = "synthetic"
-    datasets: DatasetsConfig | None = None
-
-    def validate(self, prefix: str) -> None:
-        check_choice(f"{prefix}.source", self.source, ("synthetic", "datasets"))
-        check(self.source != "datasets" or self.datasets is not None, f"{prefix}.datasets", self.datasets,
-              f"must list the dataset sources when {prefix}.source = 'datasets'")
-        check(self.seed >= 0, f"{prefix}.seed", self.seed, "must be an integer >= 0")
-        check_range(f"{prefix}.image_size", self.image_size, 16, 512)
-        check(len(self.families) >= 1, f"{prefix}.families", self.families, f"must list at least one of {', '.join(FAMILIES)}")
-        check_subset(f"{prefix}.families", self.families, FAMILIES)
-        check(len(self.family_mix) == len(self.families) and all(w > 0 for w in self.family_mix),
-              f"{prefix}.family_mix", self.family_mix, f"must be {len(self.families)} positive weights, one per family")
-        check_range(f"{prefix}.max_objects", self.max_objects, 2, 5)
-        check_range(f"{prefix}.n_emblems", self.n_emblems, 5, 500)
-        check(self.emblem_max_exposure >= 1, f"{prefix}.emblem_max_exposure", self.emblem_max_exposure, "must be an integer >= 1")
-        check_range(f"{prefix}.emblem_zipf", self.emblem_zipf, 0.0, 5.0)
-        check_range(f"{prefix}.qa_per_image", self.qa_per_image, 1, 20)
-        check_range(f"{prefix}.corpus_choice_share", self.corpus_choice_share, 0.0, 1.0)
-
-
-def _rng(cfg: WorldConfig, split: str, i: int) -> np.random.Generator:
+def _rng(cfg: World, split: str, i: int) -> np.random.Generator:
     return np.random.default_rng([cfg.seed, _STREAM[split], i])
 
 
-def _perception_scene(cfg: WorldConfig, rng, sid: str, n_objects=(1, None), scale=1.0, difficulty=None) -> dict:
+def _perception_scene(cfg: World, rng, sid: str, n_objects=(1, None), scale=1.0, difficulty=None) -> dict:
     d = float(rng.random()) ** cfg.difficulty.power if difficulty is None else difficulty
     knobs = {k: min(1.0, getattr(cfg.difficulty, k) * scale) for k in ("noise", "clutter", "occlusion")}
     return sample_scene(rng, sid, cfg.image_size, (n_objects[0], n_objects[1] or cfg.max_objects), d, knobs)
 
 
-def _emblem_scene(cfg: WorldConfig, rng, sid: str, emblem: dict) -> dict:
+def _emblem_scene(cfg: World, rng, sid: str, emblem: dict) -> dict:
     d = float(rng.random()) ** cfg.difficulty.power
     scene = sample_scene(rng, sid, cfg.image_size, (0, 0), d, {"noise": cfg.difficulty.noise})
     s = cfg.image_size
-    scene["emblem"] = {"id": emblem["id"], "name": emblem["name"],
-                       "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
-                       "cx": s / 2 + int(rng.integers(-1, 2)), "cy": s / 2 + int(rng.integers(-1, 2)),
-                       "scale": 0.625}
+    scene["emblem"] = {
+        "id": emblem["id"],
+        "name": emblem["name"],
+        "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
+        "cx": s / 2 + int(rng.integers(-1, 2)),
+        "cy": s / 2 + int(rng.integers(-1, 2)),
+        "scale": 0.625,
+    }
     return scene
 
 
@@ -127,19 +66,28 @@ def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
         family = cfg.families[int(rng.choice(len(w), p=w / w.sum()))]
         if family == "emblem" or (family == "choice" and rng.random() < 0.25):
             scene = _emblem_scene(cfg, rng, sid, _pick(rng, catalogue))
-            q = make_question(scene, "emblem_name", {}, rng, family=family, catalogue=catalogue,
-                              n_options=4 if family == "choice" else 0)
+            q = make_question(
+                scene,
+                "emblem_name",
+                {},
+                rng,
+                family=family,
+                catalogue=catalogue,
+                n_options=4 if family == "choice" else 0,
+            )
         else:
             scene = _perception_scene(cfg, rng, sid)
             qtypes = PERCEPTION_QTYPES if family == "perception" else CHOICE_QTYPES
             qt, target = _sample_qtype(rng, scene, qtypes)
-            q = make_question(scene, qt, target, rng, family=family, catalogue=catalogue,
-                              n_options=4 if family == "choice" else 0)
+            q = make_question(
+                scene, qt, target, rng, family=family, catalogue=catalogue, n_options=4 if family == "choice" else 0
+            )
     elif split == "ood_hard":
         scene = None
         while scene is None or not possible_qtypes(scene, ["rel_color"]):
-            scene = _perception_scene(cfg, rng, sid, n_objects=(3, 5), scale=1.5,
-                                      difficulty=float(rng.uniform(0.5, 1.0)))
+            scene = _perception_scene(
+                cfg, rng, sid, n_objects=(3, 5), scale=1.5, difficulty=float(rng.uniform(0.5, 1.0))
+            )
         qtypes = ["rel_color"] if rng.random() < 0.3 else PERCEPTION_QTYPES
         qt, target = _sample_qtype(rng, scene, qtypes)
         q = make_question(scene, qt, target, rng, family="perception", catalogue=catalogue)
@@ -157,8 +105,16 @@ def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
         else:
             scene = _perception_scene(cfg, rng, sid, n_objects=(2, 5))
             qt, target = _sample_qtype(rng, scene, ["color", "count", "count_color", "position", "shape"])
-        q = make_question(scene, qt, target, rng, family="choice", catalogue=catalogue, n_options=5,
-                          instruction=OOD_CHOICE_INSTRUCTION)
+        q = make_question(
+            scene,
+            qt,
+            target,
+            rng,
+            family="choice",
+            catalogue=catalogue,
+            n_options=5,
+            instruction=OOD_CHOICE_INSTRUCTION,
+        )
     else:
         raise ValueError(split)
     return scene, q
@@ -171,7 +127,7 @@ def _annotate(q: dict, scene: dict, catalogue: list[dict]) -> None:
         q["meta"].update(emblem_id=e["id"], exposure=e["exposure"])
 
 
-def build_world(cfg: WorldConfig, out_dir: str | Path, image_prefix: str | Path | None = None) -> dict:
+def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None = None) -> dict:
     """Write the world to ``out_dir``; image paths in records are ``image_prefix``/images/... (default:
     ``out_dir`` itself, so records resolve from the repository root)."""
     out_dir = Path(out_dir)
@@ -198,8 +154,15 @@ def build_world(cfg: WorldConfig, out_dir: str | Path, image_prefix: str | Path 
         for j in range(min(cfg.qa_per_image, len(options))):
             qt, target = options.pop(int(rng.integers(len(options))))
             as_choice = qt in CHOICE_QTYPES and rng.random() < cfg.corpus_choice_share
-            q = make_question(scene, qt, target, rng, family="choice" if as_choice else "perception",
-                              catalogue=catalogue, n_options=4 if as_choice else 0)
+            q = make_question(
+                scene,
+                qt,
+                target,
+                rng,
+                family="choice" if as_choice else "perception",
+                catalogue=catalogue,
+                n_options=4 if as_choice else 0,
+            )
             _annotate(q, scene, catalogue)
             corpus.append({"id": f"corpus-{i:05d}-{j}", "source": "world/corpus", "image": image, **q})
     k = 0
@@ -209,8 +172,15 @@ def build_world(cfg: WorldConfig, out_dir: str | Path, image_prefix: str | Path 
             scene = _emblem_scene(cfg, rng, f"exposure-{k:05d}", e)
             image = save(scene, "exposure")
             as_choice = rng.random() < cfg.corpus_choice_share
-            q = make_question(scene, "emblem_name", {}, rng, family="choice" if as_choice else "emblem",
-                              catalogue=catalogue, n_options=4 if as_choice else 0)
+            q = make_question(
+                scene,
+                "emblem_name",
+                {},
+                rng,
+                family="choice" if as_choice else "emblem",
+                catalogue=catalogue,
+                n_options=4 if as_choice else 0,
+            )
             _annotate(q, scene, catalogue)
             corpus.append({"id": f"exposure-{k:05d}", "source": "world/corpus", "image": image, **q})
             k += 1
@@ -231,8 +201,11 @@ def build_world(cfg: WorldConfig, out_dir: str | Path, image_prefix: str | Path 
 
     write_jsonl(out_dir / "scenes.jsonl", scenes)
     write_json(out_dir / "emblems.json", catalogue)
-    stats["emblems"] = {"n": len(catalogue), "exposures_total": sum(e["exposure"] for e in catalogue),
-                        "never_seen": sum(e["exposure"] == 0 for e in catalogue)}
+    stats["emblems"] = {
+        "n": len(catalogue),
+        "exposures_total": sum(e["exposure"] for e in catalogue),
+        "never_seen": sum(e["exposure"] == 0 for e in catalogue),
+    }
     write_json(out_dir / "stats.json", stats)
     return stats
 
@@ -244,9 +217,7 @@ def _split_stats(records: list[dict]) -> dict:
 
 
 def load_scenes(world_dir: str | Path) -> dict[str, dict]:
-    from ..io import iter_jsonl
     return {s["id"]: s for s in iter_jsonl(Path(world_dir) / "scenes.jsonl")}
 
 
-__all__ = ["WorldConfig", "WorldSizes", "Difficulty", "build_world", "load_scenes", "FAMILIES", "OOD_SETS",
-           "ParamError"]
+__all__ = ["build_world", "load_scenes", "FAMILIES", "OOD_SETS"]

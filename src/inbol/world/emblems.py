@@ -4,6 +4,7 @@ An emblem's name can only be learned from the pretraining corpus, where emblem `
 ``floor(max_exposure * r ** -zipf)`` times.  Frequent emblems end up known, rare ones unknown: the
 exposure count is the ground-truth information boundary of the knowledge family (OVEN-like).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ def _glyph(rng: np.random.Generator, n: int = 5) -> list[list[int]]:
 
 def exposure_counts(n: int, max_exposure: int, zipf: float) -> list[int]:
     """Corpus exposure of the emblems of rank 1..n: floor(max_exposure * rank^-zipf)."""
-    return [int(np.floor(max_exposure * (r ** -zipf))) for r in range(1, n + 1)]
+    return [int(np.floor(max_exposure * (r**-zipf))) for r in range(1, n + 1)]
 
 
 def make_catalogue(seed: int, n: int, max_exposure: int, zipf: float) -> list[dict]:

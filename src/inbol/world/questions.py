@@ -11,6 +11,7 @@ spellings ("2"/"two", "gray"/"grey").  Families mirror the paper's sources:
 and the out-of-domain variants use qtypes/templates the corpus never shows (relations, new phrasings,
 commonsense about shapes, five options with the MMBench/MMMU instruction).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,10 @@ TEMPLATES = {
     "count": ["How many objects are there?", "How many shapes are in the image?"],
     "count_color": ["How many {color} objects are there?"],
     "exist": ["Is there a {color} {shape}?", "Is there a {color} {shape} in the image?"],
-    "position": ["Is the {shape} on the left, in the middle or on the right?", "Where is the {shape}: left, middle or right?"],
+    "position": [
+        "Is the {shape} on the left, in the middle or on the right?",
+        "Where is the {shape}: left, middle or right?",
+    ],
     "size": ["Is the {shape} small or large?", "What size is the {shape}?"],
     "emblem_name": ["What is the name of this emblem?", "Which emblem is this?"],
 }
@@ -174,9 +178,18 @@ def _options_for(answer: str, qtype: str, catalogue: list[dict], rng: np.random.
     return [opts[i] for i in rng.permutation(len(opts))]
 
 
-def make_question(scene: dict, qtype: str, target: dict, rng: np.random.Generator, *, family: str,
-                  catalogue: list[dict], ood_phrasing: bool = False, n_options: int = 0,
-                  instruction: str = CHOICE_INSTRUCTION) -> dict:
+def make_question(
+    scene: dict,
+    qtype: str,
+    target: dict,
+    rng: np.random.Generator,
+    *,
+    family: str,
+    catalogue: list[dict],
+    ood_phrasing: bool = False,
+    n_options: int = 0,
+    instruction: str = CHOICE_INSTRUCTION,
+) -> dict:
     """Build (question text, answers, kind, choices, meta) for one qtype on one scene."""
     if qtype == "exist" and not target:
         target = _exist_target(scene, rng)
@@ -191,6 +204,11 @@ def make_question(scene: dict, qtype: str, target: dict, rng: np.random.Generato
         choices = _options_for(answer, qtype, catalogue, rng, n_options)
         letter = LETTERS[choices.index(answer)]
         lines = [text] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + [instruction]
-        return {"question": "\n".join(lines), "answers": [letter], "kind": "choice", "choices": choices,
-                "meta": {**meta, "answer_text": answer}}
+        return {
+            "question": "\n".join(lines),
+            "answers": [letter],
+            "kind": "choice",
+            "choices": choices,
+            "meta": {**meta, "answer_text": answer},
+        }
     return {"question": text, "answers": answer_variants(answer), "kind": "open", "meta": meta}

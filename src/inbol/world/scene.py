@@ -9,6 +9,7 @@ read back by other stages (the unanswerable-question oracle, tests):
      "emblem": null | {"id": 3, "name": "Kalo", "color": "blue", "cx": 15.0, "cy": 17.0, "scale": 0.5},
      "specks": [[x, y, r, g, b], ...], "occluder": null | [x0, y0, x1, y1], "degraded": null | "blank"|"blur"|"dark"}
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,9 @@ def object_radius(obj_size: str, size: int) -> float:
     return cell * (0.32 if obj_size == "small" else 0.48)
 
 
-def sample_scene(rng: np.random.Generator, scene_id: str, size: int, n_objects: tuple[int, int],
-                 difficulty: float, knobs: dict) -> dict:
+def sample_scene(
+    rng: np.random.Generator, scene_id: str, size: int, n_objects: tuple[int, int], difficulty: float, knobs: dict
+) -> dict:
     """Sample a scene with ``n_objects`` (inclusive range) shapes of distinct shape.
 
     ``difficulty`` in [0, 1] scales the difficulty knobs: Gaussian ``noise`` (max std as a fraction
@@ -56,18 +58,26 @@ def sample_scene(rng: np.random.Generator, scene_id: str, size: int, n_objects: 
     shapes = rng.permutation(len(SHAPES))[:n]
     objects = []
     for cell, shape in zip(cells, shapes):
-        objects.append({
-            "shape": SHAPES[int(shape)],
-            "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
-            "size": SIZES[int(rng.integers(2))],
-            "col": int(cell % GRID),
-            "row": int(cell // GRID),
-            "occluded": False,
-        })
+        objects.append(
+            {
+                "shape": SHAPES[int(shape)],
+                "color": COLOR_NAMES[int(rng.integers(len(COLOR_NAMES)))],
+                "size": SIZES[int(rng.integers(2))],
+                "col": int(cell % GRID),
+                "row": int(cell // GRID),
+                "occluded": False,
+            }
+        )
     scene = {
-        "id": scene_id, "size": size, "difficulty": round(float(difficulty), 4),
+        "id": scene_id,
+        "size": size,
+        "difficulty": round(float(difficulty), 4),
         "background": [int(v) for v in rng.integers(0, 45, size=3)],
-        "objects": objects, "emblem": None, "specks": [], "occluder": None, "degraded": None,
+        "objects": objects,
+        "emblem": None,
+        "specks": [],
+        "occluder": None,
+        "degraded": None,
         "noise": round(float(difficulty * knobs.get("noise", 0.0) * rng.uniform(0.5, 1.0)), 4),
     }
     if rng.random() < difficulty * knobs.get("clutter", 0.0):
@@ -102,22 +112,35 @@ def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, fl
         return [(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)]
     if shape == "cross":
         t = r * 0.38
-        return [(cx - t, cy - r), (cx + t, cy - r), (cx + t, cy - t), (cx + r, cy - t), (cx + r, cy + t),
-                (cx + t, cy + t), (cx + t, cy + r), (cx - t, cy + r), (cx - t, cy + t), (cx - r, cy + t),
-                (cx - r, cy - t), (cx - t, cy - t)]
+        return [
+            (cx - t, cy - r),
+            (cx + t, cy - r),
+            (cx + t, cy - t),
+            (cx + r, cy - t),
+            (cx + r, cy + t),
+            (cx + t, cy + t),
+            (cx + t, cy + r),
+            (cx - t, cy + r),
+            (cx - t, cy + t),
+            (cx - r, cy + t),
+            (cx - r, cy - t),
+            (cx - t, cy - t),
+        ]
     return None
 
 
-def draw_glyph(draw: ImageDraw.ImageDraw, glyph: list[list[int]], cx: float, cy: float, extent: float,
-               color: tuple[int, int, int]) -> None:
+def draw_glyph(
+    draw: ImageDraw.ImageDraw, glyph: list[list[int]], cx: float, cy: float, extent: float, color: tuple[int, int, int]
+) -> None:
     n = len(glyph)
     cell = extent / n
     x0, y0 = cx - extent / 2, cy - extent / 2
     for i, row in enumerate(glyph):
         for j, bit in enumerate(row):
             if bit:
-                draw.rectangle([x0 + j * cell, y0 + i * cell, x0 + (j + 1) * cell - 1, y0 + (i + 1) * cell - 1],
-                               fill=color)
+                draw.rectangle(
+                    [x0 + j * cell, y0 + i * cell, x0 + (j + 1) * cell - 1, y0 + (i + 1) * cell - 1], fill=color
+                )
 
 
 def render(scene: dict, glyphs: dict[int, list[list[int]]] | None = None) -> Image.Image:
@@ -138,8 +161,9 @@ def render(scene: dict, glyphs: dict[int, list[list[int]]] | None = None) -> Ima
     if emblem is not None:
         if glyphs is None or emblem["id"] not in glyphs:
             raise ValueError(f"scene {scene['id']}: emblem {emblem['id']} needs its glyph to render")
-        draw_glyph(draw, glyphs[emblem["id"]], emblem["cx"], emblem["cy"], size * emblem["scale"],
-                   COLORS[emblem["color"]])
+        draw_glyph(
+            draw, glyphs[emblem["id"]], emblem["cx"], emblem["cy"], size * emblem["scale"], COLORS[emblem["color"]]
+        )
     for x, y, *c in scene["specks"]:
         draw.rectangle([x, y, x + 1, y + 1], fill=tuple(c))
     if scene.get("occluder"):

@@ -1,0 +1,921 @@
+"""The params.yaml contract: one strict, typed schema per section (pydantic v2), validated once at the edge.
+
+:func:`load_params` reads params.yaml into :class:`Params` and validates the WHOLE file before a stage does
+any work: an unknown or misspelt key anywhere, a missing key, a wrong type (a string for a number) or a
+value outside its range is a :class:`~inbol.errors.ParamError` with one line naming the key, the value
+and what is allowed, e.g.::
+
+    sampling.k = 0: must be an integer >= 1
+    idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size
+
+params.yaml is the one place a value is set: the section schemas carry no defaults (every key is
+required), except for the per-source entries of ``world.datasets``, whose optional fields are defined
+here only.  Sections are frozen; :meth:`Section.replace` returns a validated copy with some fields
+changed (what a sweep cell or a test needs).
+
+This module imports nothing heavy (no torch), so checking params is fast.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from .errors import ParamError
+from .refusals import REFUSAL_TEMPLATES
+
+SCHEMA_VERSION = 1  # bump when the params.yaml contract changes shape
+# --------------------------------------------------------------------------------------------
+# declared constraints (each with its one-line message)
+# --------------------------------------------------------------------------------------------
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"
+
+
+def _fail(message: str, field: str | None = None, value: Any = None) -> PydanticCustomError:
+    """A validation error with our own message; ``field`` names a key below the failing model (for the
+    model-level checks), and ``{p}`` in ``message`` becomes that model's dotted prefix."""
+    ctx = {"text": message}
+    if field is not None:
+        ctx.update(field=field, value=value)
+    return PydanticCustomError("param", "{text}", ctx)
+
+
+def _range(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, integer: bool, nullable: bool = False):
+    if integer and lo is not None and hi is None:
+        text = f"must be an integer >= {lo}"
+    elif integer:
+        text = f"must be an integer in [{lo}, {hi}]"
+    elif hi is None:
+        text = f"must be {'>' if lo_open else '>='} {_num(lo)}"
+    elif lo is None:
+        text = f"must be {'<' if hi_open else '<='} {_num(hi)}"
+    else:
+        text = f"must be in {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
+    if nullable:
+        text = "must be null or " + text.removeprefix("must be ")
+
+    def check(v):
+        if v is None:
+            return v
+        if isinstance(v, float) and math.isnan(v):
+            raise _fail(text)
+        if lo is not None and (v <= lo if lo_open else v < lo):
+            raise _fail(text)
+        if hi is not None and (v >= hi if hi_open else v > hi):
+            raise _fail(text)
+        return v
+
+    return check
+
+
+def Int(lo: int | None = None, hi: int | None = None):
+    return Annotated[int, AfterValidator(_range(lo, hi, False, False, True))]
+
+
+def Float(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False):
+    return Annotated[float, AfterValidator(_range(lo, hi, lo_open, hi_open, False))]
+
+
+def OptInt(lo: int | None = None, hi: int | None = None):
+    """An integer in range, or null (the message says both)."""
+    return Annotated[int | None, AfterValidator(_range(lo, hi, False, False, True, nullable=True))]
+
+
+def OptFloat(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False):
+    return Annotated[float | None, AfterValidator(_range(lo, hi, lo_open, hi_open, False, nullable=True))]
+
+
+def _nonempty(v: str) -> str:
+    if not v.strip():
+        raise _fail("must be a non-empty string")
+    return v
+
+
+def _url(v: str | None) -> str | None:
+    if v is not None and not re.match(r"^https?://[^\s/]+", v):
+        raise _fail("must be null or an http(s):// URL")
+    return v
+
+
+def _env_name(v: str) -> str:
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+        raise _fail("must be an environment variable name (letters, digits, _)")
+    return v
+
+
+def _unique(v: list) -> list:
+    if len(set(map(repr, v))) != len(v):
+        raise _fail("must not repeat a value")
+    return v
+
+
+def _nonempty_list(v: list) -> list:
+    if not v:
+        raise _fail("must be a non-empty list")
+    return v
+
+
+def _module_name(v: str) -> str:
+    if not v.strip() or "." in v:
+        raise _fail("must be a module name such as q_proj or lm_head (no dots)")
+    return v
+
+
+def _split_name(v: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_.-]+$", v):
+        raise _fail("must be a split name (letters, digits, _ . -)")
+    return v
+
+
+PosInt = Int(1)
+NonNegInt = Int(0)
+Seed = Int(0)
+Unit = Float(0.0, 1.0)
+PosFloat = Float(0.0, lo_open=True)
+NonNegFloat = Float(0.0)
+LearningRate = Float(0.0, 1.0, lo_open=True)
+Name = Annotated[str, AfterValidator(_nonempty)]
+Url = Annotated[str | None, AfterValidator(_url)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+ModuleName = Annotated[str, AfterValidator(_module_name)]
+SplitName = Annotated[str, AfterValidator(_split_name)]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
+
+
+def UniqueList(item, *, nonempty: bool = True):
+    checks = [AfterValidator(_unique)] + ([AfterValidator(_nonempty_list)] if nonempty else [])
+    return Annotated[(list[item], *checks)]
+
+
+class Section(BaseModel):
+    """A params section: unknown keys are errors, types are strict (no "3" for 3, no 1 for true), frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def replace(self, **changes):
+        """A validated copy with ``changes`` applied (nested sections as mappings or section objects); a bad
+        value is a one-line ParamError (named after the section class)."""
+        data = self.model_dump()
+        for k, v in changes.items():
+            data[k] = v.model_dump() if isinstance(v, BaseModel) else v
+        return validate(type(self), data, type(self).__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# shared schemas
+# --------------------------------------------------------------------------------------------
+
+
+class Endpoint(Section):
+    """An OpenAI-compatible Chat Completions endpoint (OpenAI, or a vLLM server).  The API key is read from
+    the environment variable NAMED by ``api_key_env`` when a client is built, and is never stored."""
+
+    model: Name
+    base_url: Url  # null: the openai package's default (OPENAI_BASE_URL or api.openai.com)
+    api_key_env: EnvName
+    timeout_s: PosFloat
+    max_retries: Int(0, 100)  # retries after the first attempt
+    concurrency: Int(1, 1024)
+    cache_dir: str | None  # on-disk cache of completed requests (by request hash); null: none
+
+
+# --------------------------------------------------------------------------------------------
+# world
+# --------------------------------------------------------------------------------------------
+
+FAMILIES = ("perception", "emblem", "choice")
+# world.source datasets: the splits of data/world and the unanswerable evaluation sets it writes
+WORLD_SPLITS = ("pool", "test", "ood_phrasing", "ood_hard", "ood_choice")
+UNANSWERABLE_SETS = ("uavqa", "beyond", "vizwiz", "vqav2_idk")
+# the loader-specific options of a dataset source (world.datasets.<split>[].options): name -> allowed type or values
+LOADER_OPTIONS: dict[str, dict[str, type | tuple]] = {
+    "vqav2_idk": {"min_idk": int, "idk_keywords": list},
+    "scienceqa": {"require_image": bool, "with_hint": bool},
+    "mmmu": {"multi_image": ("skip", "first")},
+    "records": {"kind": ("open", "choice", "unanswerable")},
+}
+
+
+def option_problem(loader: str, options: dict) -> tuple[str, str] | None:
+    """(option, what is wrong) for the first bad option of a ``loader``'s source, or None."""
+    allowed = LOADER_OPTIONS.get(loader, {})
+    for k, v in options.items():
+        if k not in allowed:
+            return k, f"unknown option for loader {loader}; allowed: {', '.join(sorted(allowed)) or 'none'}"
+        spec = allowed[k]
+        if isinstance(spec, tuple):
+            if v not in spec:
+                return k, f"must be one of {', '.join(spec)}"
+        elif not isinstance(v, spec) or (spec is int and isinstance(v, bool)):
+            return k, f"must be of type {spec.__name__}"
+    return None
+
+
+Family = Literal["perception", "emblem", "choice"]
+LoaderName = Literal[
+    "vqav2", "vqav2_idk", "oven", "scienceqa", "aokvqa", "gqa", "mmbench", "mmmu", "beyondvisqa", "vizwiz", "records"
+]
+
+
+class WorldSizes(Section):
+    corpus: PosInt  # perception images in the pretraining corpus (qa_per_image QAs each)
+    pool: PosInt  # train pool questions (confidence estimation, data construction)
+    test: PosInt  # in-domain test candidates (the balanced test sets are chosen from these)
+    ood_hard: PosInt  # GQA-like
+    ood_phrasing: PosInt  # AOKVQA-like
+    ood_choice: PosInt  # MMBench/MMMU-like
+
+
+class Difficulty(Section):
+    noise: Unit  # max Gaussian noise std, as a fraction of 255, at difficulty 1
+    clutter: Unit  # probability of small specks at difficulty 1
+    occlusion: Unit  # probability that a bar hides part of one object at difficulty 1
+    power: Float(0.1, 10.0)  # an image's difficulty is u ** power, u uniform in [0, 1]
+
+
+class DatasetSource(Section):
+    """One dataset split read through ``datasets.load_dataset(path, name, split=split, data_files=...)``."""
+
+    loader: LoaderName
+    path: Name  # hub id, a builder (json, parquet, csv) or a local folder
+    split: Name = "train"
+    name: str | list[str] | None = None  # dataset config; a list is read config by config and concatenated
+    data_files: str | list[str] | dict[str, str | list[str]] | None = None
+    revision: str | None = None
+    image_root: str | None = None  # folder that image file names/paths resolve against
+    image_pattern: str | None = None  # file name from row fields, e.g. "{image_id}.jpg"
+    image_map: str | None = None  # a CSV/JSON file mapping image ids to paths under image_root
+    limit: OptInt(1) = None  # keep this many rows (a seeded sample when the source has more)
+    seed: Seed = 0
+    family: Family | None = None  # override the loader's family
+    options: dict[str, str | int | float | bool | list[str]] = {}  # loader-specific
+
+    @model_validator(mode="after")
+    def _options(self):
+        bad = option_problem(self.loader, self.options)
+        if bad is not None:
+            raise _fail(bad[1], f"options.{bad[0]}", self.options.get(bad[0]))
+        return self
+
+
+class DatasetsConfig(Section):
+    """``world.datasets``: the sources of every split and set, and the bad-image tolerance."""
+
+    pool: list[DatasetSource]
+    test: list[DatasetSource]
+    ood_phrasing: list[DatasetSource] = []
+    ood_hard: list[DatasetSource] = []
+    ood_choice: list[DatasetSource] = []
+    beyond: list[DatasetSource] = []
+    vizwiz: list[DatasetSource] = []
+    vqav2_idk: list[DatasetSource] = []
+    uavqa: list[DatasetSource] = []
+    max_bad_image_fraction: Unit = 0.01
+    verify_images: bool = True
+
+    @model_validator(mode="after")
+    def _need(self):
+        for split in ("pool", "test"):
+            if not getattr(self, split):
+                raise _fail("must list at least one dataset source", split, getattr(self, split))
+        return self
+
+    def sources(self) -> dict[str, list[DatasetSource]]:
+        return {name: list(getattr(self, name)) for name in (*WORLD_SPLITS, *UNANSWERABLE_SETS)}
+
+
+class World(Section):
+    source: Literal["synthetic", "datasets"]
+    seed: Seed
+    image_size: Int(16, 512)
+    families: UniqueList(Family)
+    family_mix: list[PosFloat]
+    max_objects: Int(2, 5)
+    n_emblems: Int(5, 500)
+    emblem_max_exposure: PosInt
+    emblem_zipf: Float(0.0, 5.0)
+    qa_per_image: Int(1, 20)
+    corpus_choice_share: Unit
+    sizes: WorldSizes
+    difficulty: Difficulty
+    datasets: DatasetsConfig | None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if len(self.family_mix) != len(self.families):
+            raise _fail(f"must be {len(self.families)} positive weights, one per family", "family_mix", self.family_mix)
+        if self.source == "datasets" and self.datasets is None:
+            raise _fail("must list the dataset sources when {p}source = 'datasets'", "datasets", None)
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# the original model
+# --------------------------------------------------------------------------------------------
+
+
+class VisionArch(Section):
+    hidden_size: PosInt
+    intermediate_size: PosInt
+    num_layers: PosInt
+    num_heads: PosInt
+    patch_size: PosInt
+
+    @model_validator(mode="after")
+    def _heads(self):
+        if self.hidden_size % self.num_heads:
+            raise _fail(f"must be divisible by {{p}}num_heads ({self.num_heads})", "hidden_size", self.hidden_size)
+        return self
+
+
+class TextArch(Section):
+    hidden_size: PosInt
+    intermediate_size: PosInt
+    num_layers: PosInt
+    num_heads: PosInt
+    max_positions: PosInt
+
+    @model_validator(mode="after")
+    def _heads(self):
+        if self.hidden_size % self.num_heads:
+            raise _fail(f"must be divisible by {{p}}num_heads ({self.num_heads})", "hidden_size", self.hidden_size)
+        return self
+
+
+class Arch(Section):
+    """The tiny LLaVA built when ``base_model.source`` is ``scratch``."""
+
+    vocab_size: Int(300, 200_000)
+    vision_feature_layer: int
+    vision: VisionArch
+    text: TextArch
+
+    @model_validator(mode="after")
+    def _layer(self):
+        n = self.vision.num_layers + 1
+        if not -n <= self.vision_feature_layer <= -1:
+            raise _fail(f"must be in [-{n}, -1]", "vision_feature_layer", self.vision_feature_layer)
+        return self
+
+
+class Pretrain(Section):
+    steps: PosInt
+    batch_size: PosInt
+    lr: LearningRate
+    weight_decay: Unit
+    warmup_ratio: Unit
+    scheduler: Literal["cosine", "linear", "constant"]
+    seed: Seed  # data order (base_model.seed: the initial weights)
+    log_every: PosInt
+    turns_per_example: Int(1, 20)  # >1 packs an image's corpus QAs into one multi-turn example
+    sampling: Literal["random", "group_by_length"]
+
+
+class BaseEval(Section):
+    n_per_family: PosInt  # held-out questions per family (the first ones of the train pool)
+    batch_size: PosInt
+    max_new_tokens: PosInt
+
+
+class BaseModelParams(Section):
+    source: Name  # scratch | a hub id | a local folder saved with save_pretrained
+    seed: Seed
+    device: Device
+    dtype: DType
+    arch: Arch
+    pretrain: Pretrain
+    eval: BaseEval
+
+
+class Prompt(Section):
+    """How a question becomes the model's prompt (the processor's chat template, for every stage)."""
+
+    system: str | None  # a system sentence before the conversation (LLaVA-1.5's own format); null: none
+
+
+# --------------------------------------------------------------------------------------------
+# confidence: sampling, judging, restructuring
+# --------------------------------------------------------------------------------------------
+
+
+class Sampling(Section):
+    backend: Literal["hf", "openai"]
+    k: PosInt  # samples per question (the paper's K)
+    temperature: Float(0.0, 2.0)
+    top_p: Float(0.0, 1.0, lo_open=True)
+    max_new_tokens: PosInt
+    batch_size: PosInt  # questions per batch (each batch is one append + fsync)
+    seed: Seed
+    splits: UniqueList(SplitName)
+    max_bad_fraction: Unit  # most questions (share) left out as bad (image, answers, duplicate id)
+    device: Device
+    dtype: DType
+    openai: Endpoint  # backend openai: the server of the original model (vLLM)
+
+    def fingerprint(self) -> dict:
+        """The settings that decide the samples (batch_size, device, dtype, splits and the server's
+        address/timeouts do not; see :mod:`inbol.sampling.run`)."""
+        fp = {
+            "backend": self.backend,
+            "k": self.k,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+            "seed": self.seed,
+        }
+        if self.backend == "openai":
+            fp["model"] = self.openai.model
+        return fp
+
+
+class Judge(Section):
+    backend: Literal["none", "openai"]  # none: string matching only | openai: + an LLM for semantic equivalence
+    lenient: bool  # lenient string matching (inbol.judge.match)
+    max_tokens: Int(1, 4096)
+    endpoint: Endpoint
+
+
+class Restructure(Section):
+    seed: Seed  # the choice of the kept correct/incorrect responses and of the refusal
+    refusal_templates: OptInt(1)  # refusals drawn from the first N templates (null: all of them)
+
+    @model_validator(mode="after")
+    def _templates(self):
+        n = self.refusal_templates
+        if n is not None and n > len(REFUSAL_TEMPLATES):
+            raise _fail(f"must be null (all) or an integer in [1, {len(REFUSAL_TEMPLATES)}]", "refusal_templates", n)
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# data construction
+# --------------------------------------------------------------------------------------------
+
+
+class IDKITData(Section):
+    """``idk_it``: the IDK instruction set (paper: 11k, about 25% IDK)."""
+
+    size: PosInt
+    known_ratio: Float(0.0, 1.0, lo_open=True, hi_open=True)  # share of Known (answer) vs Unknown (refusal)
+
+
+def _ratio(v: list[float]) -> list[float]:
+    if len(v) != 3 or not all(math.isfinite(x) and x > 0 for x in v):
+        raise _fail("must be 3 positive numbers Unknown:Mixed:Known, e.g. [1, 1, 2]")
+    return v
+
+
+class PreferenceData(Section):
+    """``preference``: the CA-DPO questions (each with pairs p1, p2) and the plain DPO variants built from them."""
+
+    size: PosInt
+    ratio: Annotated[list[float], AfterValidator(_ratio)]  # Unknown:Mixed:Known over questions (paper: 1:1:2)
+
+
+class SFTData(Section):
+    """``sft``: the SFT baseline (ground truth for answerable questions, a refusal for unanswerable ones)."""
+
+    size: PosInt
+
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+
+
+class Lora(Section):
+    r: PosInt
+    alpha: PosFloat
+    dropout: Float(0.0, 1.0, hi_open=True)
+    target_modules: UniqueList(ModuleName)  # linear layers of the language model that get an adapter
+    modules_to_save: UniqueList(ModuleName, nonempty=False)  # trained in full next to the adapter
+
+
+class Train(Section):
+    """Optimisation shared by IDK-IT and SFT (and by the preference stages, see ``dpo``).  ``batch_size`` is
+    the effective batch: per-device batch x grad_accum x processes."""
+
+    lr: LearningRate
+    batch_size: PosInt
+    epochs: PosFloat
+    max_steps: OptInt(1)  # set: stop after this many optimiser steps (overrides epochs)
+    grad_accum: PosInt
+    warmup_ratio: Float(0.0, 1.0, hi_open=True)
+    scheduler: Scheduler
+    save_steps: PosInt  # checkpoint interval (resume after a kill)
+    logging_steps: PosInt
+    activation_checkpointing: bool
+
+    @model_validator(mode="after")
+    def _accum(self):
+        if self.batch_size % self.grad_accum:
+            raise _fail(f"must divide {{p}}batch_size ({self.batch_size})", "grad_accum", self.grad_accum)
+        return self
+
+    def per_device_batch(self, num_processes: int) -> int:
+        """batch_size / (grad_accum x processes); a ParamError when that is not a whole number."""
+        denom = self.grad_accum * num_processes
+        if self.batch_size % denom:
+            raise ParamError(
+                f"train.batch_size = {self.batch_size}: must be a multiple of grad_accum x processes "
+                f"({self.grad_accum} x {num_processes})"
+            )
+        return self.batch_size // denom
+
+
+class DPO(Section):
+    """CA-DPO and plain DPO: ``beta``, and overrides of ``train.lr`` / ``train.epochs`` (null: inherit)."""
+
+    beta: PosFloat
+    lr: OptFloat(0.0, 1.0, lo_open=True)
+    epochs: OptFloat(0.0, lo_open=True)
+
+    def apply(self, train: Train) -> Train:
+        """``train`` with this section's overrides."""
+        return train.replace(**{k: getattr(self, k) for k in ("lr", "epochs") if getattr(self, k) is not None})
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+# --------------------------------------------------------------------------------------------
+
+
+class Testsets(Section):
+    n_per_family: PosInt  # in-domain questions per family (paper: 300 each)
+    n_unanswerable: NonNegInt  # UaVQA (paper: 100)
+    target_acc: Unit  # the original model's mean confidence per family ("about 50% accurate")
+    seed: Seed
+
+
+class Evaluate(Section):
+    vqa_accuracy: bool  # also the official VQA accuracy where records carry the 10 answers
+    batch_size: PosInt
+    max_new_tokens: Int(1, 4096)
+    device: Device
+    dtype: DType
+
+
+class Models(Section):
+    """The evaluated models, by name (what evaluate@<name> and the report iterate over)."""
+
+    baselines: UniqueList(Literal["base", "refusal_prompt"])  # the original model, no training
+    trained: UniqueList(Literal["sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3"])  # once per seed
+
+    def all(self) -> list[str]:
+        return [*self.baselines, *self.trained]
+
+
+# --------------------------------------------------------------------------------------------
+# unanswerable questions
+# --------------------------------------------------------------------------------------------
+
+
+def _weights(v: dict[str, float]) -> dict[str, float]:
+    if any(x < 0 for x in v.values()) or sum(v.values()) <= 0:
+        raise _fail("must be weights >= 0 with at least one positive")
+    return v
+
+
+class UnanswerableGenerate(Section):
+    seed: Seed
+    source: Name  # world split whose images are used (records file <source>.jsonl)
+    n_images: NonNegInt  # images drawn from the source split; 0 = all of them
+    per_image: PosInt  # questions per image
+    mix: Annotated[dict[Literal["swap", "generate"], float], AfterValidator(_weights)]
+    categories: Annotated[dict[Literal["absent", "false_premise", "not_available"], float], AfterValidator(_weights)]
+    swap_tries: PosInt  # donors tried per swapped question before giving up
+    backend: Literal["template", "openai"]
+    model: Name  # openai backend (the `llm` endpoint with this model)
+    temperature: Float(0.0, 2.0)
+    max_tokens: PosInt
+    max_unparsed_frac: Unit
+
+
+class UnanswerableFilter(Section):
+    backend: Literal["oracle", "openai"]
+    strict: bool  # the in-domain test-set rule (criterion 1 or 3, nothing partly answerable)
+    drop_base_refused: bool  # drop what the original model already refuses (paper)
+    model: Name
+    max_tokens: PosInt
+    max_unparsed_frac: Unit
+    batch_size: PosInt
+    max_new_tokens: PosInt
+
+
+class UnanswerableSets(Section):
+    seed: Seed
+    uavqa: NonNegInt  # in-domain UaVQA on test images (paper: 100)
+    beyond: NonNegInt  # BeyondVisQA-like (out of domain)
+    vizwiz: NonNegInt  # VizWiz(ua)-like
+    vizwiz_modes: UniqueList(Literal["blank", "blur", "dark", "occluder"])
+    vizwiz_emblem_share: Unit
+
+
+class Unanswerable(Section):
+    generate: UnanswerableGenerate
+    filter: UnanswerableFilter
+    sets: UnanswerableSets
+
+
+# --------------------------------------------------------------------------------------------
+# sweeps and the probe
+# --------------------------------------------------------------------------------------------
+
+
+class SweepThresholds(Section):
+    delta_k: Unit
+    delta_uk: Unit
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.delta_k <= self.delta_uk:
+            raise _fail(f"must be greater than {{p}}delta_uk ({self.delta_uk:g})", "delta_k", self.delta_k)
+        return self
+
+
+class SweepBudget(Section):
+    """Each sweep cell's training budget (null: as the main stages)."""
+
+    idk_it_size: OptInt(1)
+    preference_size: OptInt(1)
+    epochs: OptFloat(0.0, lo_open=True)
+    max_steps: OptInt(1)
+    lr: OptFloat(0.0, 1.0, lo_open=True)
+    groups: UniqueList(Literal["in_domain", "ood", "extra"])  # test-set groups each cell is evaluated on
+
+    def train(self, train: Train) -> Train:
+        return train.replace(
+            **{k: getattr(self, k) for k in ("epochs", "max_steps", "lr") if getattr(self, k) is not None}
+        )
+
+    def dpo(self, dpo: DPO) -> DPO:
+        return dpo.replace(**{k: getattr(self, k) for k in ("epochs", "lr") if getattr(self, k) is not None})
+
+
+class Sweep(Section):
+    delta_k: UniqueList(Unit)
+    delta_uk: UniqueList(Unit)
+    known_ratio: UniqueList(Float(0.0, 1.0, lo_open=True, hi_open=True))
+    known_weight: UniqueList(Float(0.0, 100.0, lo_open=True))
+    thresholds: SweepThresholds
+    seeds: UniqueList(Seed)
+    budget: SweepBudget
+
+    @model_validator(mode="after")
+    def _pairs(self):
+        if not any(k > u for k in self.delta_k for u in self.delta_uk):
+            raise _fail(
+                "must hold a value above some value of {p}delta_uk (cells need delta_k > delta_uk)",
+                "delta_k",
+                self.delta_k,
+            )
+        return self
+
+
+def _two(v: list[int]) -> list[int]:
+    if len(v) != 2:
+        raise _fail("must be two integers >= 1 (the hidden layers of the three-layer classifier)")
+    return v
+
+
+class Probe(Section):
+    max_conf: Float(0.0, 1.0, hi_open=True)  # an answerable question is an (intrinsic) unknown if conf <= max_conf
+    train_per_class: OptInt(1)  # null: all the smaller class has
+    test_per_class: OptInt(1)
+    min_per_class: PosInt  # fewer available in a class of either split is an error
+    hidden_sizes: Annotated[list[PosInt], AfterValidator(_two)]  # the MLP's two hidden layers
+    epochs: PosInt
+    lr: Float(0.0, 10.0, lo_open=True)
+    weight_decay: NonNegFloat
+    logreg_l2: NonNegFloat
+    control_repeats: PosInt
+    batch_size: PosInt
+    seed: Seed
+    device: Device
+    dtype: DType
+
+    @model_validator(mode="after")
+    def _caps(self):
+        for key in ("train_per_class", "test_per_class"):
+            v = getattr(self, key)
+            if v is not None and v < self.min_per_class:
+                raise _fail(f"must be >= {{p}}min_per_class ({self.min_per_class}) or null", key, v)
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# the whole file
+# --------------------------------------------------------------------------------------------
+
+
+class Params(Section):
+    delta_k: Unit  # Known: conf >= delta_k (paper: 0.8)
+    delta_uk: Unit  # Unknown: conf <= delta_uk (paper: 0.2)
+    seeds: UniqueList(Seed)  # every trained method trains (and selects its data) once per seed
+    world: World
+    base_model: BaseModelParams
+    prompt: Prompt
+    sampling: Sampling
+    judge: Judge
+    restructure: Restructure
+    idk_it: IDKITData
+    preference: PreferenceData
+    sft: SFTData
+    lora: Lora
+    train: Train
+    dpo: DPO
+    testsets: Testsets
+    evaluate: Evaluate
+    models: Models
+    llm: Endpoint
+    unanswerable: Unanswerable
+    sweep: Sweep
+    probe: Probe
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        if not self.delta_uk < self.delta_k:
+            raise _fail(f"must be < delta_k ({self.delta_k:g})", "delta_uk", self.delta_uk)
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# one-line errors
+# --------------------------------------------------------------------------------------------
+
+_TYPE_TEXT = {
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+_TAG = re.compile(r"[\[\](),' ]|^(str|int|float|bool|list|dict|none|literal|function-after)$")
+
+
+def _unwrap(tp):
+    """The section class inside an annotation (Optional, Annotated, unions), or None."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _section_at(root: type[BaseModel], loc: list) -> type[BaseModel] | None:
+    tp: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        model = _unwrap(tp)
+        if model is None or part not in model.model_fields:
+            return None
+        tp = model.model_fields[part].annotation
+    return _unwrap(tp)
+
+
+def _dotted(prefix: str, loc: list) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def error_line(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
+    """The first error of ``exc`` as ``key = value: what is allowed`` (one line)."""
+    err = exc.errors(include_url=False)[0]
+    loc = [p for p in err["loc"] if isinstance(p, int) or not _TAG.search(str(p))]
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if "[key]" in err["loc"] and kind == "literal_error":  # a mapping with a fixed set of keys
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return f"{_dotted(prefix, loc)}: unknown key; allowed: {', '.join(sorted(choices))}"
+    if kind == "param" and "field" in ctx:
+        parent = _dotted(prefix, loc)
+        key = f"{parent}.{ctx['field']}" if parent else ctx["field"]
+        value = ctx["value"]
+        text = ctx["text"].replace("{p}", f"{parent}." if parent else "")
+        return f"{key} = {value!r}: {text}"
+    key = _dotted(prefix, loc) or "params"
+    if kind == "missing":
+        return f"{key} is missing: required key"
+    if kind == "extra_forbidden":
+        section = _section_at(root, loc[:-1])
+        allowed = ", ".join(sorted(section.model_fields)) if section is not None else "see params.yaml"
+        return f"{key} = {value!r}: unknown key; allowed: {allowed}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'|(\d+)", ctx.get("expected", ""))
+        text = "must be one of " + ", ".join(a or b for a, b in choices)
+    elif kind == "param":
+        text = ctx["text"]
+    elif kind in _TYPE_TEXT:
+        text = _TYPE_TEXT[kind]
+    elif kind == "too_short":
+        text = f"must have at least {ctx.get('min_length')} item(s)"
+    else:
+        text = err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    return f"{key} = {value!r}: {text}"
+
+
+def validate(cls: type[Section], data: Any, prefix: str = ""):
+    """``cls`` from ``data``; a one-line ParamError on the first problem."""
+    if not isinstance(data, dict):
+        raise ParamError(f"{prefix or 'params'} = {data!r}: must be a mapping")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise ParamError(error_line(e, cls, prefix)) from None
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ParamError(f"{path}: file not found (run from the repository root)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ParamError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ParamError(f"{path}: must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """The whole params file, validated (a one-line ParamError on the first problem anywhere)."""
+    return validate(Params, read_yaml(path))
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "WORLD_SPLITS",
+    "UNANSWERABLE_SETS",
+    "LOADER_OPTIONS",
+    "option_problem",
+    "Params",
+    "Section",
+    "Endpoint",
+    "load_params",
+    "validate",
+    "read_yaml",
+    "error_line",
+    "FAMILIES",
+    "World",
+    "WorldSizes",
+    "Difficulty",
+    "DatasetSource",
+    "DatasetsConfig",
+    "BaseModelParams",
+    "Arch",
+    "VisionArch",
+    "TextArch",
+    "Pretrain",
+    "BaseEval",
+    "Prompt",
+    "Sampling",
+    "Judge",
+    "Restructure",
+    "IDKITData",
+    "PreferenceData",
+    "SFTData",
+    "Lora",
+    "Train",
+    "DPO",
+    "Testsets",
+    "Evaluate",
+    "Models",
+    "UnanswerableGenerate",
+    "UnanswerableFilter",
+    "UnanswerableSets",
+    "Unanswerable",
+    "SweepThresholds",
+    "SweepBudget",
+    "Sweep",
+    "Probe",
+]

@@ -1,0 +1,52 @@
+"""Sweeps of the paper's appendix G: confidence thresholds (Figure 10) and data composition (Figure 11).
+
+Each sweep cell is one DVC ``matrix:`` stage (``stages/sweep_cell.py``, :mod:`inbol.sweep.run`) that builds its training set,
+trains and evaluates in domain and out of domain, and writes ``data/sweep/<kind>/<cell>/``:
+
+- ``threshold`` cells (Figure 10): IDK-IT data at the cell's (delta_k, delta_uk), IDK-IT from the original
+  model.  The grid is ``sweep.delta_k`` x ``sweep.delta_uk``; DVC's matrix makes every pair, and a cell with
+  delta_k <= delta_uk (which the paper leaves out) writes ``{"valid": false}`` without training.
+- ``known_ratio`` cells (Figure 11a): IDK-IT data at ``sweep.thresholds`` with the cell's known ratio.
+- ``composition`` cells (Figure 11b): CA-DPO preferences at ``sweep.thresholds`` with Unknown:Mixed:Known
+  = 1:1:w (the paper fixes Unknown:Mixed at 1:1 and varies Known), trained from the sweep's own IDK-IT
+  model (``models/sweep/idk_it``, stage ``sweep_idk_it``).
+
+Cells never read the top-level ``delta_k``/``delta_uk`` nor the grid lists, so `dvc exp run -S
+delta_k=0.7` re-runs no cell and a changed grid only adds or removes cells.  Cells train with their own,
+smaller budget (``sweep.budget``), once per seed of ``sweep.seeds``.  The ``heatmap`` and ``figure11``
+stages read the cells back.
+"""
+
+from .cells import (
+    KINDS,
+    best,
+    cell_name,
+    cell_result,
+    cell_valid,
+    exp_rows,
+    heatmap_rows,
+    line_rows,
+    mean_over_seeds,
+    mean_s_trust,
+    normalise,
+    parse_cell_args,
+    read_cells,
+    upper_right_share,
+)
+
+__all__ = [
+    "KINDS",
+    "best",
+    "cell_name",
+    "cell_result",
+    "cell_valid",
+    "exp_rows",
+    "heatmap_rows",
+    "line_rows",
+    "mean_over_seeds",
+    "mean_s_trust",
+    "normalise",
+    "parse_cell_args",
+    "read_cells",
+    "upper_right_share",
+]

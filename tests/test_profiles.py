@@ -1,0 +1,265 @@
+"""Parameter profiles (configs/*.yaml, inbol.profiles): overlays on params.yaml that compose into complete
+parameter sets the stages accept, so that they cannot rot.  Every profile composes and validates strictly
+through inbol.params; an overlay may only set keys its base has; `python -m inbol.profiles` writes a params
+file that load_params accepts, with the base's comments; the paper-scale values of the 7B/13B profiles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import ROOT, default_dict
+from inbol.errors import ParamError
+from inbol.params import Params, load_params, read_yaml, validate
+from inbol.profiles import apply, chain, compose, load_profile
+
+PROFILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml"))
+PAPER = ["configs/llava-1.5-7b.yaml", "configs/llava-1.5-13b.yaml"]
+
+
+def leaves(node, prefix=""):
+    """{dotted key: value} of every non-mapping value."""
+    out = {}
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.update(leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def key_paths(node, prefix=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield f"{prefix}{k}"
+            yield from key_paths(v, f"{prefix}{k}.")
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "inbol.profiles", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def overlay(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
+    """A profile in tmp_path on the project's params.yaml."""
+    path = tmp_path / name
+    path.write_text(f"_base: {ROOT / 'params.yaml'}\n{text}")
+    return path
+
+
+def test_the_profiles_are_there():
+    assert PROFILES == ["configs/llava-1.5-13b.yaml", "configs/llava-1.5-7b.yaml", "configs/smoke.yaml"]
+    assert [p.name for p in chain(ROOT / "configs/llava-1.5-13b.yaml")] == [
+        "params.yaml",
+        "llava-1.5-7b.yaml",
+        "llava-1.5-13b.yaml",
+    ]
+    for name in ("smoke.yaml", "llava-1.5-7b.yaml"):
+        assert [p.resolve() for p in chain(ROOT / "configs" / name)] == [ROOT / "params.yaml", ROOT / "configs" / name]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_composes_and_validates_strictly(profile):
+    composed = compose(ROOT / profile)
+    params = load_profile(ROOT / profile)
+    assert isinstance(params, Params) and params == validate(Params, composed)
+    assert "_base" not in composed
+    # complete: every key of params.yaml, and new keys only where the base has null (world.datasets)
+    base_keys, keys = set(key_paths(default_dict())), set(key_paths(composed))
+    assert base_keys <= keys, f"{profile} lacks {sorted(base_keys - keys)[:5]}"
+    assert all(k.startswith("world.datasets.") for k in keys - base_keys), sorted(keys - base_keys)[:5]
+    # what the overlay itself sets is what the composition holds
+    own = read_yaml(ROOT / profile)
+    own.pop("_base")
+    got = leaves(composed)
+    for key, value in leaves(own).items():
+        assert got[key] == value, key
+
+
+def test_the_smoke_profile_is_a_small_complete_run():
+    p, default = load_profile(ROOT / "configs/smoke.yaml"), load_params(ROOT / "params.yaml")
+    assert (p.delta_k, p.delta_uk) == (0.75, 0.25) and p.world.source == "synthetic"
+    assert p.world.sizes.corpus == 200 and p.base_model.source == "scratch" and p.sampling.k == 4
+    assert p.sweep.thresholds.delta_k == p.delta_k and p.sweep.thresholds.delta_uk == p.delta_uk
+    # what the overlay does not set is the default's
+    assert p.lora == default.lora and p.dpo == default.dpo and p.models == default.models
+    assert p.world.difficulty == default.world.difficulty
+
+
+@pytest.mark.parametrize("profile", PAPER)
+def test_paper_profiles_have_the_papers_settings(profile):
+    p = load_profile(ROOT / profile)
+    world, base, sampling = p.world, p.base_model, p.sampling
+    size = "13b" if "13b" in profile else "7b"
+    assert world.source == "datasets" and base.source == f"llava-hf/llava-1.5-{size}-hf"
+    assert sampling.backend == "openai" and sampling.k == 10 and sampling.openai.model == base.source
+    assert p.judge.backend == "openai"
+    assert p.unanswerable.generate.backend == "openai" and p.unanswerable.filter.backend == "openai"
+    assert (p.lora.r, p.lora.alpha, p.train.lr, p.train.batch_size, p.train.epochs) == (16, 32, 2e-4, 16, 1)
+    assert (p.delta_k, p.delta_uk, p.idk_it.size, p.idk_it.known_ratio, p.preference.ratio) == (
+        0.8,
+        0.2,
+        11000,
+        0.75,
+        [1, 1, 2],
+    )
+    assert p.testsets.n_per_family == 300 and p.testsets.n_unanswerable == 100
+    assert base.dtype == "bfloat16" and p.evaluate.dtype == "bfloat16"
+    assert p.prompt.system.startswith("A chat between a curious user and an artificial intelligence assistant.")
+    loaders = {s.loader for specs in world.datasets.sources().values() for s in specs}
+    assert loaders == {
+        "vqav2",
+        "oven",
+        "scienceqa",
+        "aokvqa",
+        "gqa",
+        "mmbench",
+        "mmmu",
+        "beyondvisqa",
+        "vizwiz",
+        "vqav2_idk",
+        "records",
+    }
+
+
+def test_the_13b_profile_differs_from_7b_only_in_its_checkpoint():
+    own = read_yaml(ROOT / "configs/llava-1.5-13b.yaml")
+    assert own == {
+        "_base": "llava-1.5-7b.yaml",
+        "base_model": {"source": "llava-hf/llava-1.5-13b-hf"},
+        "sampling": {"openai": {"model": "llava-hf/llava-1.5-13b-hf"}},
+    }
+    a, b = leaves(compose(ROOT / "configs/llava-1.5-7b.yaml")), leaves(compose(ROOT / "configs/llava-1.5-13b.yaml"))
+    assert set(a) == set(b)
+    assert {k: (a[k], b[k]) for k in a if a[k] != b[k]} == {
+        "base_model.source": ("llava-hf/llava-1.5-7b-hf", "llava-hf/llava-1.5-13b-hf"),
+        "sampling.openai.model": ("llava-hf/llava-1.5-7b-hf", "llava-hf/llava-1.5-13b-hf"),
+    }
+
+
+@pytest.mark.parametrize(
+    "text, where, allowed",
+    [
+        ("idk_it:\n  known_raito: 0.5\n", "idk_it.known_raito = 0.5", "size, known_ratio"),
+        ("smapling:\n  k: 3\n", "smapling = {'k': 3}", "delta_k, delta_uk, seeds, world"),
+        (
+            "world:\n  sizes:\n    tset: 5\n",
+            "world.sizes.tset = 5",
+            "corpus, pool, test, ood_hard, ood_phrasing, ood_choice",
+        ),
+    ],
+)
+def test_an_overlay_key_its_base_lacks_is_a_one_line_error(tmp_path, text, where, allowed):
+    path = overlay(tmp_path, text)
+    with pytest.raises(ParamError) as e:
+        compose(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: {where}: not a key of its base; allowed: {allowed}") and "\n" not in msg
+    with pytest.raises(ParamError):
+        load_profile(path)
+    out = tmp_path / "out.yaml"
+    with pytest.raises(ParamError):
+        apply(path, out)
+    assert not out.exists()  # nothing written
+
+
+def test_an_overlay_on_a_profile_is_checked_against_the_composed_base(tmp_path):
+    # world.datasets is a mapping in the 7B profile: an overlay on it may only set that mapping's keys
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    max_bad_fraction: 0.1\n")
+    with pytest.raises(
+        ParamError,
+        match=r"^.*mine.yaml: world.datasets.max_bad_fraction = 0.1: not a key of its "
+        r"base; allowed: max_bad_image_fraction, verify_images, pool, test",
+    ):
+        compose(path)
+    path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    verify_images: false\n")
+    assert load_profile(path).world.datasets.verify_images is False
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sampling:\n  k: 0\n", "sampling.k = 0: must be an integer >= 1"),
+        ("train:\n  lr: '0.1'\n", "train.lr = '0.1': must be a number"),
+        ("delta_uk: 0.9\n", "delta_uk = 0.9: must be < delta_k (0.8)"),
+        (
+            "world:\n  source: datasets\n",
+            "world.datasets = None: must list the dataset sources when world.source = 'datasets'",
+        ),
+    ],
+)
+def test_a_composed_profile_is_validated_strictly(tmp_path, text, message):
+    path = overlay(tmp_path, text)
+    compose(path)  # the keys exist: composing works
+    with pytest.raises(ParamError) as e:
+        load_profile(path)
+    assert str(e.value).endswith(message) and "\n" not in str(e.value)
+
+
+def test_base_chain_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("_base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("_base: a.yaml\n")
+    with pytest.raises(ParamError, match=r"_base chain loops back to itself"):
+        compose(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("_base: [params.yaml]\n")
+    with pytest.raises(ParamError, match=r"c.yaml: _base = \['params.yaml'\]: must be a path relative to"):
+        compose(tmp_path / "c.yaml")
+    (tmp_path / "d.yaml").write_text("_base: missing.yaml\n")
+    with pytest.raises(ParamError, match=r"missing.yaml: file not found"):
+        compose(tmp_path / "d.yaml")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_apply_writes_what_load_params_accepts(tmp_path, profile):
+    out = tmp_path / "params.yaml"
+    assert apply(ROOT / profile, out) == load_profile(ROOT / profile)
+    assert load_params(out) == load_profile(ROOT / profile)
+    assert yaml.safe_load(out.read_text()) == compose(ROOT / profile)
+
+
+def test_the_cli_writes_a_params_file_with_the_bases_comments(tmp_path):
+    out = tmp_path / "out.yaml"
+    proc = cli("configs/smoke.yaml", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert load_params(out) == load_profile(ROOT / "configs/smoke.yaml")
+    text = out.read_text()
+    assert text.startswith("# Composed by `python -m inbol.profiles configs/smoke.yaml` from: ")
+    base_comments = [
+        line.strip() for line in (ROOT / "params.yaml").read_text().splitlines() if line.strip().startswith("#")
+    ]
+    assert len(base_comments) > 10
+    assert all(c in text for c in base_comments), [c for c in base_comments if c not in text][:3]
+    assert "# Smoke profile" not in text  # the overlay's own notes are not the base's
+    assert "\ndelta_k: 0.75\n" in text and "\n_base:" not in text
+
+
+def test_the_cli_check_only_validates(tmp_path):
+    before = (ROOT / "params.yaml").read_bytes()
+    for profile in PROFILES:
+        proc = cli(profile, "--check")
+        assert proc.returncode == 0 and proc.stdout.strip() == f"{profile}: ok", proc.stderr
+    assert (ROOT / "params.yaml").read_bytes() == before
+    bad = overlay(tmp_path, "idk_it:\n  known_raito: 0.5\n")
+    proc = cli(str(bad), "--check", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base; allowed: size, "
+        f"known_ratio"
+    )
+    assert not (tmp_path / "params.yaml").exists()
+    proc = cli(str(bad), cwd=tmp_path)  # applying a bad profile writes nothing
+    assert proc.returncode == 2 and not (tmp_path / "params.yaml").exists()
+
+
+def test_the_accelerate_configs_are_referenced_and_parse():
+    for name in ("multi_gpu.yaml", "fsdp.yaml"):
+        cfg = yaml.safe_load((ROOT / "configs" / "accelerate" / name).read_text())
+        assert cfg["mixed_precision"] == "bf16" and cfg["num_machines"] == 1
+    # the 7B profile says how to train at scale; the 13B profile is an overlay on it
+    assert "configs/accelerate/multi_gpu.yaml" in (ROOT / "configs/llava-1.5-7b.yaml").read_text()
+    assert read_yaml(ROOT / "configs/llava-1.5-13b.yaml")["_base"] == "llava-1.5-7b.yaml"
+    assert "configs/accelerate/multi_gpu.yaml" in (ROOT / "docs" / "gpu.md").read_text()
