@@ -1,189 +1,140 @@
-"""Step time of the CA-DPO trainer (reference log-probs precomputed once, stored as dataset columns)
-against TRL's stock ``DPOTrainer`` (reference log-probs from a reference forward in every step: with a
-LoRA policy, the policy with its adapter disabled), on the same preference pairs and the same LoRA model,
-in one run.  A third row is the CA-DPO trainer with the per-step reference forward (``precompute_ref=
-False``), to show where the difference comes from.
+"""Wall time of the four preference trainings of one seed (CA-DPO and DPO (1)(2)(3), Table 4), reference
+passes included, three ways, on the pipeline's own data:
 
-    python scripts/bench_ca_dpo.py                       # 96 pairs, batch 16, 8 timed steps, CPU/GPU as present
-    python scripts/bench_ca_dpo.py --n 256 --batch-size 16 --steps 10 --model models/idk_it
+- ``stock``: TRL's ``DPOTrainer`` four times (its vision collator; a LoRA policy, so the reference is the
+  policy with its adapter disabled, run in every step).  CA-DPO's two pairs per question enter as two rows
+  (the stock trainer has no confidence weights: the speed is what is compared);
+- ``own reference``: this project's trainer four times, each computing its reference log-probs once
+  before training (``CADPOTrainer``'s precompute);
+- ``shared reference``: one reference pass over every distinct sequence of the CA-DPO preferences
+  (``write_reference``, the DAG's ``reference@seed`` stage), read by all four trainings (the default DAG).
 
-The model is ``--model`` when given, else a fresh tiny LLaVA with the embedded default's architecture
-(untrained: the speed is the same).  The pairs are rendered from a small synthetic world (questions of
-its pool; chosen = the answer, rejected = a refusal), so the script needs no pipeline outputs.
+Every run trains one epoch at the params' batch size and LoRA settings (``train``, ``dpo``, ``lora``).
+
+    python scripts/bench_ca_dpo.py                          # data/constructed/s0 + models/idk_it/s0 (run dvc repro first)
+    python scripts/bench_ca_dpo.py --seed 1 --limit 200     # another seed, 200 questions per set
+
+Prints a table (seconds and the ratio to stock).  The issue's target: shared reference <= 0.75 x stock.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from inbol.config import from_dict
 from inbol.io import read_jsonl, write_jsonl
+from inbol.params import load_params
 
-REFUSAL = "Sorry, I can not help with it."
-
-
-def build(work: Path, n: int, model_path: str | None):
-    from inbol.models import ArchConfig, build_processor, build_tiny_llava, train_tokenizer
-    from inbol.models.base import tokenizer_texts
-    from inbol.world import WorldConfig, build_world
-
-    build_world(
-        from_dict(
-            WorldConfig,
-            {"sizes": {"corpus": 60, "pool": n, "test": 1, "ood_hard": 1, "ood_phrasing": 1, "ood_choice": 1}},
-            "world",
-        ),
-        work / "world",
-    )
-    pool = read_jsonl(work / "world" / "pool.jsonl")[:n]
-    rows = [
-        {
-            "id": r["id"],
-            "image": r["image"],
-            "prompt": r["question"],
-            "chosen": r["answers"][0],
-            "rejected": REFUSAL,
-            "bucket": "known",
-            "weight": 1,
-        }
-        for r in pool
-    ]
-    write_jsonl(work / "pairs.jsonl", rows)
-    if model_path is None:
-        arch = from_dict(ArchConfig, {}, "arch")  # the embedded default's architecture
-        tok = train_tokenizer(tokenizer_texts(read_jsonl(work / "world" / "corpus.jsonl")), arch.vocab_size)
-        model = build_tiny_llava(arch, tok, 48, seed=0)
-        proc = build_processor(tok, 48, arch.vision.patch_size)
-        model.save_pretrained(work / "model")
-        proc.save_pretrained(work / "model")
-        model_path = str(work / "model")
-    return work / "pairs.jsonl", model_path
+SETS = {
+    "ca_dpo": ("ca_dpo", "preference"),
+    "dpo_1": ("dpo", "dpo_1"),
+    "dpo_2": ("dpo", "dpo_2"),
+    "dpo_3": ("dpo", "dpo_3"),
+}
 
 
-def make_trainer(kind: str, pairs: Path, model_path: str, args, work: Path):
+def limited(src: Path, dst: Path, n: int | None) -> Path:
+    rows = read_jsonl(src, nonempty=True)
+    write_jsonl(dst, rows if n is None else rows[:n])
+    return dst
+
+
+def stock(data: Path, kind: str, start: str, p, work: Path) -> float:
+    """One epoch of TRL's DPOTrainer on the set's (prompt, chosen, rejected) pairs, in seconds."""
     from trl import DPOConfig, DPOTrainer
 
-    from inbol.models import load_model
-    from inbol.training import CADPOTrainer, LoraParams, TrainParams, lora_config, preference_dataset
+    from inbol.models import PromptFormat, load_base
+    from inbol.training import lora_config, preference_dataset
     from inbol.training.runtime import trainer_kwargs
 
-    torch.manual_seed(0)
-    model, proc = load_model(model_path, device="cpu", dtype="float32")
-    train = from_dict(TrainParams, {"batch_size": args.batch_size, "max_steps": 1, "lr": 1e-4}, "train")
+    t0 = time.perf_counter()
+    model, proc = load_base(start, device="cpu", dtype="float32")
+    ds = preference_dataset(data, PromptFormat(proc, p.prompt.system), kind)
+    pairs = [("w1", "l1")] + ([("w2", "l2")] if kind == "ca_dpo" else [])
+    rows = [
+        {"image": r["image"], "prompt": r["prompt"], "chosen": r[w], "rejected": r[lo]} for r in ds for w, lo in pairs
+    ]
+    import datasets
+
+    flat = datasets.Dataset.from_list(rows).cast_column("image", datasets.Image())
+    train = p.dpo.apply(p.train)
     cfg = DPOConfig(
-        **{**trainer_kwargs(train, work / kind, resumable=False), "disable_tqdm": True},
-        beta=0.1,
+        **{**trainer_kwargs(train, work, 0, resumable=False), "disable_tqdm": True},
+        beta=p.dpo.beta,
         precompute_ref_log_probs=False,
         max_length=None,
     )
-    peft = lora_config(from_dict(LoraParams, {}, "lora"), model)
-    ds = preference_dataset(pairs, proc, "dpo")
+    trainer = DPOTrainer(
+        model=model, args=cfg, train_dataset=flat, processing_class=proc, peft_config=lora_config(p.lora, model)
+    )
+    trainer.train()
+    return time.perf_counter() - t0
+
+
+def ours(data: Path, kind: str, start: str, p, work: Path, reference: Path | None) -> float:
+    from inbol.training import train_preference
+
     t0 = time.perf_counter()
-    if kind == "stock":
-        # TRL's own vision path: {image, prompt, chosen, rejected} strings, DataCollatorForVisionPreference
-        ds = ds.map(lambda r: {"chosen": r["w1"], "rejected": r["l1"]}).select_columns(
-            ["image", "prompt", "chosen", "rejected"]
-        )
-        trainer = DPOTrainer(model=model, args=cfg, train_dataset=ds, processing_class=proc, peft_config=peft)
-    else:
-        trainer = CADPOTrainer(
-            model=model,
-            args=cfg,
-            train_dataset=ds,
-            processing_class=proc,
-            peft_config=peft,
-            precompute_ref=(kind == "ca_dpo"),
-        )
-    setup = time.perf_counter() - t0
-    trainer.create_optimizer()
-    trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train's loop otherwise
-    trainer.model.train()
-    return trainer, setup
-
-
-def sync():
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def step(trainer, rows: list[int]) -> float:
-    """One optimiser step as the Trainer runs it (collate, forward, backward, AdamW), in seconds."""
-    sync()
-    t0 = time.perf_counter()
-    batch = trainer._prepare_inputs(trainer.data_collator([dict(trainer.train_dataset[i]) for i in rows]))
-    trainer.training_step(trainer.model, batch)
-    trainer.optimizer.step()
-    trainer.optimizer.zero_grad(set_to_none=True)
-    sync()
+    train_preference(
+        data,
+        start,
+        work / "out",
+        kind=kind,
+        lora=p.lora,
+        train=p.train,
+        dpo=p.dpo,
+        seed=0,
+        work_dir=work / "ckpt",
+        system=p.prompt.system,
+        reference=reference,
+        diagnostics_n=1,
+    )
     return time.perf_counter() - t0
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=96, help="preference pairs")
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=8, help="timed optimiser steps per trainer (after --warmup)")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--model", default=None, help="a saved LLaVA folder (default: a fresh tiny one)")
+    ap.add_argument("--seed", type=int, default=0, help="which seed's constructed data and IDK-IT model")
+    ap.add_argument("--limit", type=int, default=None, help="at most this many questions per set")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    kinds = ("stock", "ca_dpo", "ca_dpo_per_step_ref")
+    p = load_params()
+    data_dir, start = Path(f"data/constructed/s{args.seed}"), f"models/idk_it/s{args.seed}"
+    times: dict[str, dict[str, float]] = {"stock": {}, "own reference": {}, "shared reference": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pairs, model_path = build(work, args.n, args.model)
-        trainers = {k: make_trainer(k, pairs, model_path, args, work) for k in kinds}
-        # interleaved rounds (stock, ca_dpo, per-step, stock, ...) on the same rows: a load change on a
-        # shared machine hits all three alike
-        g = torch.Generator().manual_seed(0)
-        times: dict[str, list[float]] = {k: [] for k in kinds}
-        for r in range(args.warmup + args.steps):
-            rows = torch.randperm(args.n, generator=g)[: args.batch_size].tolist()
-            for k in kinds:
-                dt = step(trainers[k][0], rows)
-                if r >= args.warmup:
-                    times[k].append(dt)
-    steps_per_epoch = -(-args.n // args.batch_size)
-    rows = [
-        {
-            "kind": k,
-            "step_s": statistics.median(times[k]),
-            "mean_s": statistics.fmean(times[k]),
-            "setup_s": trainers[k][1],
-            "epoch_s": trainers[k][1] + steps_per_epoch * statistics.median(times[k]),
+        files = {
+            name: limited(data_dir / f"{f}.jsonl", work / f"{f}.jsonl", args.limit) for name, (_, f) in SETS.items()
         }
-        for k in kinds
-    ]
-    base = rows[0]["step_s"]
-    labels = {
-        "stock": "TRL DPOTrainer (stock, ref forward every step)",
-        "ca_dpo": "CADPOTrainer (ref log-probs precomputed once)",
-        "ca_dpo_per_step_ref": "CADPOTrainer, precompute off (ref forward every step)",
-    }
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(
-        f"\nDPO step time on {device} ({torch.get_num_threads()} threads), {args.n} pairs, batch {args.batch_size}, "
-        f"median of {args.steps} interleaved steps after {args.warmup} warm-up steps"
-    )
-    print(f"{'trainer':56s} {'step s':>8s} {'mean s':>8s} {'vs stock':>9s} {'setup s':>8s} {'epoch s':>8s}")
-    for r in rows:
-        print(
-            f"{labels[r['kind']]:56s} {r['step_s']:8.4f} {r['mean_s']:8.4f} {r['step_s'] / base:8.2f}x "
-            f"{r['setup_s']:8.2f} {r['epoch_s']:8.2f}"
+        from inbol.training.ca_dpo import write_reference
+
+        t0 = time.perf_counter()
+        table = work / "reference.json"
+        write_reference(
+            files["ca_dpo"], start, table, lora=p.lora, train=p.train, dpo=p.dpo, seed=0, system=p.prompt.system
         )
-    print(
-        "(step = collate + forward + backward + AdamW; setup includes the precomputing trainer's one-time "
-        "reference pass over all pairs; epoch s = setup + steps per epoch x step s, an estimate)"
-    )
+        times["shared reference"]["reference pass"] = time.perf_counter() - t0
+        for name, (kind, _) in SETS.items():
+            times["stock"][name] = stock(files[name], kind, start, p, work / f"stock-{name}")
+            times["own reference"][name] = ours(files[name], kind, start, p, work / f"own-{name}", None)
+            times["shared reference"][name] = ours(files[name], kind, start, p, work / f"shared-{name}", table)
+    total = {k: sum(v.values()) for k, v in times.items()}
+    print(f"\nFour preference trainings of seed {args.seed} (one epoch each), {torch.get_num_threads()} threads")
+    print(f"{'way':20s} " + " ".join(f"{c:>9s}" for c in ("ref pass", *SETS)) + f" {'total s':>9s} {'vs stock':>9s}")
+    for way, row in times.items():
+        cells = [row.get("reference pass"), *(row[n] for n in SETS)]
+        print(
+            f"{way:20s} "
+            + " ".join(f"{'—':>9s}" if c is None else f"{c:9.1f}" for c in cells)
+            + f" {total[way]:9.1f} {total[way] / total['stock']:8.2f}x"
+        )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

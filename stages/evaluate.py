@@ -42,6 +42,7 @@ def main() -> None:
         batch_size=cfg.batch_size,
         max_new_tokens=cfg.max_new_tokens,
         prompt_suffix=suffix,
+        refusal_score=True,
     )
     preds, metrics = evaluate_model(
         answer,

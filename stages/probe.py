@@ -1,5 +1,6 @@
 """Stage `probe@<seed>`: a linear probe on the last-layer hidden state separates intrinsic from extrinsic
-unknowns (paper appendix G.4, Table 7) for the IDK-IT and CA-DPO models of one seed (inbol.probe, docs/probe.md).
+unknowns (paper appendix G.4, Table 7) for the IDK-IT and CA-DPO models of one seed, with two controls: the
+original model (``--model base=models/base``) and the question text alone (inbol.probe, docs/probe.md).
 
     python stages/probe.py --pool ... --unanswerable ... --testsets ... --model idk_it=models/idk_it/s0
         --model ca_dpo=models/ca_dpo/s0 --metrics metrics/probe-s0.json
@@ -11,7 +12,7 @@ from inbol.errors import ParamError, run_stage
 from inbol.evaluation import check_model_dir, load_testsets
 from inbol.io import read_jsonl, write_json
 from inbol.params import load_params
-from inbol.probe import probe_metrics, probe_models, select_examples
+from inbol.probe import probe_metrics, probe_models, probe_text_only, select_examples
 
 
 def main() -> None:
@@ -34,7 +35,9 @@ def main() -> None:
     )  # counts checked before any model loads
     for name, path in models.items():
         check_model_dir(path, name)
-    write_json(args.metrics, probe_metrics(data, probe_models(data, p.probe, models, system=p.prompt.system), p.probe))
+    results = probe_models(data, p.probe, models, system=p.prompt.system)
+    controls = {"question_text": probe_text_only(data, p.probe)}
+    write_json(args.metrics, probe_metrics(data, results, p.probe, controls))
 
 
 if __name__ == "__main__":

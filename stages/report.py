@@ -1,30 +1,52 @@
-"""Stage `report`: the paper's Tables 1-4 (tables.md), Figure 4 and the exposure figure (plots folder), and the
-paper's trends checked on our numbers (trends.json), from the predictions of every evaluated model."""
+"""Stage `report`: the paper's Tables 1-4 with bootstrap intervals (tables.md), its trends with verdicts
+(trends.json), the per-seed numbers (CSV), Figure 4 and the exposure figure (plots folder), from the
+predictions of every evaluated model on the test sets; beyond the paper, the OVEN-like overlap with the
+fine-tuning data (construct metrics), the miniature's analogue check (validation sets) and Table 5 (the
+selective stage's metrics)."""
 
 from pathlib import Path
 
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import load_testsets
-from inbol.evaluation.report import load_runs, score_models, write_report
+from inbol.evaluation.report import load_runs, run_files, run_seed, write_report
 from inbol.evaluation.testsets import MANIFEST
 from inbol.io import read_json
 from inbol.params import load_params
 
 
 def main() -> None:
-    args = stage_args(__doc__, "testsets", "predictions", "tables", "plots", "trends")
-    models = load_params().models.all()
+    args = stage_args(
+        __doc__,
+        "testsets",
+        "predictions",
+        "construct",
+        "miniature",
+        "selective",
+        "tables",
+        "plots",
+        "trends",
+        "seeds_csv",
+    )
+    p = load_params()
+    models = p.models.all()
     testsets = load_testsets(args.testsets)
     runs = load_runs(args.predictions, models, testsets)
-    predictions = {m: [p for preds in r for p in preds] for m, r in runs.items()}
+    seeds = {m: [run_seed(f) for f in run_files(args.predictions, m)] for m in runs}
+    construct = [read_json(f) for f in sorted(Path(args.construct).glob("s*.json"))]
     write_report(
-        score_models(testsets, runs),
-        predictions,
+        testsets,
+        runs,
+        seeds,
         models=models,
+        stats=p.stats,
         tables_md=args.tables,
         plots_dir=args.plots,
         trends_path=args.trends,
+        seeds_csv=args.seeds_csv,
         manifest=read_json(Path(args.testsets) / MANIFEST),
+        construct=construct,
+        miniature=read_json(args.miniature),
+        selective=read_json(args.selective),
     )
 
 

@@ -15,7 +15,7 @@ from inbol.training import is_main_process, publish_dir, train_preference
 
 
 def main() -> None:
-    args = stage_args(__doc__, "kind", "name", "data", "start", "out", "work", "live", "metrics", seed=int)
+    args = stage_args(__doc__, "kind", "name", "data", "reference", "start", "out", "work", "live", "metrics", seed=int)
     if args.kind not in ("ca_dpo", "dpo"):
         raise ParamError(f"--kind {args.kind!r}: must be ca_dpo or dpo")
     p = load_params()
@@ -31,6 +31,7 @@ def main() -> None:
             seed=args.seed,
             work_dir=args.work,
             system=p.prompt.system,
+            reference=args.reference,
             live_dir=args.live,
             name=args.name,
         )

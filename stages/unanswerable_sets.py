@@ -30,19 +30,25 @@ def main() -> None:
             load_scenes(world),
             tmp,
             gen=p.unanswerable.generate,
+            val_records=read_jsonl(world / "val.jsonl"),
             image_size=read_json(world / "stats.json")["image_size"],
             max_objects=p.world.max_objects,
             catalogue=read_json(world / "emblems.json"),
             image_prefix=args.out,
         )
         uavqa, uavqa_stats = sets["uavqa"]
+        uavqa_val, uavqa_val_stats = sets["uavqa_val"]
         beyond, beyond_stats = sets["beyond"]
         vizwiz, vizwiz_scenes = sets["vizwiz"]
         write_jsonl(tmp / "uavqa.jsonl", uavqa)
+        write_jsonl(tmp / "uavqa_val.jsonl", uavqa_val)
         write_jsonl(tmp / "beyond.jsonl", beyond)
         write_jsonl(tmp / "vizwiz.jsonl", vizwiz)
         write_jsonl(tmp / "vizwiz_scenes.jsonl", vizwiz_scenes)
-    write_json(args.metrics, {"uavqa": uavqa_stats, "beyond": beyond_stats, "vizwiz": {"n": len(vizwiz)}})
+    write_json(
+        args.metrics,
+        {"uavqa": uavqa_stats, "uavqa_val": uavqa_val_stats, "beyond": beyond_stats, "vizwiz": {"n": len(vizwiz)}},
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,16 @@ TINY_ARCH = {
     "vision": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 4, "patch_size": 16},
     "text": {"hidden_size": 32, "intermediate_size": 64, "num_layers": 1, "num_heads": 2, "max_positions": 256},
 }
-TINY_SIZES = {"corpus": 30, "pool": 24, "test": 18, "ood_hard": 2, "ood_phrasing": 2, "ood_choice": 2}
+TINY_SIZES = {
+    "corpus": 30,
+    "pool": 24,
+    "test": 18,
+    "ood_hard": 2,
+    "ood_phrasing": 2,
+    "ood_choice": 2,
+    "val": 9,
+    "val_ood": 2,
+}
 
 
 def merge(base: dict, changes: dict) -> dict:

@@ -33,7 +33,16 @@ REASONS = {
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("baddata") / "proj"
     cfg = world_cfg(
-        sizes={"corpus": 4, "pool": 20, "test": 4, "ood_hard": 2, "ood_phrasing": 2, "ood_choice": 2},
+        sizes={
+            "corpus": 4,
+            "pool": 20,
+            "test": 4,
+            "ood_hard": 2,
+            "ood_phrasing": 2,
+            "ood_choice": 2,
+            "val": 4,
+            "val_ood": 2,
+        },
         n_emblems=5,
         emblem_max_exposure=2,
     )

@@ -125,12 +125,14 @@ def test_assemble_pool_marks_origin_and_bucket():
 
 
 def test_configs_are_their_keys_only_and_validate():
-    assert section("idk_it", size=8, known_ratio=0.7) == IDKITData(size=8, known_ratio=0.7)
+    assert section("idk_it", size=8, known_ratio=0.7) == IDKITData(
+        size=8, known_ratio=0.7, unknown_extrinsic_share=None
+    )
     assert section("preference", ratio=[1, 1, 1.5]).ratio == [1.0, 1.0, 1.5]
     # training keys do not belong to the data sections (and the seed is an argument now): unknown keys
     with pytest.raises(ParamError) as e:
         params(idk_it={"lr": 2e-4})
-    assert str(e.value) == "idk_it.lr = 0.0002: unknown key; allowed: known_ratio, size"
+    assert str(e.value) == "idk_it.lr = 0.0002: unknown key; allowed: known_ratio, size, unknown_extrinsic_share"
     missing = params_dict()
     del missing["sft"]
     with pytest.raises(ParamError, match=r"^sft is missing: required key$"):
@@ -234,6 +236,25 @@ def test_idk_it_ratio_and_shortfall():
     assert rep["available"] == {"known": 10, "unknown": 1} and rep["target"] == {"known": 6, "unknown": 2}
 
 
+def test_unknown_extrinsic_share_splits_the_unknown_bucket():
+    known = [vqa(f"k{i}", 1.0) for i in range(30)]
+    intrinsic = [vqa(f"u{i}", 0.0) for i in range(10)]
+    extrinsic = [ua(f"x{i}") for i in range(10)]
+    pool = pool_of(known + intrinsic, extrinsic)
+    # null: the Unknown questions as the pool has them; 0.25: a quarter of the 8 refusals unanswerable
+    out, rep = idk_it_set(pool, section("idk_it", size=32, known_ratio=0.75), 0)
+    assert rep["unknown_mix"]["intrinsic"] + rep["unknown_mix"]["extrinsic"] == 8
+    out, rep = idk_it_set(pool, section("idk_it", size=32, known_ratio=0.75, unknown_extrinsic_share=0.25), 0)
+    assert rep["unknown_mix"] == {"intrinsic": 6, "extrinsic": 2, "extrinsic_share": 0.25}
+    assert rep["taken"] == {"known": 24, "unknown_intrinsic": 6, "unknown_extrinsic": 2}
+    assert rep["unknown_extrinsic_share"] == 0.25
+    # 0: intrinsic unknowns only (the refusals all on answerable questions the model does not know)
+    out, rep = idk_it_set(pool, section("idk_it", size=32, known_ratio=0.75, unknown_extrinsic_share=0.0), 0)
+    assert rep["unknown_mix"]["extrinsic"] == 0 and all(r["origin"] != "unanswerable" for r in out)
+    with pytest.raises(ParamError, match=r"^idk_it.unknown_extrinsic_share = 1.5: must be null or"):
+        section("idk_it", unknown_extrinsic_share=1.5)
+
+
 def test_idk_it_skips_known_without_correct_and_is_deterministic():
     pool = pool_of(
         [vqa("k0", 0.9, correct=None), vqa("k1", 0.9, correct="  ")] + [vqa(f"k{i}", 0.9) for i in range(2, 12)],
@@ -287,12 +308,13 @@ def test_preference_skips_missing_responses():
         [ua("x1", incorrect=None), ua("x2", incorrect="")],
     )
     out, rep = preference_set(pool, section("preference", size=4), 0)
+    # a blank answer is an incorrect one (as in evaluation): x2 stays, with "" as its rejected response
     assert rep["skipped"] == {
-        "unknown": {"missing_incorrect": 3},
+        "unknown": {"missing_incorrect": 2},
         "known": {"missing_correct": 1},
         "mixed": {"missing_incorrect": 1, "missing_correct": 1, "missing_both": 1},
     }
-    assert sorted(r["id"] for r in out) == ["k2", "m4", "u2"]  # 1:1:2 with one Known: 0.5 -> 1 each
+    assert len(out) == 3 and {r["id"] for r in out} - {"x2", "u2"} == {"k2", "m4"}  # 1:1:2, one Known: 1 each
     assert rep["taken"] == {"unknown": 1, "mixed": 1, "known": 1} and rep["limited_by"] == "known"
 
 
@@ -490,7 +512,10 @@ def test_construct_stage(project, monkeypatch):
         ({"delta_uk": 0.8}, "error: delta_uk = 0.8: must be < delta_k (0.8)"),
         ({"delta_k": 1.5}, "error: delta_k = 1.5: must be in [0, 1]"),
         ({"idk_it": {"size": 0}}, "error: idk_it.size = 0: must be an integer >= 1"),
-        ({"idk_it": {"seed": 0}}, "error: idk_it.seed = 0: unknown key; allowed: known_ratio, size"),
+        (
+            {"idk_it": {"seed": 0}},
+            "error: idk_it.seed = 0: unknown key; allowed: known_ratio, size, unknown_extrinsic_share",
+        ),
         (
             {"preference": {"ratio": [1, -1, 2]}},
             "error: preference.ratio = [1, -1, 2]: must be 3 positive numbers Unknown:Mixed:Known, e.g. [1, 1, 2]",
@@ -498,7 +523,7 @@ def test_construct_stage(project, monkeypatch):
         ({"sft": {"size": 0}}, "error: sft.size = 0: must be an integer >= 1"),
         (
             {"restructure": {"refusal_templates": 0}},
-            "error: restructure.refusal_templates = 0: must be an integer >= 1",
+            "error: restructure.refusal_templates = 0: must be null or an integer >= 1",
         ),
         (
             {"restructure": {"refusal_templates": 10_000}},

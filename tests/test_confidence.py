@@ -161,6 +161,14 @@ def test_restructured_record_has_the_figure_2_fields():
     assert len(picks) > 5  # the seed matters
 
 
+def test_a_blank_sample_is_an_incorrect_response_of_last_resort():
+    blank_and_wrong = {**JUDGED, "responses": ["red", "", "I don't know.", "Red.", " "]}
+    picks = {restructure_record(OPEN, blank_and_wrong, seed=s)["incorrect_response"] for s in range(20)}
+    assert picks and picks <= {"", " "}  # only blanks are incorrect here: one of them is taken
+    one_real = {**blank_and_wrong, "responses": ["red", "", "I don't know.", "Red.", "green"]}
+    assert {restructure_record(OPEN, one_real, seed=s)["incorrect_response"] for s in range(20)} == {"green"}
+
+
 def test_restructured_record_without_correct_or_incorrect_samples():
     all_right = {"id": "q2", "responses": ["B", "B"], "correct": [True, True], "refusal": [False, False]}
     rec = restructure_record(CHOICE, all_right)
@@ -327,7 +335,7 @@ def test_sample_stage_bad_param_fails_before_work(project, monkeypatch, capsys):
         assert e.value.code == 2
         assert (
             capsys.readouterr().err.strip()
-            == "error: data/world/nope.jsonl: not found (run the stage that writes it first)"
+            == "error: data/world/nope.jsonl: no such question file (sampling.splits names 'nope')"
         )
         assert _files(root / "data/samples") == before  # nothing sampled, nothing removed
     finally:

@@ -1,8 +1,9 @@
-"""The switch to paper scale, proven at toy size: the real-dataset loaders' fixtures as the world
-(`world.source: datasets`), a tiny LLaVA saved to a local folder as the base model (`base_model.source:
-<folder>`, the code path a hub id such as llava-hf/llava-1.5-7b-hf takes), and the OpenAI-compatible
-backends of the unanswerable generator, filter and judge (a local fake server) - then the stage scripts
-from the world to the evaluation, as dvc runs them."""
+"""The paper-scale profile (configs/llava-1.5-7b.yaml), dry-run at toy size: every world.datasets source of the
+profile on its release-format fixture (tests/dataset_fixtures.py; only the paths moved, tiny limits), a tiny LLaVA
+saved to a local folder as the base model (``base_model.source: <folder>``, the code path a hub id such as
+llava-hf/llava-1.5-7b-hf takes), and a local fake OpenAI-compatible server for the profile's LLM backends (the
+vLLM sampler, the unanswerable generator and filter, the semantic judge) - then the stage scripts, as dvc runs
+them, from the world to the evaluation."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ import yaml
 import dataset_fixtures as F
 from fake_openai import PROXY_VARS, FakeOpenAI
 from helpers import ROOT, tiny_arch
-from inbol.params import load_params
+from inbol.evaluation.testsets import build_testsets
+from inbol.params import WORLD_SPLITS, load_params
 from inbol.profiles import compose
 
-# (dvc.yaml stage, its foreach item or matrix values): the DAG from the world to the evaluation, seed 0
-STAGES = [
+PROFILE = ROOT / "configs" / "llava-1.5-7b.yaml"
+# (dvc.yaml stage, its foreach item or matrix values): the DAG from the world to the trained model, seed 0 ...
+TO_TRAINING = [
     ("check_params", None),
     ("world", None),
     ("base_model", None),
@@ -37,10 +40,33 @@ STAGES = [
     ("unanswerable_sets", None),
     ("construct", 0),
     ("train_idk_it", 0),
+]
+# ... and on to the evaluations (they need the validation split of the world, see below)
+TO_EVALUATION = [
     ("testsets", None),
     ("evaluate_baseline", "base"),
     ("evaluate", {"model": "idk_it", "seed": 0}),
+    ("evaluate_val_baseline", "base"),
+    ("miniature", None),
+    ("consistency_base", None),
+    ("selective", None),
+    ("report", None),
 ]
+# the profile's limits, cut to a few questions per source (a seeded sample where a fixture has more)
+LIMITS = {"pool": 5, "test": 5}
+SAMPLED_ANSWERS = ["red", "A", "Eiffel Tower", "yes", "green", "I am not sure."]
+PAPER_SETS = {  # each test set and the paper's set it stands for
+    "perception": "VQAv2",
+    "emblem": "OVEN",
+    "choice": "ScienceQA",
+    "uavqa": "UaVQA",
+    "ood_phrasing": "AOKVQA",
+    "ood_hard": "GQA",
+    "ood_choice": "MMBench/MMMU",
+    "beyond": "BeyondVisQA",
+    "vizwiz": "VizWiz(ua)",
+    "vqav2_idk": "VQAv2-IDK(filter)",
+}
 
 
 def stage_argv(stage: str, item=None) -> list[str]:
@@ -81,32 +107,50 @@ def fake_answer(body: dict, i: int) -> str:
         )
     if "yes or no" in text:  # the filter's criteria and the semantic judge
         return "yes" if "Question:" in text else "no"
+    if body.get("model") == "llava-hf/llava-1.5-7b-hf":  # the sampler's vLLM server: K short answers
+        return SAMPLED_ANSWERS[(i + len(text)) % len(SAMPLED_ANSWERS)]
     return "no"
 
 
-def params(smoke: dict, datasets: dict, model: Path, url: str) -> dict:
-    """The smoke profile on the dataset fixtures, the local model and the fake OpenAI-compatible server."""
-    p = copy.deepcopy(smoke)
-    p["world"].update(source="datasets", datasets=datasets)
+def profile_params(root: Path, model: Path, url: str) -> dict:
+    """The 7B profile with its sources on the fixtures, the local model, the fake server, tiny sizes, one seed."""
+    p = copy.deepcopy(compose(PROFILE))
+    datasets = p["world"]["datasets"]
+    mmmu = next(e for e in datasets["ood_choice"] if e["loader"] == "mmmu")
+    assert len(mmmu["name"]) == 30  # all 30 subject configs, one question each
+    local = F.localize(datasets, root / "raw", n=3, n_in_domain=6)
+    for split, entries in local.items():
+        for e in entries if isinstance(entries, list) else []:
+            e["limit"] = LIMITS.get(split, 3)
+    local["max_bad_image_fraction"] = 0.0
+    p["world"]["datasets"] = local
+    p["seeds"] = [0]
     p["base_model"].update(source=str(model), device="cpu", dtype="float32")
     p["base_model"]["eval"] = {"n_per_family": 2, "batch_size": 16, "max_new_tokens": 4}
-    p["sampling"].update(k=3, max_new_tokens=4, device="cpu", dtype="float32", max_bad_fraction=0.0)
-    p["judge"].update(backend="openai")
+    p["sampling"].update(k=3, max_new_tokens=4, batch_size=8, device="cpu", dtype="float32", max_bad_fraction=0.0)
+    p["sampling"]["openai"].update(base_url=url, max_retries=0)
     p["judge"]["endpoint"].update(base_url=url, max_retries=0)
     p["llm"].update(base_url=url, max_retries=0)
-    p["unanswerable"]["generate"].update(n_images=0, per_image=1, mix={"swap": 0.0, "generate": 1.0}, backend="openai")
-    p["unanswerable"]["filter"].update(backend="openai", strict=False, drop_base_refused=False, max_new_tokens=4)
+    p["unanswerable"]["generate"].update(n_images=0, per_image=1)
+    p["unanswerable"]["filter"].update(drop_base_refused=False, max_new_tokens=4)
     for s in ("idk_it", "preference", "sft"):
         p[s]["size"] = 12
-    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1)
-    p["testsets"].update(n_per_family=3, n_unanswerable=2)
-    p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32", vqa_accuracy=True)
+    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, activation_checkpointing=False)
+    p["testsets"].update(n_per_family=3, n_unanswerable=2, val_per_family=3, val_unanswerable=2)
+    p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32")
     return p
 
 
+def run_stages(stages, cwd: Path, env: dict, times: dict) -> None:
+    for stage, item in stages:
+        t0 = time.time()
+        proc = subprocess.run(stage_argv(stage, item), cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+        times[stage] = round(time.time() - t0, 1)
+        assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
+
+
 @pytest.mark.e2e
-def test_pipeline_runs_on_real_dataset_fixtures_with_a_local_base_model(tmp_path):
-    datasets = F.write_all(tmp_path / "raw", n_pool=6, n_test=6)
+def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(tmp_path):
     model = tmp_path / "llava-local"
     save_tiny_model(
         model,
@@ -115,9 +159,9 @@ def test_pipeline_runs_on_real_dataset_fixtures_with_a_local_base_model(tmp_path
             "What is the name of this landmark?",
             "Which color is the square? A. red B. green C. blue",
             "Eiffel Tower Big Ben",
+            F.REFUSAL_OPTION,
         ],
     )
-    smoke = compose(ROOT / "configs" / "smoke.yaml")
     env = {
         **{k: v for k, v in os.environ.items() if k not in PROXY_VARS},
         "PYTHONWARNINGS": "ignore",
@@ -126,49 +170,66 @@ def test_pipeline_runs_on_real_dataset_fixtures_with_a_local_base_model(tmp_path
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    times = {}
+    times: dict = {}
     with FakeOpenAI(answer=fake_answer) as srv:
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params(smoke, datasets, model, srv.url), sort_keys=False))
+        p = profile_params(tmp_path, model, srv.url)
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         assert load_params(tmp_path / "params.yaml").world.source == "datasets"  # complete and valid
-        for stage, item in STAGES:
-            t0 = time.time()
-            proc = subprocess.run(
-                stage_argv(stage, item), cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600
-            )
-            times[stage] = round(time.time() - t0, 1)
-            assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
+        run_stages(TO_TRAINING, tmp_path, env, times)
+        assert (tmp_path / "data" / "world" / "val.jsonl").is_file()  # the profile's validation sources
+        run_stages(TO_EVALUATION, tmp_path, env, times)
     print(times)
 
     world = json.loads((tmp_path / "metrics" / "world.json").read_text())
     assert world["source"] == "datasets"
+    sources = {label.split(" ")[0] for s in world["sources"].values() for label in s}
+    assert world["dropped_shared_image"]["val"] >= 0  # validation questions on evaluated images, left out
+    assert sources == set(F.WRITERS)  # every loader of the profile read its fixture
+    assert all(st["bad_images"] == st["bad_fields"] == 0 for s in world["sources"].values() for st in s.values())
+    assert world["sets"]["vqav2_idk"]["n"] == 3 and world["splits"]["ood_choice"]["datasets"] == {
+        "mmbench": 3,
+        "mmmu": 3,
+    }
     # the base model is the local folder, by pointer (as a hub id would be), not a copy
     assert json.loads((tmp_path / "models" / "base" / "source.json").read_text()) == {"source": str(model)}
     assert not (tmp_path / "models" / "base" / "model.safetensors").exists()
-    base = json.loads((tmp_path / "metrics" / "base_model.json").read_text())
-    assert base["source"] == str(model) and set(base["heldout"]["accuracy_by_family"]) == {
-        "perception",
-        "emblem",
-        "choice",
-    }
     sampled = json.loads((tmp_path / "metrics" / "sampling.json").read_text())
-    assert set(sampled["splits"]) == {"pool", "test", "ood_phrasing", "ood_hard", "ood_choice"}
+    assert sampled["backend"] == "openai" and set(sampled["splits"]) == set(WORLD_SPLITS)
     assert all(s["n_bad"] == 0 for s in sampled["splits"].values())
+    # the sampler's requests: the profile's system sentence first, BOS asked for, one hashed seed per question
+    sample_bodies = [b for b in srv.bodies() if b.get("model") == "llava-hf/llava-1.5-7b-hf"]
+    assert sample_bodies
+    bad = [b for b in sample_bodies if b.get("add_special_tokens") is not True]
+    assert not bad, {k: v for k, v in bad[0].items() if k != "messages"}
+    # K = 3 for the confidence samples, selective.k for the consistency stage's (self-consistency abstention)
+    assert {b["n"] for b in sample_bodies} == {3, p["selective"]["k"]}
+    bad = [b for b in sample_bodies if b["messages"][0] != {"role": "system", "content": p["prompt"]["system"]}]
+    assert not bad, bad[0]["messages"][0]
+    # one seed per question, hashed from its id (a question sampled again, by the miniature's temperatures or
+    # the consistency stage, keeps its seed; two questions never share one)
+    by_seed = {}
+    for b in sample_bodies:
+        by_seed.setdefault(b["seed"], set()).add(json.dumps(b["messages"], sort_keys=True))
+    assert all(len(q) == 1 for q in by_seed.values())
     kept = [json.loads(x) for x in (tmp_path / "data" / "unanswerable" / "kept.jsonl").read_text().splitlines()]
     assert kept and all(r["kind"] == "unanswerable" for r in kept)
+    sets = {name: (tmp_path / "data" / "unanswerable" / "sets" / f"{name}.jsonl") for name in ("vizwiz", "vqav2_idk")}
+    assert all(len(path.read_text().splitlines()) == 3 for path in sets.values())
     assert (tmp_path / "models" / "idk_it" / "s0" / "model.safetensors").is_file()
+    # the test sets the testsets stage draws from this world (its test half; the stage also needs the val half)
+    sets, manifest = build_testsets(
+        load_params(tmp_path / "params.yaml").testsets,
+        tmp_path / "data" / "world",
+        tmp_path / "data" / "restructured",
+        tmp_path / "data" / "unanswerable" / "sets",
+        split="test",
+    )
+    assert {n: s["paper"] for n, s in manifest["sets"].items()} == PAPER_SETS
+    assert len(sets["vqav2_idk"]) == 3 and all(r["meta"]["idk_count"] >= 2 for r in sets["vqav2_idk"])
+
+    assert "## Table 1" in (tmp_path / "metrics" / "tables.md").read_text()  # the report, on the paper profile
     manifest = json.loads((tmp_path / "data" / "testsets" / "manifest.json").read_text())
-    assert {n: s["paper"] for n, s in manifest["sets"].items()} == {
-        "perception": "VQAv2",
-        "emblem": "OVEN",
-        "choice": "ScienceQA",
-        "uavqa": "UaVQA",
-        "ood_phrasing": "AOKVQA",
-        "ood_hard": "GQA",
-        "ood_choice": "MMBench/MMMU",
-        "beyond": "BeyondVisQA",
-        "vizwiz": "VizWiz(ua)",
-        "vqav2_idk": "VQAv2-IDK(filter)",
-    }
+    assert {n: s["paper"] for n, s in manifest["sets"].items()} == PAPER_SETS
     for name in ("base", "idk_it-s0"):
         m = json.loads((tmp_path / "metrics" / "eval" / f"{name}.json").read_text())
         assert m["model"] == name.split("-s")[0] and m["seed"] == (0 if name == "idk_it-s0" else None)
@@ -178,4 +239,3 @@ def test_pipeline_runs_on_real_dataset_fixtures_with_a_local_base_model(tmp_path
         assert "vqa_acc" not in m["sets"]["choice"]
         preds = (tmp_path / "data" / "predictions" / f"{name}.jsonl").read_text().splitlines()
         assert len(preds) == sum(s["n"] for s in manifest["sets"].values())
-    assert srv.requests, "the OpenAI-compatible backends were not used"

@@ -31,7 +31,7 @@ def _tree_digest(folder: Path) -> str:
 
 def test_smoke_repro_produces_every_output(smoke_repo):
     repo, _ = smoke_repo
-    for split in ("corpus", "pool", "test", "ood_hard", "ood_phrasing", "ood_choice"):
+    for split in ("corpus", "pool", "test", "ood_hard", "ood_phrasing", "ood_choice", "val", "val_ood_choice"):
         records = read_jsonl(repo / "data/world" / f"{split}.jsonl")
         assert records and all((repo / r["image"]).is_file() for r in records[:20])
     assert (repo / "models/base/config.json").is_file()
@@ -78,9 +78,31 @@ def test_smoke_repro_produces_every_output(smoke_repo):
         preds = read_jsonl(repo / "data/predictions" / f"{name}.jsonl")
         assert preds and {p["verdict"] for p in preds} <= {"correct", "refusal", "incorrect"}
     assert read_json(repo / "metrics/params_ok.json") == {"params_schema": 1}
-    assert read_json(repo / "metrics/probe/s0.json")["models"].keys() == {"idk_it", "ca_dpo"}
+    probe = read_json(repo / "metrics/probe/s0.json")
+    assert probe["models"].keys() == {"idk_it", "ca_dpo", "base"} and "question_text" in probe["controls"]
+    # the validation sets (every choice is made on them) and the miniature's check of the analogues
+    val_manifest = read_json(repo / "data/valsets/manifest.json")
+    assert val_manifest["split"] == "val" and {"perception", "uavqa", "ood_phrasing"} <= set(val_manifest["sets"])
+    test_images = {
+        r["image"]
+        for n in read_json(repo / "data/testsets/manifest.json")["sets"]
+        for r in read_jsonl(repo / "data/testsets" / f"{n}.jsonl")
+    }
+    assert not test_images & {
+        r["image"] for n in val_manifest["sets"] for r in read_jsonl(repo / "data/valsets" / f"{n}.jsonl")
+    }
+    mini = read_json(repo / "metrics/miniature.json")
+    assert mini["split"] == "validation" and set(mini["calibration"]) == {"0.7", "1"}
+    assert (repo / "plots/reliability.png").is_file()
+    # the shared reference, Table 5 (selective prediction) and the report
+    assert read_json(repo / "metrics/train/reference-s0.json")["sequences"] > 0
+    assert read_json(repo / "metrics/train/ca_dpo-s0.json")["shared_reference"] is True
+    selective = read_json(repo / "metrics/selective.json")
+    assert "Original + self-consistency" in selective["rows"] and selective["costs"] == [1, 10, 100]
     tables = (repo / "metrics/tables.md").read_text()
-    assert "Table 1" in tables and "Table 4" in tables
+    for title in ("Table 1", "Table 4", "Table 5", "The miniature", "trends on our numbers"):
+        assert title in tables, title
+    assert (repo / "metrics/seeds.csv").is_file() and read_json(repo / "metrics/trends.json")["n_checked"] >= 0
     assert (repo / "plots/figure4.png").is_file() and (repo / "plots/figure4_refusal.csv").is_file()
 
 
@@ -115,8 +137,9 @@ def test_bad_param_fails_before_work_and_keeps_outputs(smoke_repo, tmp_path):
 
 
 def test_a_misspelt_param_of_an_experiment_fails_with_one_line(smoke_repo, tmp_path):
-    """`dvc exp run -S idk_it.known_raito=0.5` adds a key no stage tracks: without the check_params stage it
-    would run nothing and report success; with it, the run fails naming the key and the allowed keys."""
+    """A misspelt key must never run the wrong experiment. DVC itself refuses `-S idk_it.known_raito=0.5`
+    (the key is not in params.yaml); `-S +idk_it.known_raito=0.5` appends it, and then only check_params
+    stands between the typo and a run that ignores it: it fails naming the key and the allowed keys."""
     repo, _ = smoke_repo
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, symlinks=True)
@@ -124,8 +147,13 @@ def test_a_misspelt_param_of_an_experiment_fails_with_one_line(smoke_repo, tmp_p
     run(["git", "commit", "-q", "--allow-empty", "-m", "smoke results"], copy)
     before = _tree_digest(copy / "data/constructed")
     proc = run(["dvc", "exp", "run", "-S", "idk_it.known_raito=0.5"], copy, check=False)
+    assert proc.returncode != 0 and "known_raito" in proc.stderr + proc.stdout
+    proc = run(["dvc", "exp", "run", "-S", "+idk_it.known_raito=0.5"], copy, check=False)
     assert proc.returncode != 0
-    assert "error: idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size" in proc.stderr + proc.stdout
+    assert (
+        "error: idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size, unknown_extrinsic_share"
+        in proc.stderr + proc.stdout
+    )
     assert _tree_digest(copy / "data/constructed") == before
 
 
@@ -134,26 +162,11 @@ def test_a_misspelt_param_of_an_experiment_fails_with_one_line(smoke_repo, tmp_p
 
 def test_boundary_buckets_script_agrees_with_the_confidence_stage(smoke_repo):
     """scripts/boundary_buckets.py (a quick check of a base model) samples and buckets exactly as the
-    sample -> judge -> restructure stages do: same shares on the smoke pool."""
+    sample -> judge -> restructure stages do: same shares on the smoke pool (its K, temperature, length and
+    thresholds default to params.yaml's)."""
     repo, _ = smoke_repo
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    s = params["sampling"]
     python = ".venv/bin/python" if (repo / ".venv").exists() else "python"
-    out = run(
-        [
-            python,
-            "scripts/boundary_buckets.py",
-            "--k",
-            str(s["k"]),
-            "--max-new-tokens",
-            str(s["max_new_tokens"]),
-            "--delta-k",
-            str(params["delta_k"]),
-            "--delta-uk",
-            str(params["delta_uk"]),
-        ],
-        repo,
-    ).stdout
+    out = run([python, "scripts/boundary_buckets.py"], repo).stdout
     rows = {
         line.split()[0]: line.split()[1:]
         for line in out.splitlines()

@@ -49,9 +49,8 @@ def test_sweep_cells_heatmap_and_figure11(smoke_repo):
         for p in (repo / "data/sweep/threshold").glob("*/s0")
         if (p / "cell.json").is_file()
     }
-    assert set(cells) == {"k0.5_uk0.25", "k0.5_uk0.5", "k0.75_uk0.25", "k0.75_uk0.5"}
-    assert cells["k0.5_uk0.5"]["valid"] is False  # delta_k <= delta_uk: skipped
-    for name in ("k0.5_uk0.25", "k0.75_uk0.25", "k0.75_uk0.5"):
+    assert set(cells) == {"0.5-0.25", "0.75-0.25", "0.75-0.5"}  # sweep.cells (delta_k > delta_uk only)
+    for name in ("0.5-0.25", "0.75-0.25", "0.75-0.5"):
         c = cells[name]
         assert c["valid"] and c["train"]["steps"] == 3 and c["seed"] == 0
         assert c["in_domain"]["s_trust"] is not None and c["ood"]["s_trust"] is not None
@@ -61,8 +60,12 @@ def test_sweep_cells_heatmap_and_figure11(smoke_repo):
     assert {(r["delta_k"], r["delta_uk"]) for r in rows} == {("0.5", "0.25"), ("0.75", "0.25"), ("0.75", "0.5")}
     norm = [float(r["normalized"]) for r in rows]
     assert min(norm) >= 0 and max(norm) == 1.0
+    for r in rows:  # each cell's interval on the validation sets, and whether it is tied with the best
+        assert float(r["value_lo"]) <= float(r["value"]) <= float(r["value_hi"])
+    assert sum(r["indistinguishable_from_best"] == "True" for r in rows) >= 1
     summary = read_json(repo / "metrics/sweep_thresholds.json")
     assert summary["cells"] == 3 and summary["current"] == {"delta_k": 0.75, "delta_uk": 0.25}
+    assert summary["split"] == "validation" and summary["indistinguishable_from_best"]
     assert (repo / "plots/figure10.png").stat().st_size > 1000
     assert read_json(repo / "data/sweep/known_ratio/r0.75/s0/cell.json")["valid"]
     assert read_json(repo / "data/sweep/composition/w2/s0/cell.json")["data"]["ratio"] == [1.0, 1.0, 2.0]
@@ -101,7 +104,7 @@ def test_changing_the_grid_adds_or_removes_cells_only(smoke_repo, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, symlinks=True)
     params = yaml.safe_load((copy / "params.yaml").read_text())
-    params["sweep"]["delta_k"] = [0.5, 0.75, 0.9]  # adds two cells (0.9 x 0.25, 0.9 x 0.5)
+    params["sweep"]["cells"] += ["0.9-0.25", "0.9-0.5"]  # adds two cells
     params["sweep"]["known_ratio"] = [0.6, 0.75]  # adds one
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = _changed(run(["dvc", "status"], copy).stdout)
@@ -113,7 +116,7 @@ def test_changing_the_grid_adds_or_removes_cells_only(smoke_repo, tmp_path):
         "heatmap",
         "figure11",
     }, changed
-    params["sweep"]["delta_k"] = [0.75]  # removes cells: only the drawing re-runs
+    params["sweep"]["cells"] = ["0.75-0.25", "0.75-0.5"]  # removes a cell: only the drawing re-runs
     params["sweep"]["known_ratio"] = [0.75]  # (back to the committed value: nothing to do)
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ran = _stages_in(run(["dvc", "repro"], copy).stdout)

@@ -37,6 +37,7 @@ from inbol.evaluation import (
     select_balanced,
     set_metrics,
     spearman,
+    tables,
     tilted_quotas,
     trust_metrics,
 )
@@ -50,9 +51,9 @@ from inbol.evaluation.report import (
     render_tables,
     run_files,
     score_models,
-    trend_checks,
     write_report,
 )
+from inbol.evaluation.stats import values
 from inbol.evaluation.testsets import build_testsets, gap_to_target
 from inbol.io import read_json, read_jsonl, write_jsonl
 from inbol.judge import REFUSAL_PROMPT, SemanticJudge
@@ -313,6 +314,45 @@ def test_build_testsets_from_files(tmp_path):
     assert [r["id"] for r in other["perception"]] != [r["id"] for r in sets["perception"]]
 
 
+def test_validation_sets_are_drawn_like_the_test_sets_from_their_own_splits(tmp_path):
+    from inbol.evaluation.testsets import check_disjoint_images
+
+    _synthetic_inputs(tmp_path, n_per_family=60)
+    rng = np.random.default_rng(5)
+    val = [
+        _q(f"val-{f}-{i:03d}", f, kind="choice" if f == "choice" else "open", image=f"v{f}{i}.png")
+        for f in ("perception", "emblem", "choice")
+        for i in range(40)
+    ]
+    world = {
+        "val": val,
+        **{
+            f"val_{s}": [_q(f"val_{s}-{i}", "perception", image=f"v{s}{i}.png") for i in range(4)]
+            for s in ("ood_hard", "ood_phrasing", "ood_choice")
+        },
+    }
+    confs = {"val": {r["id"]: float(rng.integers(0, 11)) / 10 for r in val}}
+    ua = {"uavqa_val": [_q(f"uv-{i}", "none", kind="unanswerable", image=f"uv{i}.png") for i in range(8)]}
+    _write_inputs(tmp_path, world, confs, ua)
+    cfg = section("testsets", n_per_family=20, n_unanswerable=10, val_per_family=12, val_unanswerable=5, seed=0)
+    d = tmp_path / "data"
+    sets, man = build_testsets(cfg, d / "world", d / "restructured", d / "unanswerable/sets", "val")
+    # in domain, UaVQA and the answerable OOD sets; no BeyondVisQA/VizWiz counterparts on validation
+    assert list(sets) == ["perception", "emblem", "choice", "uavqa", "ood_phrasing", "ood_hard", "ood_choice"]
+    assert man["split"] == "val" and man["config"]["n_per_family"] == 12 and len(sets["uavqa"]) == 5
+    assert all(r["id"].startswith("val-") for f in ("perception", "emblem", "choice") for r in sets[f])
+    assert all(len(sets[f]) == 12 for f in ("perception", "emblem", "choice"))
+    assert {r["id"] for r in sets["ood_hard"]} == {f"val_ood_hard-{i}" for i in range(4)}
+    test, _ = build_testsets(cfg, d / "world", d / "restructured", d / "unanswerable/sets", "test")
+    flat = {name: [r for recs in x.values() for r in recs] for name, x in (("validation", sets), ("test", test))}
+    check_disjoint_images({"validation sets": flat["validation"], "test sets": flat["test"]})
+    leaked = {"validation sets": flat["validation"], "test sets": flat["test"] + [dict(sets["emblem"][0])]}
+    with pytest.raises(DataError, match=r"^test sets and validation sets share image 'vemblem"):
+        check_disjoint_images(leaked)
+    with pytest.raises(ValueError, match="split must be test or val"):
+        build_testsets(cfg, d / "world", d / "restructured", d / "unanswerable/sets", "pool")
+
+
 def test_build_testsets_needs_the_base_confidences(tmp_path):
     _synthetic_inputs(tmp_path)
     (tmp_path / "data/restructured/test.jsonl").unlink()
@@ -334,7 +374,8 @@ def test_build_testsets_needs_the_base_confidences(tmp_path):
         (
             "testsets",
             {"sed": 1},
-            "testsets.sed = 1: unknown key; allowed: n_per_family, n_unanswerable, seed, target_acc",
+            "testsets.sed = 1: unknown key; allowed: n_per_family, n_unanswerable, seed, target_acc, val_per_family, "
+            "val_unanswerable",
         ),
         ("testsets", {"n_per_family": "3"}, "testsets.n_per_family = '3': must be an integer"),
         ("evaluate", {"batch_size": 0}, "evaluate.batch_size = 0: must be an integer >= 1"),
@@ -446,8 +487,8 @@ def test_score_pools_in_domain_and_ood():
     ov = m["overall"]
     assert (ov["n"], ov["n_correct"], ov["n_refusal"]) == (6, 4, 1)
     assert ov["sets"] == ["perception", "emblem", "uavqa", "choice"]
-    assert m["ood"]["n"] == 2 and m["ood"]["acc"] == 50.0 and m["ood"]["refr"] == 50.0
-    assert m["ood_avg"]["acc"] == 100.0 and m["ood_avg"]["n_sets"] == 1  # answerable OOD sets only
+    # OOD: the answerable OOD sets only (BeyondVisQA-like is reported by its refusal rate alone)
+    assert m["ood"]["sets"] == ["ood_phrasing"] and m["ood"]["n_sets"] == 1 and m["ood"]["acc"] == 100.0
     assert m["extra"] is None and m["exposure"]["n"] == 2
     assert score_runs(sets, [preds], model="x") == m
 
@@ -483,8 +524,8 @@ def test_score_runs_pools_the_counts_of_every_run():
     ov = m["overall"]
     assert counts(ov) == (10, 5, 3, 2) and (ov["acc"], ov["refr"]) == (50.0, 30.0)
     assert ov["s_trust"] == pytest.approx(30.0) and ov["answered_acc"] == pytest.approx(100 * 5 / 7, abs=1e-3)
-    assert counts(m["ood"]) == (4, 1, 2, 1) and m["ood"]["s_trust"] == pytest.approx(0.0)
-    assert m["ood_avg"]["acc"] == 50.0 and m["ood_avg"]["n_sets"] == 1
+    assert m["ood"]["sets"] == ["ood_phrasing"] and (m["ood"]["acc"], m["ood"]["refr"]) == (50.0, 0.0)
+    assert m["ood"]["s_trust"] == pytest.approx(0.0) and m["ood"]["answered_acc"] == 50.0
     exp = m["exposure"]
     assert exp["n"] == 4 and exp["buckets"]["0"]["n"] == 2 and exp["buckets"]["0"]["refusal_rate"] == 50.0
     assert exp["buckets"]["50+"]["n"] == 2 and exp["buckets"]["50+"]["refusal_rate"] == 0.0
@@ -571,14 +612,15 @@ def project(tmp_path_factory):
         image_prefix="data/world",
     )
     rng = np.random.default_rng(0)
-    for split in ("test", "ood_phrasing"):
+    for split in ("test", "ood_phrasing", "val", "val_ood_phrasing"):
         recs = read_jsonl(root / f"data/world/{split}.jsonl")
         write_jsonl(
             root / f"data/restructured/{split}.jsonl",
             [{"id": r["id"], "conf": float(rng.integers(0, 5)) / 4} for r in recs],
         )
     test = read_jsonl(root / "data/world/test.jsonl")
-    for name, k in (("uavqa", 4), ("beyond", 2), ("vizwiz", 2)):
+    val = read_jsonl(root / "data/world/val.jsonl")  # the validation images are disjoint from the test images
+    for name, k in (("uavqa", 4), ("uavqa_val", 2), ("beyond", 2), ("vizwiz", 2)):
         write_jsonl(
             root / f"data/unanswerable/sets/{name}.jsonl",
             [
@@ -590,7 +632,7 @@ def project(tmp_path_factory):
                     "kind": "unanswerable",
                     "question": "What is written on the back of the card?",
                 }
-                for i, r in enumerate(test[:k])
+                for i, r in enumerate((val if name.endswith("_val") else test)[:k])
             ],
         )
     model, processor = build_tiny_model(root / "data/world")
@@ -610,7 +652,7 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     man = read_json("data/testsets/manifest.json")
     assert list(load_testsets("data/testsets"))[-3:] == ["ood_choice", "beyond", "vizwiz"]  # canonical order
     assert set(man["sets"]) >= {"uavqa", "ood_hard", "ood_phrasing", "ood_choice", "beyond", "vizwiz"}
-    assert read_json("metrics/testsets.json")["sets"]["uavqa"]["n"] == 3
+    assert read_json("metrics/testsets.json")["test"]["sets"]["uavqa"]["n"] == 3
     for name in ("base", "refusal_prompt"):
         run_stage_script(stage_args("evaluate_baseline", name))
     for seed in (0, 1):
@@ -619,10 +661,10 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     for name in ("base", "refusal_prompt", "sft-s0", "sft-s1"):
         preds = read_jsonl(f"data/predictions/{name}.jsonl")
         assert {(p["set"], p["id"]) for p in preds} == {(n, r["id"]) for n, rs in sets.items() for r in rs}
-        assert all(set(p) == {"id", "set", "response", "verdict", "conf_base"} for p in preds)
+        assert all(set(p) == {"id", "set", "response", "verdict", "conf_base", "p_refusal"} for p in preds)
         m = read_json(f"metrics/eval/{name}.json")
         assert set(m["sets"]) == set(sets) and m["overall"]["n"] == sum(len(sets[n]) for n in m["overall"]["sets"])
-        assert m["refusal_prompt"] == (name == "refusal_prompt") and m["ood"]["n"] > 0 and m["runs"] == 1
+        assert m["refusal_prompt"] == (name == "refusal_prompt") and m["ood"]["n_sets"] > 0 and m["runs"] == 1
         assert m["seed"] == (int(name[-1]) if name.startswith("sft") else None)
         assert m["model_path"] == ("models/base" if "-s" not in name else f"models/sft/s{name[-1]}")
         for s in m["sets"].values():
@@ -636,12 +678,17 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     s0 = read_json("metrics/eval/sft-s0.json")
     assert pooled["sft"]["overall"]["n"] == 2 * s0["overall"]["n"]
     assert pooled["sft"]["overall"]["acc"] == pytest.approx(s0["overall"]["acc"], abs=1e-3)
+    # the report also gathers the miniature's table and Table 5 (the original model's row here)
+    run_stage_script(stage_args("miniature"))
+    run_stage_script(stage_args("evaluate_val_baseline", "base"))
+    run_stage_script(stage_args("consistency_base"))
+    run_stage_script(stage_args("selective"))
     run_stage_script(stage_args("report"))
     md = Path("metrics/tables.md").read_text()
     for title in ("## Table 1", "## Table 2", "## Table 3", "## Table 4", "## Test sets"):
         assert title in md
     assert "_paper: LLaVA1.5-7B_" in md and "| +SFT |" in md
-    assert "Models without metrics (skipped everywhere): idk_it, ca_dpo, dpo_1, dpo_2, dpo_3." in md
+    assert "Models without predictions (skipped everywhere): idk_it, ca_dpo, dpo_1, dpo_2, dpo_3." in md
     assert "): idk_it, ca_dpo._" in md  # Table 1 names the models it skips
     for key in ("figure4_long", "figure4_refusal", "figure4_answered_acc", "exposure_long", "exposure_refusal"):
         assert Path("plots", PLOT_FILES[key]).is_file()
@@ -649,7 +696,10 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     with open(Path("plots", PLOT_FILES["exposure_refusal"])) as fh:
         assert next(csv.reader(fh)) == ["bucket", "exposure_index", *MODELS]
     trends = read_json("metrics/trends.json")
-    assert trends["n_checked"] == 0 and trends["in_domain"]["refr_idk_it_gt_base"] is None
+    assert trends["n_checked"] == 0 and trends["in_domain"]["refr_idk_it_gt_base"] == {
+        "diff": None,
+        "verdict": "not checked",
+    }
     # a prediction file that does not cover its sets stops the report with one line naming file and set
     for path in ("data/predictions/base.jsonl", "data/predictions/sft-s1.jsonl"):
         full = Path(path).read_text()
@@ -718,7 +768,10 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "'refusal_promt'" in err and "\n" not in err
-        assert "must be one of base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3" in err
+        assert (
+            "must be one of the evaluated models (base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3)"
+            in err
+        )
         assert not any(p.exists() for p in outputs)
     finally:
         for p in outputs:
@@ -728,8 +781,8 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
 # ------------------------------------------------------------------ report and figures (synthetic predictions)
 
 
-def _run_for(acc_pct: int, refr_pct: int) -> tuple[dict, list[dict]]:
-    """Test sets + the predictions of one run of a fake model: 10 questions per set with the given rates."""
+def _run_for(acc_pct: int, refr_pct: int, n: int = 20) -> tuple[dict, list[dict]]:
+    """Test sets + the predictions of one run of a fake model: ``n`` questions per set with the given rates."""
     sets = {}
     for name, fam in (
         ("perception", "perception"),
@@ -741,97 +794,143 @@ def _run_for(acc_pct: int, refr_pct: int) -> tuple[dict, list[dict]]:
         sets[name] = make_testset(
             name,
             [
-                {**_q(f"{name}-{i}", fam, exposure=i * 7 if fam == "emblem" else None), "conf_base": i / 9}
-                for i in range(10)
+                {**_q(f"{name}-{i}", fam, exposure=i * 4 if fam == "emblem" else None), "conf_base": i / (n - 1)}
+                for i in range(n)
             ],
         )
     for name in ("uavqa", "beyond", "vizwiz"):
-        sets[name] = make_testset(name, [_q(f"{name}-{i}", "x", kind="unanswerable") for i in range(10)])
+        sets[name] = make_testset(name, [_q(f"{name}-{i}", "x", kind="unanswerable") for i in range(n)])
     preds = []
-    for n, ts in sets.items():
+    for name, ts in sets.items():
         for i, r in enumerate(ts.records):
             # refuse the low-confidence questions first, answer the rest, correct from the top
-            if i < refr_pct // 10:
+            if i < refr_pct * n // 100:
                 v = "refusal"
-            elif ts.answerable and i >= 10 - acc_pct // 10:
+            elif ts.answerable and i >= n - acc_pct * n // 100:
                 v = "correct"
             else:
                 v = "incorrect"
-            preds.append({"id": r["id"], "set": n, "response": "x", "verdict": v, "conf_base": r.get("conf_base")})
+            preds.append({"id": r["id"], "set": name, "response": "x", "verdict": v, "conf_base": r.get("conf_base")})
     return sets, preds
 
 
-def test_report_renders_with_missing_models_and_checks_trends(tmp_path):
+KW = {"n_boot": 300, "level": 0.95, "seed": 0}
+
+
+def _report_inputs(spec):
     runs = {}
-    for m, acc, refr in (("base", 50, 0), ("idk_it", 40, 40), ("ca_dpo", 50, 30), ("dpo_2", 50, 20)):
+    for m, acc, refr in spec:
         sets, preds = _run_for(acc, refr)
         runs[m] = [preds]
-    evals = score_models(sets, runs)
-    checks = {(c["scope"], c["key"]): c for c in trend_checks(evals)}
+    value_runs = {m: tables.Runs(m, sets, r, [None]) for m, r in runs.items()}
+    cis = {m: tables.model_cis(r, sets, **KW) for m, r in value_runs.items()}
+    return sets, runs, value_runs, cis
+
+
+def test_report_tables_with_intervals_verdicts_and_missing_models(tmp_path):
+    spec = (("base", 50, 0), ("idk_it", 40, 40), ("ca_dpo", 50, 30), ("dpo_2", 50, 20))
+    sets, runs, value_runs, cis = _report_inputs(spec)
+    # in domain pools the four in-domain sets (UaVQA's Acc is 0): IDK-IT 40% x 3/4 right, 40% refused
+    ind = cis["idk_it"]["in_domain"]
+    assert ind["acc"]["mean"] == pytest.approx(30.0) and ind["refr"]["mean"] == pytest.approx(40.0)
+    assert ind["acc"]["lo"] < 30.0 < ind["acc"]["hi"] and ind["s_trust"]["mean"] == pytest.approx(0.0)
+    # OOD: the mean over the two answerable OOD sets (BeyondVisQA-like only by its refusal rate)
+    assert cis["base"]["ood"]["acc"]["mean"] == 50.0 and cis["base"]["sets"]["beyond"]["refr"]["mean"] == 0.0
+    checks = {(c["scope"], c["key"]): c for c in tables.trend_checks(value_runs, sets, **KW)}
     c = checks[("in_domain", "refr_idk_it_gt_base")]
-    assert c["holds"] is True and c["right"] == 0.0
-    assert checks[("in_domain", "acc_ca_dpo_gt_idk_it")]["holds"] is True
-    assert checks[("in_domain", "strust_ca_dpo_ge_idk_it")]["holds"] is True
-    assert checks[("ood", "answered_acc_idk_it_gt_base")]["holds"] is True
-    md = render_tables(evals, models=MODELS)
-    assert "Models without metrics (skipped everywhere): refusal_prompt, sft, dpo_1, dpo_3." in md
-    assert "): refusal_prompt, sft._" in md and "): dpo_1, dpo_3._" in md  # each table names what it skips
-    assert "| +IDK-IT |" in md and "| _paper: +CA-DPO_ |" in md and "| DPO | (2) |" in md
+    assert c["verdict"] == "holds" and c["diff"]["mean"] == pytest.approx(40.0) and c["diff"]["lo"] > 0
+    assert checks[("in_domain", "acc_ca_dpo_gt_idk_it")]["verdict"] == "holds"
+    assert checks[("ood", "answered_acc_idk_it_gt_base")]["diff"]["mean"] == pytest.approx(100 * 8 / 12 - 50)
+    # a claim that goes the other way is reported as such, never as passing
+    assert checks[("in_domain", "acc_ca_dpo_gt_idk_it")]["diff"]["mean"] == pytest.approx(7.5)
+    assert checks[("in_domain", "strust_idk_it_gt_base")]["diff"]["mean"] == pytest.approx(0.0 - (-25.0))
+    evals = score_models(sets, runs)
+    md = render_tables(cis, sets, list(checks.values()), evals, models=MODELS)
+    assert "Models without predictions (skipped everywhere): refusal_prompt, sft, dpo_1, dpo_3." in md
+    assert "_Skipped (no predictions): refusal_prompt, sft._" in md  # Tables 1 and 2
+    assert "_Skipped (no predictions): dpo_1, dpo_3._" in md  # Table 4
+    row = next(line for line in md.splitlines() if line.startswith("| +IDK-IT |"))
+    assert f"| {tables.format_ci(ind['acc'])} | {tables.format_ci(ind['refr'])} |" in row
     assert "| _paper 7B: DPO_ | (1) | 47.50 | 30.20 | 25.20 | 50.30 | 29.46 | 30.06 |" in md
     assert (
-        "| _paper: LLaVA1.5-7B_ | 52.00 | 0.33 | 4.33 | 50.33 | 0.00 | 0.67 | 51.33 | 0.00 | 2.67 | 12.00 | 46.10 | 1.30 | -6.50 |"
-        in md
+        "| _paper: LLaVA1.5-7B_ | 52.00 | 0.33 | 4.33 | 50.33 | 0.00 | 0.67 | 51.33 | 0.00 | 2.67 | 12.00 | "
+        "46.10 | 1.30 | -6.50 | — |" in md
     )
-    assert "| S_trust(IDK-IT) > S_trust(original) | in domain (overall) |" in md
+    assert "| RefR(IDK-IT) > RefR(original) | in domain (overall) | 40.0 [" in md and "| holds |" in md
     # without IDK-IT the checks that need it are not checked (and say why), never silently passed
-    no_idk = {k: v for k, v in evals.items() if k != "idk_it"}
-    assert "not checked (missing: idk_it)" in render_tables(no_idk, models=MODELS)
-    preds = {m: [p for run in r for p in run] for m, r in runs.items() if m != "ca_dpo"}
+    no_idk = {m: r for m, r in value_runs.items() if m != "idk_it"}
+    unchecked = tables.trend_checks(no_idk, sets, **KW)
+    assert {c["verdict"] for c in unchecked if "idk_it" in (c["a"], c["b"])} == {"not checked"}
+    assert "not checked (missing: idk_it)" in tables.trends_section(unchecked)[-2] or any(
+        "not checked (missing: idk_it)" in line for line in tables.trends_section(unchecked)
+    )
+
+
+def test_write_report_files(tmp_path):
+    spec = (("base", 50, 0), ("idk_it", 40, 40), ("dpo_2", 50, 20))
+    sets, runs, _, _ = _report_inputs(spec)
+    runs["sft"] = [runs["base"][0], _run_for(60, 0)[1]]  # two seeds
+    seeds = {m: ([0, 1] if m == "sft" else [None]) for m in runs}
+    stats = section("stats", n_boot=100)
     tj = write_report(
-        evals,
-        preds,
+        sets,
+        runs,
+        seeds,
         models=MODELS,
+        stats=stats,
         tables_md=tmp_path / "tables.md",
         plots_dir=tmp_path / "plots",
         trends_path=tmp_path / "trends.json",
+        seeds_csv=tmp_path / "seeds.csv",
     )
-    assert tj["n_checked"] == 12 and read_json(tmp_path / "trends.json") == tj
-    assert "Figure 4 leaves out (no predictions): ca_dpo." in (tmp_path / "tables.md").read_text()
+    assert tj["n_checked"] == 6 and read_json(tmp_path / "trends.json")["n_checked"] == 6  # IDK-IT vs base, 2 scopes
+    assert tj["in_domain"]["refr_idk_it_gt_base"]["verdict"] == "holds"
+    assert tj["in_domain"]["acc_ca_dpo_gt_idk_it"] == {"verdict": "not checked", "diff": None}
+    md = (tmp_path / "tables.md").read_text()
+    assert "Figure 4 leaves out (no predictions): ca_dpo." in md and "Trained models: mean over 2 seed(s)" in md
+    with open(tmp_path / "seeds.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    sft = [r for r in rows if r["model"] == "sft" and r["set"] == "perception"]
+    assert [(r["seed"], r["acc"]) for r in sft] == [("0", "50"), ("1", "60")]  # one row per seed and set
+    assert {r["set"] for r in rows} >= {"in_domain", "ood", "uavqa"}
 
-    def rows(key):
+    def rows_of(key):
         with open(tmp_path / "plots" / PLOT_FILES[key]) as fh:
             r = csv.DictReader(fh)
             return r.fieldnames, list(r)
 
-    fields, long = rows("figure4_long")
+    fields, long = rows_of("figure4_long")
     assert tuple(fields) == FIG4_LONG_FIELDS and {r["model"] for r in long} == {"base", "idk_it"}
     assert {r["scope"] for r in long} == {"in_domain", "aokvqa"}
-    fields, wide = rows("figure4_refusal")
+    fields, wide = rows_of("figure4_refusal")
     assert tuple(fields) == FIG4_WIDE_FIELDS == ("bin", "conf", "base", "idk_it", "ca_dpo")
     assert [r["bin"] for r in wide] == ["[0,0.2]", "(0.2,0.4]", "(0.4,0.6]", "(0.6,0.8]", "(0.8,1]"]
     assert wide[0]["idk_it"] == "100" and wide[-1]["idk_it"] == "0" and wide[0]["ca_dpo"] == ""
-    fields, wide = rows("figure4_answered_acc")
+    fields, wide = rows_of("figure4_answered_acc")
     assert tuple(fields) == FIG4_WIDE_FIELDS and wide[0]["idk_it"] == ""  # everything refused: undefined
-    fields, exp = rows("exposure_refusal")
+    fields, exp = rows_of("exposure_refusal")
     assert tuple(fields) == ("bucket", "exposure_index", *MODELS)  # a column per evaluated model
     assert [r["bucket"] for r in exp] == ["0", "1-4", "5-14", "15-49", "50+"]
-    assert exp[0]["sft"] == "" and exp[0]["base"] != ""
-    fields, exp_long = rows("exposure_long")
+    assert exp[0]["ca_dpo"] == "" and exp[0]["base"] != ""
+    fields, exp_long = rows_of("exposure_long")
     assert tuple(fields) == EXPOSURE_LONG_FIELDS and len(exp_long) == 4 * 5
     for png in ("figure4_png", "exposure_png"):
         assert (tmp_path / "plots" / PLOT_FILES[png]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_report_pools_the_seeds_of_a_trained_model(tmp_path):
+def test_report_pools_the_seeds_of_a_trained_model():
     sets, low = _run_for(40, 40)
     _, high = _run_for(60, 20)
-    evals = score_models(sets, {"base": [low], "idk_it": [low, high]})
-    ov = evals["idk_it"]["overall"]
-    assert evals["idk_it"]["runs"] == 2 and ov["n"] == 2 * evals["base"]["overall"]["n"]
-    assert ov["acc"] == pytest.approx((evals["base"]["overall"]["acc"] + score(sets, high)["overall"]["acc"]) / 2)
-    md = render_tables(evals, models=MODELS)
-    row = next(line for line in md.splitlines() if line.startswith("| +IDK-IT |"))
-    assert row.endswith(f"| {ov['acc']:.2f} | {ov['refr']:.2f} | {ov['s_trust']:.2f} |")
+    r = tables.Runs("idk_it", sets, [low, high], [0, 1])
+    assert r.values["perception"].shape == (2, 20)
+    assert (
+        r.values["perception"][1].tolist() == values([p["verdict"] for p in high if p["set"] == "perception"]).tolist()
+    )
+    ci = tables.model_cis(r, sets, **KW)
+    evals = score_models(sets, {"idk_it": [low, high]})
+    for key in ("acc", "refr", "s_trust"):
+        assert ci["in_domain"][key]["mean"] == pytest.approx(evals["idk_it"]["overall"][key], abs=1e-3)
+    assert ci["seeds"] == [0, 1]
 
 
 def test_report_without_any_predictions_is_a_clear_error(tmp_path):

@@ -66,7 +66,7 @@ def project(tmp_path_factory):
     project's stage scripts (a link to stages/)."""
     root = tmp_path_factory.mktemp("faults") / "proj"
     cfg = world_cfg(
-        sizes={"corpus": 4, **SPLITS, "ood_hard": 2, "ood_phrasing": 2, "ood_choice": 2},
+        sizes={"corpus": 4, **SPLITS, "ood_hard": 2, "ood_phrasing": 2, "ood_choice": 2, "val": 4, "val_ood": 2},
         n_emblems=5,
         emblem_max_exposure=2,
     )

@@ -17,7 +17,9 @@ from inbol.probe import (
     eval_candidates,
     extract_features,
     probe_features,
+    probe_text_only,
     select_examples,
+    text_features,
     train_candidates,
 )
 
@@ -185,6 +187,24 @@ def test_shuffled_control_near_chance_on_random_data():
     assert len(out["shuffled"]["runs"]) == 3 and out["shuffled"]["chance"] == 50.0
 
 
+def test_question_text_control_reads_the_wording_only():
+    train = [{"question": "What colour is the cube?", "label": 0}, {"question": "Who signed the cube?", "label": 1}]
+    test = [{"question": "Who painted the ball?", "label": 1}]
+    x, xt = text_features(train, test)
+    vocab = ["colour", "cube", "is", "signed", "the", "what", "who"]  # the training questions' words, sorted
+    assert x.tolist() == [[1, 1, 1, 0, 1, 1, 0], [0, 1, 0, 1, 1, 0, 1]] and x.shape[1] == len(vocab)
+    assert xt.tolist() == [[0, 0, 0, 0, 1, 0, 1]]  # unseen words (painted, ball) are dropped
+    # wording that gives the class away: the text-only control separates it, so a hidden-state probe
+    # reaching the same accuracy proves nothing beyond wording
+    from inbol.probe import ProbeData
+
+    mk = [{"question": f"What is the colour of object {i}?", "label": 0, "group": "p"} for i in range(20)]
+    ua = [{"question": f"What is written on card {i}?", "label": 1, "group": "u"} for i in range(20)]
+    data = ProbeData(train=mk[:14] + ua[:14], test=mk[14:] + ua[14:], counts={})
+    out = probe_text_only(data, cfg())
+    assert out["feature"] == "bag of words of the question text" and out["logreg"]["accuracy"] == 100.0
+
+
 def test_single_training_class_is_an_error():
     with pytest.raises(DataError, match="single class"):
         probe_features(torch.randn(4, 3), torch.zeros(4, dtype=torch.long), torch.randn(2, 3), torch.zeros(2), cfg())
@@ -286,6 +306,8 @@ def test_stage_end_to_end(project):
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = read_json(root / "metrics/probe/s0.json")
     assert set(m["models"]) == {"idk_it", "ca_dpo"} and m["max_conf"] == 0.2
+    text = m["controls"]["question_text"]
+    assert 0 <= text["logreg"]["accuracy"] <= 100 and set(text["mlp"]["by_group"]) == {"perception", "uavqa"}
     assert m["models"]["idk_it"]["model_path"] == str(project["idk_it"])
     assert m["models"]["ca_dpo"]["model_path"] == "models/ca_dpo"
     assert m["train"]["available"] == {"intrinsic": 12, "extrinsic": 10}  # conf 0.0 and 0.2: 6 + 6

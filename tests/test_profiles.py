@@ -51,7 +51,12 @@ def overlay(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
 
 
 def test_the_profiles_are_there():
-    assert PROFILES == ["configs/llava-1.5-13b.yaml", "configs/llava-1.5-7b.yaml", "configs/smoke.yaml"]
+    assert PROFILES == [
+        "configs/llava-1.5-13b.yaml",
+        "configs/llava-1.5-7b.yaml",
+        "configs/paper-hparams.yaml",
+        "configs/smoke.yaml",
+    ]
     assert [p.name for p in chain(ROOT / "configs/llava-1.5-13b.yaml")] == [
         "params.yaml",
         "llava-1.5-7b.yaml",
@@ -248,7 +253,7 @@ def test_the_cli_check_only_validates(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert (
         proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base; allowed: size, "
-        f"known_ratio"
+        f"known_ratio, unknown_extrinsic_share"
     )
     assert not (tmp_path / "params.yaml").exists()
     proc = cli(str(bad), cwd=tmp_path)  # applying a bad profile writes nothing
@@ -263,3 +268,12 @@ def test_the_accelerate_configs_are_referenced_and_parse():
     assert "configs/accelerate/multi_gpu.yaml" in (ROOT / "configs/llava-1.5-7b.yaml").read_text()
     assert read_yaml(ROOT / "configs/llava-1.5-13b.yaml")["_base"] == "llava-1.5-7b.yaml"
     assert "configs/accelerate/multi_gpu.yaml" in (ROOT / "docs" / "gpu.md").read_text()
+
+
+def test_the_paper_hparams_profile_changes_only_the_training_knobs():
+    """configs/paper-hparams.yaml: the paper's LoRA-only, 2e-4, one-epoch training (and T = 1.0, beta 0.1) on
+    the embedded default, everything else as params.yaml."""
+    base, paper = load_params(ROOT / "params.yaml"), load_profile(ROOT / "configs/paper-hparams.yaml")
+    assert (paper.train.lr, paper.train.epochs, paper.lora.modules_to_save) == (2e-4, 1, [])
+    assert (paper.dpo.lr, paper.dpo.beta, paper.sampling.temperature) == (2e-4, 0.1, 1.0)
+    assert paper.world == base.world and paper.testsets == base.testsets and paper.seeds == base.seeds

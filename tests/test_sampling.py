@@ -93,12 +93,27 @@ def test_bad_sampling_params_are_one_line_errors(override, key, allowed):
 
 def test_params_follow_the_paper_and_the_openai_client_gets_the_sampling_settings(default_params):
     cfg = default_params.sampling
-    assert (cfg.k, cfg.temperature, cfg.backend) == (10, 1.0, "hf")
-    assert cfg.splits == ["pool", "test", "ood_hard", "ood_phrasing", "ood_choice"]
+    # K as the paper; the temperature chosen on validation (lowest ECE, metrics/miniature.json; the paper: 1.0)
+    assert (cfg.k, cfg.temperature, cfg.backend) == (10, 0.5, "hf")
+    assert cfg.splits == [
+        "pool",
+        "test",
+        "ood_hard",
+        "ood_phrasing",
+        "ood_choice",
+        "val",
+        "val_ood_hard",
+        "val_ood_phrasing",
+        "val_ood_choice",
+    ]
     endpoint = cfg.openai.replace(base_url="http://h:8000/v1")
     client = make_sampler(cfg.replace(backend="openai", openai=endpoint)).client
     assert client.endpoint == endpoint and client.url == "http://h:8000/v1/chat/completions"
-    assert (client.defaults["max_tokens"], client.defaults["temperature"], client.defaults["top_p"]) == (12, 1.0, 1.0)
+    assert (client.defaults["max_tokens"], client.defaults["temperature"], client.defaults["top_p"]) == (
+        12,
+        cfg.temperature,
+        1.0,
+    )
     client.close()
 
 
@@ -301,6 +316,34 @@ def test_missing_or_unreadable_images_are_skipped_and_counted(tiny, tmp_path):
 
 # ------------------------------------------------------------------ openai backend
 
+# llava-hf/llava-1.5-7b-hf's chat_template.json (the processor template vLLM applies to a chat request)
+LLAVA_HF_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}"
+    "{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+LLAVA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+    "detailed, and polite answers to the user's questions."
+)
+
+
+def vllm_prompt_ids(body: dict, processor) -> list[int]:
+    """The token ids vLLM builds from a chat request: string contents become text parts, image parts become
+    image placeholders, the processor's template renders them with the generation prompt, and the text is
+    tokenized with the request's ``add_special_tokens`` (False when absent)."""
+    messages = []
+    for m in body["messages"]:
+        parts = [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str) else m["content"]
+        parts = [{"type": "image"} if p["type"] == "image_url" else p for p in parts]
+        messages.append({"role": m["role"], "content": parts})
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return processor.tokenizer(text, add_special_tokens=body.get("add_special_tokens", False))["input_ids"]
+
 
 def test_openai_backend_sends_model_image_n_and_temperature(tiny, tmp_path, fake_openai):
     recs = tiny["pool"][:3]
@@ -315,6 +358,7 @@ def test_openai_backend_sends_model_image_n_and_temperature(tiny, tmp_path, fake
     for body in bodies:
         assert body["model"] == "llava-test" and body["n"] == 5 and body["temperature"] == 0.7
         assert body["top_p"] == 0.95 and body["max_tokens"] == 9
+        assert body["add_special_tokens"] is True  # vLLM: tokenize the rendered prompt with BOS, as hf does
         assert len(body["messages"]) == 1  # no system sentence
         image_part, text_part = body["messages"][0]["content"]
         rec = by_question[text_part["text"]]
@@ -337,3 +381,37 @@ def test_openai_backend_sends_the_system_sentence_first(tiny, tmp_path, fake_ope
         system, user = body["messages"]
         assert system == {"role": "system", "content": "Answer briefly."}
         assert user["role"] == "user" and user["content"][1]["text"] in {r["question"] for r in recs}
+
+
+@pytest.mark.parametrize("template", ["embedded", "llava-hf"])
+def test_openai_requests_tokenize_like_the_hf_backend(tiny, tmp_path, fake_openai, template):
+    """What the server renders and tokenizes from a request equals the hf backend's prompt ids: the same
+    template, the system sentence first, BOS in front (without add_special_tokens vLLM would drop it)."""
+    import copy
+
+    processor = copy.deepcopy(tiny["processor"])
+    if template == "llava-hf":
+        processor.chat_template = LLAVA_HF_TEMPLATE
+    fmt = PromptFormat(processor, system=LLAVA_SYSTEM)
+    recs = tiny["pool"][:3]
+    cfg = openai_cfg(fake_openai.url, k=2)
+    sample_split(
+        make_sampler(cfg, fmt, prompt_suffix=" Answer briefly."), recs, tmp_path / "o.jsonl", cfg, progress=False
+    )
+    tok = processor.tokenizer
+    by_question = {r["question"] + " Answer briefly.": r for r in recs}
+    for body in fake_openai.bodies():
+        question = body["messages"][1]["content"][1]["text"]
+        hf_ids = tok(fmt.prompt(question))["input_ids"]  # what HFSampler's processor(text=...) tokenizes
+        assert question in by_question and hf_ids[0] == tok.bos_token_id
+        assert vllm_prompt_ids(body, processor) == hf_ids
+        assert vllm_prompt_ids({**body, "add_special_tokens": False}, processor) == hf_ids[1:]
+    if template == "llava-hf":
+        assert fmt.prompt("Q?") == f"{LLAVA_SYSTEM} USER: <image>\nQ? ASSISTANT:"
+
+
+def test_vllm_child_seeds_of_different_questions_rarely_meet():
+    """vLLM gives the K samples of a request the seeds seed .. seed + K - 1; per-question seeds are hashed,
+    so two questions' seed ranges overlap only by chance."""
+    seeds = sorted(stable_seed(0, f"pool-{i:05d}") % 2**31 for i in range(20000))
+    assert sum(b - a < 10 for a, b in zip(seeds, seeds[1:])) <= 3

@@ -35,11 +35,12 @@ def _cell(k, u, s_in, s_ood):
 
 
 def test_cell_names_and_args_round_trip():
-    assert cell_name("threshold", 0.8, 0.2) == "k0.8_uk0.2"
+    assert cell_name("threshold", 0.8, 0.2) == "0.8-0.2"
     assert cell_name("known_ratio", 0.75) == "r0.75"
     assert cell_name("composition", 2.0) == "w2"
     assert cell_name("composition", 1.5) == "w1.5"
     assert parse_cell_args(["threshold", "0.8", "0.2"]) == ("threshold", (0.8, 0.2))
+    assert parse_cell_args(["threshold", "0.8-0.2"]) == ("threshold", (0.8, 0.2))  # a sweep.cells entry
     assert parse_cell_args(["composition", "1.5"]) == ("composition", (1.5,))
     # the coordinates come from the validated sweep grid (dvc.yaml's matrix): no range check here
     assert parse_cell_args(["threshold", "1.5", "0.2"]) == ("threshold", (1.5, 0.2))
@@ -86,7 +87,7 @@ def test_heatmap_rows_cover_the_valid_grid_and_find_the_best():
         cell_result("threshold", (0.5, 0.5), None),
         _cell(0.9, 0.1, 99.0, 99.0),
     ]  # off-grid cell ignored
-    rows = heatmap_rows(cells, [0.5, 0.8], [0.2, 0.5])
+    rows = heatmap_rows(cells, ["0.5-0.2", "0.8-0.2", "0.8-0.5"])
     assert [(r["delta_k"], r["delta_uk"]) for r in rows] == [(0.5, 0.2), (0.8, 0.2), (0.8, 0.5)]
     by = {(r["delta_k"], r["delta_uk"]): r for r in rows}
     assert by[(0.8, 0.2)]["s_trust_mean"] == 20.0 and by[(0.8, 0.2)]["normalized"] == 1.0
@@ -99,8 +100,8 @@ def test_heatmap_rows_cover_the_valid_grid_and_find_the_best():
 
 
 def test_heatmap_names_a_missing_cell():
-    with pytest.raises(DataError, match="k0.8_uk0.2: missing"):
-        heatmap_rows([_cell(0.5, 0.2, 0.0, 0.0)], [0.5, 0.8], [0.2])
+    with pytest.raises(DataError, match="sweep cell 0.8-0.2: missing"):
+        heatmap_rows([_cell(0.5, 0.2, 0.0, 0.0)], ["0.5-0.2", "0.8-0.2"])
 
 
 def test_line_rows_for_figure11():
@@ -120,24 +121,24 @@ def _seed_run(k, u, s_in, s_ood, seed):
 
 
 def test_read_cells(tmp_path):
-    write_json(tmp_path / "k0.8_uk0.2" / "s0" / "cell.json", _seed_run(0.8, 0.2, 1.0, 2.0, 0))
-    write_json(tmp_path / "k0.5_uk0.5" / "s0" / "cell.json", {**cell_result("threshold", (0.5, 0.5), None), "seed": 0})
+    write_json(tmp_path / "0.8-0.2" / "s0" / "cell.json", _seed_run(0.8, 0.2, 1.0, 2.0, 0))
+    write_json(tmp_path / "0.5-0.5" / "s0" / "cell.json", {**cell_result("threshold", (0.5, 0.5), None), "seed": 0})
     # an interrupted run's temporary folder (atomic_dir next to s<seed>) is ignored, also when it holds a summary
-    write_json(tmp_path / "k0.7_uk0.2" / ".s0.abc.tmp" / "cell.json", _seed_run(0.7, 0.2, 5.0, 5.0, 0))
-    (tmp_path / ".k0.6_uk0.2.abc.tmp").mkdir()
+    write_json(tmp_path / "0.7-0.2" / ".s0.abc.tmp" / "cell.json", _seed_run(0.7, 0.2, 5.0, 5.0, 0))
+    (tmp_path / ".0.6-0.2.abc.tmp").mkdir()
     cells = read_cells(tmp_path)
-    assert [c["cell"] for c in cells] == ["k0.5_uk0.5", "k0.8_uk0.2"]
+    assert [c["cell"] for c in cells] == ["0.5-0.5", "0.8-0.2"]
     assert cells[0]["valid"] is False and cells[0]["seeds"] == [0]
     assert cells[1]["in_domain"]["s_trust"] == 1.0 and cells[1]["ood"]["s_trust"] == 2.0
-    (tmp_path / "k0.6_uk0.2" / "s0").mkdir(parents=True)
-    (tmp_path / "k0.6_uk0.2" / "s0" / "cell.json").write_text("{not json")
-    with pytest.raises(DataError, match="k0.6_uk0.2/s0/cell.json: not valid JSON"):
+    (tmp_path / "0.6-0.2" / "s0").mkdir(parents=True)
+    (tmp_path / "0.6-0.2" / "s0" / "cell.json").write_text("{not json")
+    with pytest.raises(DataError, match="0.6-0.2/s0/cell.json: not valid JSON"):
         read_cells(tmp_path)
 
 
 def test_read_cells_averages_each_cell_over_its_seeds(tmp_path):
-    write_json(tmp_path / "k0.8_uk0.2" / "s0" / "cell.json", _seed_run(0.8, 0.2, 10.0, 0.0, 0))
-    write_json(tmp_path / "k0.8_uk0.2" / "s1" / "cell.json", _seed_run(0.8, 0.2, 30.0, 20.0, 1))
+    write_json(tmp_path / "0.8-0.2" / "s0" / "cell.json", _seed_run(0.8, 0.2, 10.0, 0.0, 0))
+    write_json(tmp_path / "0.8-0.2" / "s1" / "cell.json", _seed_run(0.8, 0.2, 30.0, 20.0, 1))
     (cell,) = read_cells(tmp_path)
     assert cell["seeds"] == [0, 1] and cell["valid"] is True and "seed" not in cell
     assert cell["in_domain"]["s_trust"] == 20.0 and cell["ood"]["s_trust"] == 10.0
@@ -145,10 +146,10 @@ def test_read_cells_averages_each_cell_over_its_seeds(tmp_path):
     assert cell["in_domain"]["per_seed_s_trust"] == [10.0, 30.0]
     assert mean_s_trust(cell) == 15.0
     # the averaged cells feed the Figure 10 rows as one cell each
-    rows = heatmap_rows(read_cells(tmp_path), [0.8], [0.2])
+    rows = heatmap_rows(read_cells(tmp_path), ["0.8-0.2"])
     assert len(rows) == 1 and rows[0]["s_trust_mean"] == 15.0
     # a seed whose run was skipped (invalid) makes the cell invalid, without metrics
-    write_json(tmp_path / "k0.8_uk0.2" / "s2" / "cell.json", {**cell_result("threshold", (0.8, 0.2), None), "seed": 2})
+    write_json(tmp_path / "0.8-0.2" / "s2" / "cell.json", {**cell_result("threshold", (0.8, 0.2), None), "seed": 2})
     (cell,) = read_cells(tmp_path)
     assert cell["valid"] is False and cell["seeds"] == [0, 1, 2] and "in_domain" not in cell
 
@@ -156,8 +157,8 @@ def test_read_cells_averages_each_cell_over_its_seeds(tmp_path):
 def test_per_seed_values_follow_the_seeds_order(tmp_path):
     """Seeds 2 and 10: the per-seed S_trust list lines up with ``seeds`` (numeric order), whatever the
     order of the s<seed> folder names."""
-    write_json(tmp_path / "k0.8_uk0.2" / "s2" / "cell.json", _seed_run(0.8, 0.2, 10.0, 0.0, 2))
-    write_json(tmp_path / "k0.8_uk0.2" / "s10" / "cell.json", _seed_run(0.8, 0.2, 30.0, 20.0, 10))
+    write_json(tmp_path / "0.8-0.2" / "s2" / "cell.json", _seed_run(0.8, 0.2, 10.0, 0.0, 2))
+    write_json(tmp_path / "0.8-0.2" / "s10" / "cell.json", _seed_run(0.8, 0.2, 30.0, 20.0, 10))
     (cell,) = read_cells(tmp_path)
     assert cell["seeds"] == [2, 10]
     assert cell["in_domain"]["per_seed_s_trust"] == [10.0, 30.0]
@@ -165,11 +166,12 @@ def test_per_seed_values_follow_the_seeds_order(tmp_path):
 
 
 def test_grid_and_budget_validation():
-    assert section("sweep", delta_k=[0.8], delta_uk=[0.2]).delta_k == [0.8]
+    assert section("sweep", cells=["0.8-0.2", "1-0"]).cells == ["0.8-0.2", "1-0"]
     for sweep, needle in [
-        ({"delta_k": [0.2], "delta_uk": [0.5]}, "sweep.delta_k = [0.2]: must hold a value above"),
-        ({"delta_k": [0.8, 0.8]}, "sweep.delta_k = [0.8, 0.8]: must not repeat"),
-        ({"delta_uk": [1.2]}, "sweep.delta_uk[0] = 1.2: must be in [0, 1]"),
+        ({"cells": ["0.2-0.5"]}, "sweep.cells[0] = '0.2-0.5': must be \"delta_k-delta_uk\" with 0 <= delta_uk <"),
+        ({"cells": ["0.5-0.5"]}, "sweep.cells[0] = '0.5-0.5': must be"),
+        ({"cells": ["k0.8_uk0.2"]}, "sweep.cells[0] = 'k0.8_uk0.2': must be"),
+        ({"cells": ["0.8-0.2", "0.8-0.2"]}, "sweep.cells = ['0.8-0.2', '0.8-0.2']: must not repeat"),
         ({"known_ratio": [1.0]}, "sweep.known_ratio[0] = 1.0: must be in (0, 1)"),
         ({"known_weight": []}, "sweep.known_weight = []: must be a non-empty list"),
         ({"seeds": []}, "sweep.seeds = []: must be a non-empty list"),
@@ -260,7 +262,7 @@ def test_cell_data_uses_the_cells_thresholds_and_ratio():
         seed=0,
     )
     assert len(recs) == 8 and sum(r["bucket"] == "known" for r in recs) == 4
-    with pytest.raises(DataError, match="k0.8_uk0.2: the pool gives no training records"):
+    with pytest.raises(DataError, match="sweep cell 0.8-0.2: the pool gives no training records"):
         cell_data(
             "threshold",
             (0.8, 0.2),
@@ -364,3 +366,50 @@ def test_exp_rows_average_the_idk_it_seeds_only():
     }
     (row,) = exp_rows([record])
     assert (row["s_trust_in_domain"], row["s_trust_ood"], row["s_trust_mean"]) == (20.0, 10.0, 15.0)
+
+
+def _valsets(n=40):
+    from inbol.evaluation import make_testset
+
+    def rec(name, i):
+        return {"id": f"{name}-{i}", "image": "img.png", "question": "q?", "answers": ["red"], "kind": "open"}
+
+    return {name: make_testset(name, [rec(name, i) for i in range(n)]) for name in ("perception", "ood_phrasing")}
+
+
+def _write_cell(folder, cell, seed, verdicts):
+    from inbol.io import write_jsonl
+
+    write_jsonl(
+        folder / cell / f"s{seed}" / "predictions.jsonl",
+        [{"id": f"{n}-{i}", "set": n, "verdict": v} for n, vs in verdicts.items() for i, v in enumerate(vs)],
+    )
+
+
+def test_figure_values_and_their_intervals_against_the_best_cell(tmp_path):
+    from inbol.sweep import cell_values, figure_value, with_intervals
+
+    sets = _valsets()
+    good = {"perception": ["correct"] * 30 + ["incorrect"] * 10, "ood_phrasing": ["correct"] * 20 + ["refusal"] * 20}
+    near = {"perception": ["correct"] * 29 + ["incorrect"] * 11, "ood_phrasing": good["ood_phrasing"]}
+    bad = {"perception": ["incorrect"] * 40, "ood_phrasing": ["refusal"] * 40}
+    for seed in (0, 1):
+        _write_cell(tmp_path, "0.8-0.2", seed, good)
+        _write_cell(tmp_path, "0.7-0.2", seed, near)
+        _write_cell(tmp_path, "0.3-0.2", seed, bad)
+    mats = cell_values(tmp_path, "0.8-0.2", sets)
+    assert mats["perception"].shape == (2, 40)
+    # in domain S_trust 2*75 + 0 - 100 = 50, OOD 2*50 + 50 - 100 = 50: the figure value 50
+    assert figure_value(mats, sets) == pytest.approx(50.0)
+    assert figure_value(cell_values(tmp_path, "0.3-0.2", sets), sets) == pytest.approx((-100.0 + 0.0) / 2)
+    rows = with_intervals(
+        [{"cell": c} for c in ("0.3-0.2", "0.7-0.2", "0.8-0.2")], tmp_path, sets, n_boot=200, level=0.95, seed=0
+    )
+    by = {r["cell"]: r for r in rows}
+    assert by["0.8-0.2"]["best"] and by["0.8-0.2"]["gap_to_best"] == 0.0
+    assert by["0.8-0.2"]["value_lo"] < 50.0 < by["0.8-0.2"]["value_hi"]
+    assert by["0.7-0.2"]["gap_to_best"] == pytest.approx(2.5)  # one question of 40 in domain: 5 points / 2
+    assert by["0.7-0.2"]["indistinguishable_from_best"] is True  # its interval of the gap contains 0
+    assert by["0.3-0.2"]["indistinguishable_from_best"] is False and by["0.3-0.2"]["gap_lo"] > 0
+    with pytest.raises(DataError, match="no predictions of any seed"):
+        cell_values(tmp_path, "0.9-0.1", sets)

@@ -39,7 +39,7 @@ from inbol.training.runtime import hardware, trainer_kwargs
 REFUSAL, WRONG = "Sorry, I can not help with it.", "zebra"
 LORA = section("lora", modules_to_save=[])  # plain LoRA: only adapter weights train
 TRAIN = {"lr": 0.05, "batch_size": 4, "max_steps": 4, "save_steps": 2, "logging_steps": 1, "warmup_ratio": 0.0}
-DPO = section("dpo", lr=None, epochs=None)  # beta 0.1, lr/epochs inherited from train
+DPO = section("dpo", lr=None, epochs=None)  # params.yaml beta, lr/epochs inherited from train
 SEED = 0
 
 
@@ -74,7 +74,15 @@ def train_params(**kw):
 
 
 def dpo_trainer(
-    world, work, data="preference.jsonl", kind="ca_dpo", steps=4, precompute=True, model_path=None, **cfg
+    world,
+    work,
+    data="preference.jsonl",
+    kind="ca_dpo",
+    steps=4,
+    precompute=True,
+    model_path=None,
+    lora_params=None,
+    **cfg,
 ) -> CADPOTrainer:
     model, proc = load_model(model_path or world["base"], device="cpu", dtype="float32")
     ds = preference_dataset(world["data"] / data, PromptFormat(proc), kind)
@@ -89,7 +97,7 @@ def dpo_trainer(
         args=args,
         train_dataset=ds,
         processing_class=proc,
-        peft_config=lora_config(LORA, model),
+        peft_config=lora_config(lora_params or LORA, model),
         precompute_ref=precompute,
     )
 
@@ -402,12 +410,94 @@ def test_train_preference_from_the_idk_model(world, idk_run):
         work_dir=world["root"] / "ckpt" / "ca_dpo",
         live_dir=world["root"] / "live" / "ca_dpo",
     )
-    assert m["steps"] == 4 and 0.0 <= m["final_reward_accuracy"] <= 1.0 and m["beta"] == 0.1
+    assert m["steps"] == 4 and 0.0 <= m["final_reward_accuracy"] <= 1.0 and m["beta"] == DPO.beta
     assert m["seed"] == SEED and m["kind"] == "ca_dpo" and m["buckets"] == {"known": 8, "mixed": 8, "unknown": 8}
     assert (out / "adapter" / "adapter_config.json").is_file()
     cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == str(idk_run[0]) and cfg["r"] == 16 and cfg["lora_alpha"] == 32
     assert (world["root"] / "live" / "ca_dpo" / "plots" / "metrics" / "rewards" / "accuracies.tsv").is_file()
+
+
+def test_one_shared_reference_pass_serves_ca_dpo_and_every_dpo_variant(world, idk_run, tmp_path):
+    """write_reference's table (one pass over the CA-DPO records) gives exactly the log-probs each trainer would
+    compute for itself, for CA-DPO and for a DPO variant of the same questions; training with it logs the
+    same reward accuracies, and the diagnostics cover every bucket."""
+    from inbol.training.ca_dpo import with_reference_table, write_reference
+
+    table_path = tmp_path / "reference.json"
+    stats = write_reference(
+        world["data"] / "preference.jsonl", idk_run[0], table_path, lora=LORA, train=train_params(), dpo=DPO, seed=SEED
+    )
+    table = json.loads(table_path.read_text())
+    assert stats["questions"] == 24 and stats["sequences"] == len({(q, c) for q, v in table.items() for c in v})
+    for data, kind in (("preference.jsonl", "ca_dpo"), ("dpo_1.jsonl", "dpo")):
+        own = dpo_trainer(world, tmp_path / kind, data=data, kind=kind, model_path=idk_run[0]).train_dataset
+        shared = with_reference_table(own.remove_columns(list(REF_COLUMNS)), table)
+        for c in REF_COLUMNS:
+            assert shared[c] == pytest.approx(own[c], abs=1e-5), (kind, c)
+    runs = {}
+    for ref in (None, table_path):
+        out = tmp_path / f"out-{ref is None}"
+        runs[ref is None] = train_preference(
+            world["data"] / "preference.jsonl",
+            idk_run[0],
+            out,
+            kind="ca_dpo",
+            lora=LORA,
+            train=train_params(),
+            dpo=DPO,
+            seed=SEED,
+            reference=ref,
+            work_dir=tmp_path / f"ckpt-{ref is None}",
+        )
+    assert runs[True]["final_reward_accuracy"] == pytest.approx(runs[False]["final_reward_accuracy"], abs=1e-6)
+    assert runs[False]["shared_reference"] and not runs[True]["shared_reference"]
+    diag = runs[False]["diagnostics"]
+    assert set(diag) == {"known", "mixed", "unknown"} and sum(d["n"] for d in diag.values()) == 24
+    for d in diag.values():
+        assert d["chosen_before"] < 0 and 0.0 <= d["p_refusal_start_after"] <= 1.0
+
+
+def test_a_missing_reference_entry_is_a_one_line_error(world, idk_run, tmp_path):
+    from inbol.training.ca_dpo import with_reference_table
+
+    ds = dpo_trainer(world, tmp_path / "a", precompute=False).train_dataset
+    with pytest.raises(DataError, match="reference table: no log-prob for row"):
+        with_reference_table(ds, {})
+
+
+def test_the_adapter_off_reference_uses_the_original_lm_head(world, tmp_path):
+    """With lm_head in modules_to_save, training changes a copy of the LM head; the reference (the policy
+    with its adapter disabled) must still compute with the original head."""
+    lora = section("lora", modules_to_save=["lm_head"])
+    trainer = dpo_trainer(world, tmp_path / "w", precompute=False, lora_params=lora)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    ref_before = trainer.reference_logps(batch)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    copies = [m for n, m in model.named_modules() if n.endswith("lm_head.modules_to_save.default")]
+    assert copies, "lm_head is not wrapped by modules_to_save"
+    with torch.no_grad():
+        copies[0].weight.mul_(0.0)  # the trained copy: now very different from the original
+    policy = trainer.sequence_logps(trainer.model, batch)[0][batch["pair_index"]]
+    assert not torch.allclose(policy, ref_before)  # the policy uses the (changed) copy ...
+    assert torch.allclose(trainer.reference_logps(batch), ref_before)  # ... the reference the original head
+
+
+def test_dpo_modules_to_save_overrides_lora(world, idk_run, tmp_path):
+    out = tmp_path / "o"
+    train_preference(
+        world["data"] / "dpo_1.jsonl",
+        idk_run[0],
+        out,
+        kind="dpo",
+        lora=section("lora"),
+        train=train_params(max_steps=1),
+        dpo=DPO.replace(modules_to_save=[]),
+        seed=SEED,
+        work_dir=tmp_path / "ck",
+    )
+    cfg = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert not cfg.get("modules_to_save")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -555,7 +645,7 @@ def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
 
 @pytest.mark.e2e
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
-    """train_idk_it@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
+    """train_idk_it@1, reference@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
     (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
     shutil.copytree(world["base"], tmp_path / "models" / "base")
     shutil.copytree(world["data"], tmp_path / "data" / "constructed" / "s1")
@@ -565,7 +655,11 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
         train={**TRAIN, "max_steps": 2},
         dpo={"beta": 0.2, "lr": None, "epochs": None},
     )
-    for argv in (dvc_stage_argv("train_idk_it", item=1), dvc_stage_argv("train_dpo", variant=1, seed=1)):
+    for argv in (
+        dvc_stage_argv("train_idk_it", item=1),
+        dvc_stage_argv("reference", item=1),
+        dvc_stage_argv("train_dpo", variant=1, seed=1),
+    ):
         proc = run_stage_script(tmp_path, argv[0].removeprefix("stages/"), *argv[1:])
         assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("idk_it", "dpo_1"):

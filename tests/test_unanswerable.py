@@ -561,7 +561,7 @@ def test_unknown_mix_method_is_one_line_naming_the_key():
 
 def test_whole_section_and_validation_before_work():
     cfg = section("unanswerable", generate={"per_image": 1}, filter={"strict": True})
-    assert cfg.generate.per_image == 1 and cfg.filter.strict and cfg.sets.uavqa == 100
+    assert cfg.generate.per_image == 1 and cfg.filter.strict and cfg.sets.uavqa == 300
     with pytest.raises(ParamError, match=r"^unanswerable\.filter\.backend = 'x': must be one of oracle, openai$"):
         section("unanswerable", filter={"backend": "x"})
     # a config cannot be built by hand (or copied with changes) with a bad value: no work can start on one

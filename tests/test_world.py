@@ -1,3 +1,4 @@
+import collections
 import hashlib
 from pathlib import Path
 
@@ -13,11 +14,20 @@ from inbol.world.emblems import exposure_counts, make_catalogue
 from inbol.world.questions import LETTERS, answer_variants
 from inbol.world.scene import COLORS, cell_center, sample_scene
 
-SIZES = {"corpus": 40, "pool": 60, "test": 30, "ood_hard": 12, "ood_phrasing": 12, "ood_choice": 12}
+SIZES = {
+    "corpus": 40,
+    "pool": 60,
+    "test": 30,
+    "ood_hard": 12,
+    "ood_phrasing": 12,
+    "ood_choice": 12,
+    "val": 24,
+    "val_ood": 6,
+}
 
 
-def small_cfg(**changes):
-    return world_cfg(sizes=SIZES, n_emblems=8, emblem_max_exposure=6, **changes)
+def small_cfg(sizes=None, **changes):
+    return world_cfg(sizes={**SIZES, **(sizes or {})}, n_emblems=8, emblem_max_exposure=6, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +182,63 @@ def test_bad_world_params_name_key_value_and_what_is_allowed(override, line):
     with pytest.raises(ParamError) as e:
         section("world", **override)
     assert str(e.value) == line
+
+
+def test_validation_splits_mirror_test_and_ood_with_disjoint_images(world):
+    from inbol.world.build import VAL_SPLITS
+
+    assert VAL_SPLITS == ("val", "val_ood_hard", "val_ood_phrasing", "val_ood_choice")
+    images = {}
+    for split in ("corpus", "pool", "test", "ood_hard", "ood_phrasing", "ood_choice", *VAL_SPLITS):
+        recs = read_jsonl(world / f"{split}.jsonl")
+        assert recs, split
+        images[split] = {r["image"] for r in recs}
+    assert len(read_jsonl(world / "val.jsonl")) == SIZES["val"]
+    assert all(len(read_jsonl(world / f"{s}.jsonl")) == SIZES["val_ood"] for s in VAL_SPLITS[1:])
+    names = list(images)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not images[a] & images[b], (a, b)
+    # the validation splits are built like their test counterparts: same families, same OOD designs
+    fams = {r["meta"]["family"] for r in read_jsonl(world / "val.jsonl")}
+    assert fams <= {"perception", "emblem", "choice"} and len(fams) >= 2
+    ood_choice = read_jsonl(world / "val_ood_choice.jsonl")
+    assert max(len(r["choices"]) for r in ood_choice) == 5  # five options (fewer where fewer values exist)
+    corpus_questions = {r["question"] for r in read_jsonl(world / "corpus.jsonl")}
+    assert not any(r["question"] in corpus_questions for r in read_jsonl(world / "val_ood_phrasing.jsonl"))
+
+
+def test_disjoint_emblem_split_keeps_evaluated_emblems_out_of_the_pool(tmp_path):
+    cfg = small_cfg(sizes={"pool": 80, "test": 40, "val": 40}, family_mix=[0.01, 1.0, 0.01])
+    build_world(cfg, tmp_path)
+    catalogue = read_json(tmp_path / "emblems.json")
+    group = {e["id"]: e["group"] for e in catalogue}
+    assert sorted(collections.Counter(group.values()).values()) == [4, 4]  # 8 emblems, interleaved ranks
+    by_rank = sorted(catalogue, key=lambda e: e["rank"])
+    assert [e["group"] for e in by_rank] == ["train", "eval"] * 4  # ranks interleave: the same tail in both
+    for split, want in (("pool", "train"), ("test", "eval"), ("val", "eval")):
+        ids = {r["meta"]["emblem_id"] for r in read_jsonl(tmp_path / f"{split}.jsonl") if "emblem_id" in r["meta"]}
+        assert ids and {group[i] for i in ids} == {want}, split
+    # every emblem with an exposure, evaluated or not, is in the pretraining corpus
+    seen = {r["meta"]["emblem_id"] for r in read_jsonl(tmp_path / "corpus.jsonl") if "emblem_id" in r["meta"]}
+    assert seen == {e["id"] for e in catalogue if e["exposure"] > 0} and {group[i] for i in seen} == {"train", "eval"}
+    shared = small_cfg(emblem_split="shared")
+    assert shared.emblem_split == "shared"
+
+
+def test_corpus_varies_phrasing_instructions_and_options(tmp_path):
+    from inbol.judge.refusal import is_refusal
+    from inbol.world.questions import INSTRUCTION_SUFFIXES
+
+    cfg = small_cfg(sizes={"corpus": 150}, corpus_instruction_share=0.5, corpus_choice_options=[3, 5])
+    build_world(cfg, tmp_path)
+    corpus = read_jsonl(tmp_path / "corpus.jsonl")
+    suffixed = [r for r in corpus if r["meta"].get("suffix")]
+    assert 0.3 < len(suffixed) / len(corpus) < 0.7
+    assert {r["meta"]["suffix"] for r in suffixed} <= set(INSTRUCTION_SUFFIXES)
+    assert all(r["question"].endswith(r["meta"]["suffix"]) for r in suffixed)
+    n_options = collections.Counter(len(r["choices"]) for r in corpus if r["kind"] == "choice")
+    assert set(n_options) <= {2, 3, 5} and n_options[3] and n_options[5]  # fewer where fewer values exist
+    # the instructions are never refusals: the original model has no refusal to imitate
+    assert not any(is_refusal(a) for r in corpus for a in r["answers"])
+    assert not any(is_refusal(s) for s in INSTRUCTION_SUFFIXES)

@@ -96,6 +96,9 @@ def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_temp
     qid = question["id"]
     right = [r for r, c in zip(responses, correct) if c]
     wrong = [r for r, c, f in zip(responses, correct, refusal) if not c and not f]
+    # a blank sample is incorrect (as in evaluation); a non-blank incorrect one is preferred as the rejected
+    # response when there is one
+    wrong = [r for r in wrong if r.strip()] or wrong
     rec = {
         "id": qid,
         "image": question["image"],

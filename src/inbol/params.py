@@ -119,6 +119,10 @@ def _unique(v: list) -> list:
     return v
 
 
+def _opt_unique(v: list | None) -> list | None:
+    return v if v is None else _unique(v)
+
+
 def _nonempty_list(v: list) -> list:
     if not v:
         raise _fail("must be a non-empty list")
@@ -197,10 +201,22 @@ class Endpoint(Section):
 
 FAMILIES = ("perception", "emblem", "choice")
 # world.source datasets: the splits of data/world and the unanswerable evaluation sets it writes
-WORLD_SPLITS = ("pool", "test", "ood_phrasing", "ood_hard", "ood_choice")
-UNANSWERABLE_SETS = ("uavqa", "beyond", "vizwiz", "vqav2_idk")
+WORLD_SPLITS = (
+    "pool",
+    "test",
+    "ood_phrasing",
+    "ood_hard",
+    "ood_choice",
+    "val",  # the validation splits come last: the world drops their questions on a pool/test/OOD image
+    "val_ood_phrasing",
+    "val_ood_hard",
+    "val_ood_choice",
+)
+UNANSWERABLE_SETS = ("uavqa", "beyond", "vizwiz", "vqav2_idk", "uavqa_val")
 # the loader-specific options of a dataset source (world.datasets.<split>[].options): name -> allowed type or values
+# (a str option must be non-empty, an int option >= 1)
 LOADER_OPTIONS: dict[str, dict[str, type | tuple]] = {
+    "vqav2": {"annotations": str},  # the official annotation json, joined on question_id with data_files' questions
     "vqav2_idk": {"min_idk": int, "idk_keywords": list},
     "scienceqa": {"require_image": bool, "with_hint": bool},
     "mmmu": {"multi_image": ("skip", "first")},
@@ -220,6 +236,10 @@ def option_problem(loader: str, options: dict) -> tuple[str, str] | None:
                 return k, f"must be one of {', '.join(spec)}"
         elif not isinstance(v, spec) or (spec is int and isinstance(v, bool)):
             return k, f"must be of type {spec.__name__}"
+        elif spec is str and not v.strip():
+            return k, "must be a non-empty string"
+        elif spec is int and v < 1:  # every integer option is a count
+            return k, "must be an integer >= 1"
     return None
 
 
@@ -236,6 +256,8 @@ class WorldSizes(Section):
     ood_hard: PosInt  # GQA-like
     ood_phrasing: PosInt  # AOKVQA-like
     ood_choice: PosInt  # MMBench/MMMU-like
+    val: PosInt  # validation candidates (in domain, drawn like test; the validation sets are chosen from them)
+    val_ood: PosInt  # each out-of-domain validation set (drawn like its test set)
 
 
 class Difficulty(Section):
@@ -282,6 +304,12 @@ class DatasetsConfig(Section):
     vizwiz: list[DatasetSource] = []
     vqav2_idk: list[DatasetSource] = []
     uavqa: list[DatasetSource] = []
+    # the validation splits (every choice is made on them): empty lists leave the validation sets empty
+    val: list[DatasetSource] = []
+    val_ood_phrasing: list[DatasetSource] = []
+    val_ood_hard: list[DatasetSource] = []
+    val_ood_choice: list[DatasetSource] = []
+    uavqa_val: list[DatasetSource] = []
     max_bad_image_fraction: Unit = 0.01
     verify_images: bool = True
 
@@ -308,6 +336,11 @@ class World(Section):
     emblem_zipf: Float(0.0, 5.0)
     qa_per_image: Int(1, 20)
     corpus_choice_share: Unit
+    corpus_choice_options: UniqueList(Int(2, 5))  # option counts of the corpus's choice questions
+    corpus_paraphrase_share: Unit  # corpus QAs asked with the corpus-only paraphrases (the OOD set's words)
+    corpus_instruction_share: Unit  # corpus QAs with an appended instruction sentence (never a refusal)
+    corpus_fact_share: Unit  # corpus images with one more QA of a shape fact (roll, corners) by the shape's name
+    emblem_split: Literal["shared", "disjoint"]  # disjoint: the pool and the evaluated splits show different emblems
     sizes: WorldSizes
     difficulty: Difficulty
     datasets: DatasetsConfig | None
@@ -440,6 +473,12 @@ class Sampling(Section):
         return fp
 
 
+class Calibration(Section):
+    """The miniature stage's calibration check (validation sets): the sampling temperatures compared."""
+
+    temperatures: UniqueList(Float(0.0, 2.0, lo_open=True))
+
+
 class Judge(Section):
     backend: Literal["none", "openai"]  # none: string matching only | openai: + an LLM for semantic equivalence
     lenient: bool  # lenient string matching (inbol.judge.match)
@@ -469,6 +508,9 @@ class IDKITData(Section):
 
     size: PosInt
     known_ratio: Float(0.0, 1.0, lo_open=True, hi_open=True)  # share of Known (answer) vs Unknown (refusal)
+    unknown_extrinsic_share: OptFloat(
+        0.0, 1.0
+    )  # unanswerable share of the Unknown (refusal) instructions; null: the pool's
 
 
 def _ratio(v: list[float]) -> list[float]:
@@ -482,6 +524,7 @@ class PreferenceData(Section):
 
     size: PosInt
     ratio: Annotated[list[float], AfterValidator(_ratio)]  # Unknown:Mixed:Known over questions (paper: 1:1:2)
+    unknown_extrinsic_share: OptFloat(0.0, 1.0)  # unanswerable share of the Unknown questions; null: the pool's
 
 
 class SFTData(Section):
@@ -536,11 +579,13 @@ class Train(Section):
 
 
 class DPO(Section):
-    """CA-DPO and plain DPO: ``beta``, and overrides of ``train.lr`` / ``train.epochs`` (null: inherit)."""
+    """CA-DPO and plain DPO: ``beta``, and overrides of ``train.lr`` / ``train.epochs`` and of
+    ``lora.modules_to_save`` (null: inherit; ``[]``: LoRA only, the LM head stays the IDK-IT model's)."""
 
     beta: PosFloat
     lr: OptFloat(0.0, 1.0, lo_open=True)
     epochs: OptFloat(0.0, lo_open=True)
+    modules_to_save: Annotated[list[ModuleName] | None, AfterValidator(_opt_unique)]  # null: lora's
 
     def apply(self, train: Train) -> Train:
         """``train`` with this section's overrides."""
@@ -553,8 +598,10 @@ class DPO(Section):
 
 
 class Testsets(Section):
-    n_per_family: PosInt  # in-domain questions per family (paper: 300 each)
+    n_per_family: PosInt  # in-domain test questions per family (paper: 300 each)
     n_unanswerable: NonNegInt  # UaVQA (paper: 100)
+    val_per_family: PosInt  # in-domain validation questions per family (chosen like the test ones)
+    val_unanswerable: NonNegInt  # UaVQA-like validation questions
     target_acc: Unit  # the original model's mean confidence per family ("about 50% accurate")
     seed: Seed
 
@@ -565,6 +612,22 @@ class Evaluate(Section):
     max_new_tokens: Int(1, 4096)
     device: Device
     dtype: DType
+
+
+class Stats(Section):
+    """The bootstrap of every reported interval (inbol.evaluation.stats)."""
+
+    n_boot: Int(100)  # replicates (fewer than 100 give no usable percentile interval)
+    level: Float(0.0, 1.0, lo_open=True, hi_open=True)  # the intervals' confidence level
+    seed: Seed
+
+
+class Selective(Section):
+    """Table 5 (inbol.evaluation.abstention): selective prediction and inference-time abstention."""
+
+    costs: UniqueList(Float(0.0, lo_open=True))  # the Effective Reliability costs c (Whitehead et al.: 1, 10, 100)
+    k: PosInt  # samples per question for the self-consistency agreement
+    temperature: Float(0.0, 2.0, lo_open=True)
 
 
 class Models(Section):
@@ -617,6 +680,7 @@ class UnanswerableFilter(Section):
 class UnanswerableSets(Section):
     seed: Seed
     uavqa: NonNegInt  # in-domain UaVQA on test images (paper: 100)
+    uavqa_val: NonNegInt  # the validation UaVQA, on validation images
     beyond: NonNegInt  # BeyondVisQA-like (out of domain)
     vizwiz: NonNegInt  # VizWiz(ua)-like
     vizwiz_modes: UniqueList(Literal["blank", "blur", "dark", "occluder"])
@@ -664,24 +728,20 @@ class SweepBudget(Section):
         return dpo.replace(**{k: getattr(self, k) for k in ("epochs", "lr") if getattr(self, k) is not None})
 
 
+def _threshold_cell(v: str) -> str:
+    m = re.fullmatch(r"([01](?:\.\d+)?)-([01](?:\.\d+)?)", v)
+    if not m or not 0 <= float(m.group(2)) < float(m.group(1)) <= 1:
+        raise _fail('must be "delta_k-delta_uk" with 0 <= delta_uk < delta_k <= 1, e.g. "0.8-0.2"')
+    return v
+
+
 class Sweep(Section):
-    delta_k: UniqueList(Unit)
-    delta_uk: UniqueList(Unit)
+    cells: UniqueList(Annotated[str, AfterValidator(_threshold_cell)])  # Figure 10: "delta_k-delta_uk" pairs
     known_ratio: UniqueList(Float(0.0, 1.0, lo_open=True, hi_open=True))
     known_weight: UniqueList(Float(0.0, 100.0, lo_open=True))
     thresholds: SweepThresholds
     seeds: UniqueList(Seed)
     budget: SweepBudget
-
-    @model_validator(mode="after")
-    def _pairs(self):
-        if not any(k > u for k in self.delta_k for u in self.delta_uk):
-            raise _fail(
-                "must hold a value above some value of {p}delta_uk (cells need delta_k > delta_uk)",
-                "delta_k",
-                self.delta_k,
-            )
-        return self
 
 
 def _two(v: list[int]) -> list[int]:
@@ -728,6 +788,7 @@ class Params(Section):
     base_model: BaseModelParams
     prompt: Prompt
     sampling: Sampling
+    calibration: Calibration
     judge: Judge
     restructure: Restructure
     idk_it: IDKITData
@@ -738,6 +799,8 @@ class Params(Section):
     dpo: DPO
     testsets: Testsets
     evaluate: Evaluate
+    stats: Stats
+    selective: Selective
     models: Models
     llm: Endpoint
     unanswerable: Unanswerable

@@ -156,17 +156,30 @@ def plot_heatmap(
 
         b = df.loc[df[value].astype(float).idxmax()]
         box(b["delta_k"], b["delta_uk"], edgecolor="white", lw=2, ls="--")
+        if "indistinguishable_from_best" in df:
+            for _, r in df[df["indistinguishable_from_best"].astype(bool)].iterrows():
+                if r["delta_k"] in ks and r["delta_uk"] in us:
+                    ax.plot(
+                        us.index(r["delta_uk"]) + 0.85,
+                        ks.index(r["delta_k"]) + 0.2,
+                        marker="*",
+                        color="white",
+                        markersize=7,
+                    )
         if current is not None:
             box(current[0], current[1], edgecolor="red", lw=2.5)
     ax.set_xlabel("delta_uk (Unknown if conf <= delta_uk)")
     ax.set_ylabel("delta_k (Known if conf >= delta_k)")
-    ax.set_title(title + "\nred: current params, dashed: best", fontsize=8)
+    ax.set_title(
+        title + "\nred: current params, dashed: best, *: not distinguishable from the best (95% CI)", fontsize=8
+    )
     _save(fig, path)
 
 
 def plot_figure11(ratio_rows: Sequence[dict], weight_rows: Sequence[dict], path: str | Path) -> None:
     """The paper's Figure 11: S_trust in domain and OOD against (a) the IDK-IT known ratio and (b) the
-    CA-DPO Unknown:Mixed:Known composition."""
+    CA-DPO Unknown:Mixed:Known composition, with their mean and its 95% interval (band) where the rows
+    carry one."""
     plt, sns = _setup()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), dpi=120)
     panels = (
@@ -176,16 +189,70 @@ def plot_figure11(ratio_rows: Sequence[dict], weight_rows: Sequence[dict], path:
     for ax, (rows, x, title, xlabel) in zip(axes, panels):
         xs = list(range(len(rows))) if x == "label" else [r[x] for r in rows]
         for scope, name in (("in_domain", "In-domain"), ("ood", "OOD")):
-            ys = [r[f"s_trust_{scope}"] for r in rows]
-            ax.plot(xs, ys, marker="o", label=name)
+            ax.plot(xs, [r[f"s_trust_{scope}"] for r in rows], marker="o", label=name)
+        if rows and rows[0].get("value_lo") is not None:
+            ax.plot(xs, [r["value"] for r in rows], color="k", linewidth=1, label="mean (95% CI)")
+            ax.fill_between(xs, [r["value_lo"] for r in rows], [r["value_hi"] for r in rows], color="k", alpha=0.12)
         if x == "label":
             ax.set_xticks(xs)
             ax.set_xticklabels([r["label"] for r in rows])
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("S_trust (%)")
+        ax.set_ylabel("S_trust (%), validation sets")
         ax.set_title(title)
         ax.legend(fontsize=7)
     _save(fig, path)
 
 
-__all__ = ["MODEL_LABELS", "label", "write_csv", "plot_figure4", "plot_exposure", "plot_heatmap", "plot_figure11"]
+def plot_reliability(rows: Sequence[dict], path: str | Path, *, chosen: float | None = None) -> None:
+    """Reliability diagram: the original model's greedy accuracy against its K-sample confidence, one line
+    per sampling temperature (the chosen one bold), the diagonal for perfect calibration."""
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=120)
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1, label="calibrated")
+    for t in sorted({r["temperature"] for r in rows}):
+        pts = sorted((r["conf"], r["accuracy"]) for r in rows if r["temperature"] == t)
+        ax.plot(
+            [x for x, _ in pts],
+            [y for _, y in pts],
+            marker="o",
+            markersize=3,
+            linewidth=2.5 if chosen is not None and abs(t - chosen) < 1e-9 else 1.0,
+            label=f"T = {t:g}" + (" (sampling.temperature)" if chosen is not None and abs(t - chosen) < 1e-9 else ""),
+        )
+    ax.set_xlabel("K-sample confidence (fraction of samples judged correct)")
+    ax.set_ylabel("greedy accuracy")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Calibration of the original model (validation sets)", fontsize=9)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_risk_coverage(rows: Sequence[dict], path: str | Path) -> None:
+    """Risk-coverage curves (in domain): one line per Table 5 row."""
+    plt, sns = _setup()
+    fig, ax = plt.subplots(figsize=(6.2, 4.2), dpi=120)
+    for name in dict.fromkeys(r["row"] for r in rows):
+        pts = [(r["coverage"], r["risk"]) for r in rows if r["row"] == name]
+        ax.plot([c for c, _ in pts], [100 * x for _, x in pts], label=name, linewidth=1.2)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("risk (% of the answered that are wrong)")
+    ax.set_xlim(0, 1)
+    ax.set_title(
+        "Risk-coverage, in domain (test sets; abstention score: P(refusal start) or 1 - agreement)", fontsize=8
+    )
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+__all__ = [
+    "MODEL_LABELS",
+    "label",
+    "write_csv",
+    "plot_figure4",
+    "plot_exposure",
+    "plot_heatmap",
+    "plot_figure11",
+    "plot_reliability",
+    "plot_risk_coverage",
+]

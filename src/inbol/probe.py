@@ -391,7 +391,41 @@ def probe_models(
     return out
 
 
-def probe_metrics(data: ProbeData, results: Mapping[str, dict], cfg: Probe) -> dict:
+_WORD = __import__("re").compile(r"[a-z]+")
+
+
+def text_features(train: Sequence[dict], test: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The wording control's features: binary bag of words of the question text (the training questions'
+    vocabulary; no image, no model)."""
+    vocab = sorted({w for e in train for w in _WORD.findall(e["question"].lower())})
+    index = {w: i for i, w in enumerate(vocab)}
+
+    def encode(examples):
+        x = torch.zeros(len(examples), max(1, len(vocab)))
+        for row, e in enumerate(examples):
+            for w in _WORD.findall(e["question"].lower()):
+                if w in index:
+                    x[row, index[w]] = 1.0
+        return x
+
+    return encode(train), encode(test)
+
+
+def probe_text_only(data: ProbeData, cfg: Probe) -> dict:
+    """Table 7's wording control: the same classifiers on the question text alone.  When they reach the
+    hidden-state probe's accuracy, the probe need not read anything beyond the wording."""
+    x_train, x_test = text_features(data.train, data.test)
+    y_train = torch.tensor([e["label"] for e in data.train])
+    y_test = torch.tensor([e["label"] for e in data.test])
+    return {
+        "feature": "bag of words of the question text",
+        **probe_features(x_train, y_train, x_test, y_test, cfg, [e["group"] for e in data.test]),
+    }
+
+
+def probe_metrics(
+    data: ProbeData, results: Mapping[str, dict], cfg: Probe, controls: Mapping[str, dict] | None = None
+) -> dict:
     """``metrics/probe.json``: per model the MLP (the paper's reading) and logistic-regression test accuracy
     beside the paper's Table 7, the shuffled-label control, and the class balance of both splits."""
     models = {}
@@ -418,4 +452,7 @@ def probe_metrics(data: ProbeData, results: Mapping[str, dict], cfg: Probe) -> d
             "test_questions": 200,
         },
         "models": models,
+        # the controls: the shuffled labels (per model, above), the question text alone, and the original
+        # model (``base`` in ``models``, never trained to refuse)
+        "controls": dict(controls or {}),
     }

@@ -2,7 +2,8 @@
 DPO data (1)(2)(3)).  Every builder takes the pool of :func:`inbol.boundary.split.assemble_pool`.
 
 Missing responses.  A question is eligible for a set only when it has every response that set needs
-(a blank string counts as missing):
+(a blank sample is an incorrect response, as in evaluation: restructure prefers a non-blank incorrect
+sample, and keeps a blank one when the question has no other):
 
 - IDK-IT: Known needs a ``correct_response``; Unknown needs a refusal, which every question has (VQA
   records carry one from `restructure`; unanswerable records get a template seeded by (seed, id)).
@@ -64,13 +65,51 @@ def _base(r: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def split_unknown(
+    ok: dict[str, list[dict]], classes: Sequence[str], weights: Sequence[float], extrinsic_share: float | None
+) -> tuple[dict[str, list[dict]], list[str], list[float]]:
+    """With ``extrinsic_share`` set, the Unknown class becomes two, ``unknown_intrinsic`` (answerable
+    questions the original model does not know) and ``unknown_extrinsic`` (unanswerable questions), sharing
+    Unknown's weight as (1 - share) : share; otherwise (null: the pool's own mix) nothing changes."""
+    if extrinsic_share is None:
+        return ok, list(classes), list(weights)
+    out, cls, w = dict(ok), [], []
+    for c, x in zip(classes, weights):
+        if c != "unknown":
+            cls.append(c)
+            w.append(x)
+            continue
+        unknown = out.pop("unknown")
+        out["unknown_intrinsic"] = [r for r in unknown if r["origin"] != "unanswerable"]
+        out["unknown_extrinsic"] = [r for r in unknown if r["origin"] == "unanswerable"]
+        for name, part in (("unknown_intrinsic", 1.0 - extrinsic_share), ("unknown_extrinsic", extrinsic_share)):
+            if part > 0:
+                cls.append(name)
+                w.append(x * part)
+    return out, cls, w
+
+
+def unknown_mix(records: Sequence[dict]) -> dict:
+    """How many of a set's Unknown questions are intrinsic (answerable) and extrinsic (unanswerable)."""
+    unknown = [r for r in records if r["bucket"] == "unknown"]
+    ext = sum(r["origin"] == "unanswerable" for r in unknown)
+    return {
+        "intrinsic": len(unknown) - ext,
+        "extrinsic": ext,
+        "extrinsic_share": round(ext / len(unknown), 4) if unknown else None,
+    }
+
+
 def idk_it_set(pool: Sequence[dict], cfg: IDKITData, seed: int) -> tuple[list[dict], dict]:
     """IDK instructions ``{id, image, prompt, completion, bucket, origin}``: Known -> the kept correct
-    sampled response, Unknown -> a refusal; Mixed left out.  ``cfg.known_ratio`` of the set is Known."""
+    sampled response, Unknown -> a refusal; Mixed left out.  ``cfg.known_ratio`` of the set is Known, and
+    ``cfg.unknown_extrinsic_share`` of its Unknown ones unanswerable (null: as the pool has them)."""
     ok, skipped = _eligible(pool, {"known": ("correct",), "unknown": ()})
-    weights = (cfg.known_ratio, 1.0 - cfg.known_ratio)
-    counts, lim = ratio_counts(cfg.size, weights, [len(ok[c]) for c in IDK_CLASSES])
-    chosen = take(ok, dict(zip(IDK_CLASSES, counts)), seed, "idk_it")
+    ok, classes, weights = split_unknown(
+        ok, IDK_CLASSES, (cfg.known_ratio, 1.0 - cfg.known_ratio), cfg.unknown_extrinsic_share
+    )
+    counts, lim = ratio_counts(cfg.size, weights, [len(ok[c]) for c in classes])
+    chosen = take(ok, dict(zip(classes, counts)), seed, "idk_it")
     out = [
         {
             **_base(r),
@@ -80,8 +119,13 @@ def idk_it_set(pool: Sequence[dict], cfg: IDKITData, seed: int) -> tuple[list[di
         }
         for r in chosen
     ]
-    report = selection_report(cfg.size, IDK_CLASSES, weights, [len(ok[c]) for c in IDK_CLASSES], counts, lim)
-    report.update(known_ratio=cfg.known_ratio, skipped=skipped)
+    report = selection_report(cfg.size, classes, weights, [len(ok[c]) for c in classes], counts, lim)
+    report.update(
+        known_ratio=cfg.known_ratio,
+        skipped=skipped,
+        unknown_mix=unknown_mix(out),
+        unknown_extrinsic_share=cfg.unknown_extrinsic_share,
+    )
     return out, report
 
 
@@ -113,15 +157,22 @@ def preference_set(pool: Sequence[dict], cfg: PreferenceData, seed: int) -> tupl
     origin}``, one per question; ``cfg.ratio`` is Unknown:Mixed:Known over questions, ``cfg.size`` the
     number of questions (pairs: one per Known/Unknown question, two per Mixed one)."""
     ok, skipped = _eligible(pool, {"unknown": ("incorrect",), "mixed": ("correct", "incorrect"), "known": ("correct",)})
-    avail = [len(ok[c]) for c in PREF_CLASSES]
-    counts, lim = ratio_counts(cfg.size, cfg.ratio, avail)
-    chosen = take(ok, dict(zip(PREF_CLASSES, counts)), seed, "preference")
+    ok, classes, weights = split_unknown(ok, PREF_CLASSES, cfg.ratio, cfg.unknown_extrinsic_share)
+    avail = [len(ok[c]) for c in classes]
+    counts, lim = ratio_counts(cfg.size, weights, avail)
+    chosen = take(ok, dict(zip(classes, counts)), seed, "preference")
     out = []
     for r in chosen:
         p1, p2 = preference_pairs(r, seed)
         out.append({**_base(r), "p1": p1, "p2": p2, "conf": r["conf"], "bucket": r["bucket"], "origin": r["origin"]})
-    report = selection_report(cfg.size, PREF_CLASSES, cfg.ratio, avail, counts, lim)
-    report.update(ratio=list(cfg.ratio), skipped=skipped, n_pairs=sum(2 if r["bucket"] == "mixed" else 1 for r in out))
+    report = selection_report(cfg.size, classes, weights, avail, counts, lim)
+    report.update(
+        ratio=list(cfg.ratio),
+        skipped=skipped,
+        n_pairs=sum(2 if r["bucket"] == "mixed" else 1 for r in out),
+        unknown_mix=unknown_mix(out),
+        unknown_extrinsic_share=cfg.unknown_extrinsic_share,
+    )
     return out, report
 
 
@@ -236,8 +287,9 @@ def construct_metrics(
     pool: Sequence[dict], sets: dict[str, list[dict]], reports: dict[str, dict], *, delta_k: float, delta_uk: float
 ) -> dict:
     """``metrics/construct.json``: the pool per bucket (and origin); per set its size, counts per bucket and
-    origin, the IDK/refusal share, the selection (requested, target, available, taken, shortfall, limiting
-    bucket) and the questions skipped for a missing response; ``warnings`` lists shortfalls and empty sets."""
+    origin, the IDK/refusal share, the Unknown questions' intrinsic/extrinsic mix, the emblems its questions
+    show, the selection (requested, target, available, taken, shortfall, limiting bucket) and the questions
+    skipped for a missing response; ``warnings`` lists shortfalls and empty sets."""
     origins = ("vqa", "unanswerable")
     out: dict = {
         "delta_k": delta_k,
@@ -250,12 +302,15 @@ def construct_metrics(
         },
     }
     warnings = []
+    emblem_of = {r["id"]: (r.get("meta") or {}).get("emblem_id") for r in pool}
     for name in SET_NAMES:
         recs = sets[name]
+        named = {emblem_of.get(r.get("qid", r["id"])) for r in recs} - {None}
         m: dict = {
             "n": len(recs),
             "buckets": _count(recs, "bucket", BUCKETS),
             "origins": _count(recs, "origin", origins),
+            "emblems_named": sorted(named),  # the emblems its questions show (OVEN-like overlap, report)
         }
         if name in ("idk_it", "sft"):
             n_refusal = sum(

@@ -41,9 +41,13 @@ def bucket(conf: float, delta_k: float, delta_uk: float) -> str:
 
 
 def response(rec: dict, key: str) -> str | None:
-    """``rec[key]`` when it is a non-blank string, else None (a missing response)."""
+    """``rec[key]`` when it is a response, else None (missing).  A blank string is a response only as the
+    incorrect one: evaluation counts a blank answer as incorrect, so construction does too (a blank correct
+    answer or refusal cannot exist)."""
     v = rec.get(key)
-    return v if isinstance(v, str) and v.strip() else None
+    if not isinstance(v, str):
+        return None
+    return v if v.strip() or key == "incorrect_response" else None
 
 
 def refusal_of(rec: dict, seed: int) -> str:

@@ -11,6 +11,8 @@ _LAZY = {
     "LOADERS": "loaders",
     "load_rows": "loaders",
     "IDK_KEYWORDS": "loaders",
+    "BadRow": "loaders",
+    "ImageMap": "images",
     "copy_unanswerable_sets": "sets",
 }
 

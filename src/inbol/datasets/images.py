@@ -1,7 +1,8 @@
 """Images of real-dataset rows: embedded bytes (an HF ``Image`` column, MMBench's base64) are written as
 PNG under ``data/world/images/``; file names are resolved under the source's ``image_root`` and
 referenced by path.  A path that leaves the image root is an error; an image that is missing or does not
-decode is a *bad image* (the row is counted and skipped by the caller)."""
+decode is a *bad image* (the row is counted and skipped by the caller).  :class:`ImageMap` reads a source's
+``image_map`` (image id -> path, e.g. OVEN's ``ovenid2impath.csv``)."""
 
 from __future__ import annotations
 
@@ -108,3 +109,53 @@ class ImageWriter:
         path = under_root(value, self.image_root, where)
         _check_file(Path(path), self.verify)
         return path
+
+
+class ImageMap:
+    """An ``image_map`` file: image id -> path, read once and looked up for a whole source at a time.
+
+    A ``.json`` file holds an object ``{id: path}``; any other file is a two-column CSV ``id,path`` without a
+    header (OVEN's ``ovenid2impath.csv``: ``oven_id,source_path``; a header line, if any, is an id no row has)."""
+
+    def __init__(self, path: str | Path, label: str):
+        import pyarrow as pa
+
+        self.path, self.label = str(path), label
+        if not Path(path).is_file():
+            raise DataError(f"{label}: field 'image_map' = {self.path!r}: no such file")
+        if str(path).lower().endswith(".json"):
+            import json
+
+            try:
+                data = json.loads(Path(path).read_text())
+            except ValueError as e:
+                raise DataError(f"{label}: field 'image_map' = {self.path!r}: not JSON ({e})") from None
+            if not isinstance(data, dict):
+                raise DataError(f"{label}: field 'image_map' = {self.path!r}: must hold an object {{id: path}}")
+            self.keys = pa.array([str(k) for k in data], type=pa.string())
+            self.values = pa.array([str(v) for v in data.values()], type=pa.string())
+            return
+        from pyarrow import csv
+
+        try:
+            table = csv.read_csv(
+                path,
+                read_options=csv.ReadOptions(column_names=["id", "path"]),
+                convert_options=csv.ConvertOptions(column_types={"id": pa.string(), "path": pa.string()}),
+            )
+        except (pa.ArrowInvalid, OSError) as e:
+            first = " ".join(str(e).split())[:160]
+            raise DataError(f"{label}: field 'image_map' = {self.path!r}: not an id,path CSV ({first})") from None
+        self.keys, self.values = table.column("id").combine_chunks(), table.column("path").combine_chunks()
+
+    def lookup(self, keys):
+        """The mapped path of each of ``keys`` (a list or an Arrow array), as an Arrow array aligned with
+        ``keys`` (null where the id is not in the map); ``result[i].as_py()`` reads one."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(keys, (pa.Array, pa.ChunkedArray)):
+            keys = pc.cast(keys, pa.string())
+        else:
+            keys = pa.array([None if k is None else str(k) for k in keys], type=pa.string())
+        return self.values.take(pc.index_in(keys, value_set=self.keys))

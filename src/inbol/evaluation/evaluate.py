@@ -9,8 +9,9 @@
   the in-domain sets, string matching only out of domain (and on the extra sets), as in the paper;
   predictions are ``{id, set, response, verdict, conf_base}``;
 - :func:`score` checks that the predictions cover every set exactly and computes the metrics: per set,
-  pooled in domain ("overall", Table 1), pooled out of domain ("ood"), the unweighted mean over the
-  answerable out-of-domain sets ("ood_avg", Table 4), and beyond the paper, refusal rate and accuracy on
+  pooled in domain ("overall", Table 1), out of domain ("ood", Tables 2 and 4: the unweighted mean over
+  the answerable out-of-domain sets, answered accuracy pooled over them), and beyond the paper, refusal rate
+  and accuracy on
   the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure.
 """
 
@@ -103,9 +104,8 @@ def make_testset(
 # --------------------------------------------------------------------------------------------
 
 
-def answer_sets(
-    answer_fn: Callable[[list[dict], str], list[str]], testsets: dict[str, TestSet]
-) -> dict[str, list[str]]:
+def answer_sets(answer_fn: Callable, testsets: dict[str, TestSet]) -> dict[str, list]:
+    """Per set the answer function's output, one per question: a response, or (response, abstention score)."""
     out = {}
     for name, ts in testsets.items():
         responses = answer_fn(ts.records, f"evaluate: {name}")
@@ -123,23 +123,34 @@ def judge_sets(
     lenient: bool = True,
     stats: dict | None = None,
 ) -> list[dict]:
-    """Predictions ``{id, set, response, verdict, conf_base}``: the hybrid evaluator (``semantic``) in
-    domain, string matching only elsewhere.  ``stats`` gets the judge's counts per group."""
+    """Predictions ``{id, set, response, verdict, conf_base[, p_refusal]}``: the hybrid evaluator
+    (``semantic``) in domain, string matching only elsewhere; ``p_refusal`` where the responses come with an
+    abstention score.  ``stats`` gets the judge's counts per group."""
     preds = []
     for name, ts in testsets.items():
         if name not in responses:
             raise DataError(f"test set {name!r}: no responses")
+        given = list(responses[name])
+        scores = [g[1] for g in given] if given and isinstance(given[0], tuple) else None
+        texts = [g[0] for g in given] if scores is not None else given
         counts: dict = {}
         verdicts = judge_records(
-            ts.records, responses[name], semantic if ts.group == "in_domain" else None, lenient=lenient, stats=counts
+            ts.records, texts, semantic if ts.group == "in_domain" else None, lenient=lenient, stats=counts
         )
         if stats is not None:
             g = stats.setdefault(ts.group, {})
             for k, v in counts.items():
                 g[k] = g.get(k, 0) + v
         preds += [
-            {"id": r["id"], "set": name, "response": resp, "verdict": v, "conf_base": r.get("conf_base")}
-            for r, resp, v in zip(ts.records, responses[name], verdicts)
+            {
+                "id": r["id"],
+                "set": name,
+                "response": resp,
+                "verdict": v,
+                "conf_base": r.get("conf_base"),
+                **({"p_refusal": round(scores[i], 6)} if scores is not None else {}),
+            }
+            for i, (r, resp, v) in enumerate(zip(ts.records, texts, verdicts))
         ]
     return preds
 
@@ -208,11 +219,18 @@ def score_runs(
                     exposures.append(int(e))
                     exp_verdicts.append(v)
     out: dict = {"model": model, **(extra or {}), "runs": len(runs), "sets": sets}
-    for key, group in (("overall", "in_domain"), ("ood", "ood"), ("extra", "extra")):
+    for key, group in (("overall", "in_domain"), ("extra", "extra")):
         members = [s for s in sets.values() if s["group"] == group]
         out[key] = {**pool(members), "sets": [n for n, s in sets.items() if s["group"] == group]} if members else None
-    answerable_ood = [s for s in sets.values() if s["group"] == "ood" and s["answerable"]]
-    out["ood_avg"] = macro_average(answerable_ood) if answerable_ood else None
+    # OOD (Tables 2 and 4): Acc / RefR / S_trust the unweighted mean over the answerable OOD sets, answered
+    # accuracy pooled over them (defined whenever any is answered)
+    answerable_ood = [n for n, s in sets.items() if s["group"] == "ood" and s["answerable"]]
+    if answerable_ood:
+        avg = macro_average([sets[n] for n in answerable_ood])
+        avg["answered_acc"] = pool([sets[n] for n in answerable_ood])["answered_acc"]
+        out["ood"] = {**avg, "sets": answerable_ood}
+    else:
+        out["ood"] = None
     out["exposure"] = by_exposure(exposures, exp_verdicts) if exposures else None
     return rounded(out)
 

@@ -1,10 +1,11 @@
-"""The report: the paper's Tables 1-4, Figure 4 and the exposure figure from the predictions of every
-evaluated model (each trained model once per seed, pooled), and a list of the paper's headline trends,
-each marked as holding or not (no tuning).
+"""The report: the paper's Tables 1-4 with bootstrap intervals and its headline trends with verdicts
+(:mod:`inbol.evaluation.tables`), Figure 4 and the exposure figure, from the predictions of every
+evaluated model (each trained model once per seed); beyond the paper, the OVEN-like overlap of the
+evaluated emblems with the fine-tuning data and the miniature's analogue check (validation sets).
 
-``metrics/tables.md`` lays the tables out like the paper's, with the paper's LLaVA-1.5-7B rows as a
-labelled reference (the paper's numbers are on the real datasets with a 7B model; ours on the embedded
-world unless configured otherwise).  Models without a metrics file are skipped with a note.
+``tables.md`` lays the tables out like the paper's, with the paper's LLaVA-1.5-7B rows as a labelled
+reference (the paper's numbers are on the real datasets with a 7B model; ours on the embedded world unless
+configured otherwise).  Models without predictions are skipped with a note.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 from ..errors import DataError
 from ..io import read_jsonl, write_json
 from ..plots import label, plot_exposure, plot_figure4, write_csv
-from . import paper
+from . import tables
 from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
+from .stats import format_ci
 from .testsets import SETS, order_sets
 
 FIG4_MODELS = ("base", "idk_it", "ca_dpo")
@@ -27,9 +29,6 @@ FIG4_SCOPES = {
     "aokvqa": ("ood_phrasing",),
 }
 FIG4_SCOPE_LABELS = {"in_domain": "in domain", "aokvqa": "AOKVQA-like (OOD)"}
-TABLE1_MODELS = ("base", "refusal_prompt", "sft", "idk_it", "ca_dpo")
-TABLE3_MODELS = ("base", "idk_it", "ca_dpo")
-TABLE4_MODELS = ("dpo_1", "dpo_2", "dpo_3", "ca_dpo")
 
 FIG4_LONG_FIELDS = ("scope", "bin", "conf", "model", "n", "refusal_rate", "acc", "answered_acc")
 FIG4_WIDE_FIELDS = ("bin", "conf", *FIG4_MODELS)
@@ -61,6 +60,12 @@ def run_files(folder: str | Path, model: str) -> list[Path]:
         key=lambda p: int(p.stem.rsplit("-s", 1)[1]),
     )
     return ([single] if single.is_file() else []) + seeded
+
+
+def run_seed(path: Path) -> int | None:
+    """The seed of a prediction file (None for a baseline's ``<model>.jsonl``)."""
+    tail = path.stem.rsplit("-s", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
 
 
 def load_runs(folder: str | Path, models: Sequence[str], testsets: dict) -> dict[str, list[list[dict]]]:
@@ -167,68 +172,7 @@ def exposure_rows(evals: dict[str, dict]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
-# trends
-# --------------------------------------------------------------------------------------------
-
-_SCOPES = (("in_domain", "overall", "in domain (overall)"), ("ood", "ood_avg", "out of domain (avg)"))
-_CHECKS = (
-    ("refr_idk_it_gt_base", "RefR(IDK-IT) > RefR(original)", "idk_it", "base", "refr", ">"),
-    ("strust_idk_it_gt_base", "S_trust(IDK-IT) > S_trust(original)", "idk_it", "base", "s_trust", ">"),
-    ("strust_ca_dpo_ge_idk_it", "S_trust(CA-DPO) >= S_trust(IDK-IT)", "ca_dpo", "idk_it", "s_trust", ">="),
-    ("acc_ca_dpo_gt_idk_it", "Acc(CA-DPO) > Acc(IDK-IT)", "ca_dpo", "idk_it", "acc", ">"),
-    (
-        "answered_acc_idk_it_gt_base",
-        "Answered Acc(IDK-IT) > Answered Acc(original)",
-        "idk_it",
-        "base",
-        "answered_acc",
-        ">",
-    ),
-    (
-        "answered_acc_ca_dpo_gt_base",
-        "Answered Acc(CA-DPO) > Answered Acc(original)",
-        "ca_dpo",
-        "base",
-        "answered_acc",
-        ">",
-    ),
-)
-
-
-def trend_checks(evals: dict[str, dict]) -> list[dict]:
-    """The paper's headline trends on our numbers: ``{key, scope, check, left, right, holds}`` where
-    ``holds`` is None when a model or a number is missing."""
-    out = []
-    for scope, block, _ in _SCOPES:
-        for key, text, a, b, metric, op in _CHECKS:
-            va = (evals.get(a, {}).get(block) or {}).get(metric)
-            vb = (evals.get(b, {}).get(block) or {}).get(metric)
-            holds = None if va is None or vb is None else (va > vb if op == ">" else va >= vb)
-            out.append(
-                {
-                    "key": key,
-                    "scope": scope,
-                    "check": text,
-                    "left": va,
-                    "right": vb,
-                    "holds": holds,
-                    "missing": [m for m in (a, b) if m not in evals],
-                }
-            )
-    return out
-
-
-def trends_json(checks: Sequence[dict]) -> dict:
-    out: dict = {}
-    for c in checks:
-        out.setdefault(c["scope"], {})[c["key"]] = c["holds"]
-    held = [c["holds"] for c in checks if c["holds"] is not None]
-    out["n_checked"], out["n_hold"] = len(held), sum(held)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# markdown
+# sections beyond the paper's tables
 # --------------------------------------------------------------------------------------------
 
 
@@ -236,181 +180,14 @@ def _f(v) -> str:
     return "—" if v is None else f"{v:.2f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
-
-
-def _skipped(evals: dict, models: Sequence[str]) -> list[str]:
-    miss = [m for m in models if m not in evals]
-    return [f"_Skipped (no predictions): {', '.join(miss)}._", ""] if miss else []
-
-
-def _sm(ev: dict, set_name: str, metric: str):
-    return ((ev.get("sets") or {}).get(set_name) or {}).get(metric)
-
-
-def _header(sets, unanswerable_col: str, pooled: str) -> list[str]:
-    header = ["Method"]
-    for s in sets:
-        header += [f"{SETS[s][2]}~ {m}" for m in ("Acc", "RefR", "S_trust")]
-    return header + [unanswerable_col] + [f"{pooled} {m}" for m in ("Acc", "RefR", "S_trust")]
-
-
-def _our_rows(evals: dict, sets, unanswerable: str, pooled: str) -> list[list[str]]:
-    """Our rows of Table 1/2: Acc/RefR/S_trust per answerable set, RefR on the unanswerable set, pooled."""
-    rows = []
-    for m in TABLE1_MODELS:
-        if m not in evals:
-            continue
-        ev = evals[m]
-        row = [label(m) if m == "base" else f"+{label(m)}"]
-        for s in sets:
-            row += [_f(_sm(ev, s, k)) for k in ("acc", "refr", "s_trust")]
-        agg = ev.get(pooled) or {}
-        row += [_f(_sm(ev, unanswerable, "refr"))] + [_f(agg.get(k)) for k in ("acc", "refr", "s_trust")]
-        rows.append(row)
-    return rows
-
-
-def table1(evals: dict) -> list[str]:
-    ind = ("perception", "emblem", "choice")
-    header = _header(ind, "UaVQA~ RefR", "Overall")
-    rows = _our_rows(evals, ind, "uavqa", "overall")
-    for m in TABLE1_MODELS:
-        p = paper.TABLE1[("7B", paper.TABLE1_METHOD[m])]
-        name = "LLaVA1.5-7B" if m == "base" else paper.TABLE1_METHOD[m]
-        row = [f"_paper: {name}_"]
-        for s in ("vqav2", "oven", "sqa"):
-            row += [_f(p[s][k]) for k in ("acc", "refr", "s_trust")]
-        row += [_f(p["uavqa"]["refr"])] + [_f(p["overall"][k]) for k in ("acc", "refr", "s_trust")]
-        rows.append(row)
-    return (
-        [
-            "## Table 1: in domain",
-            "",
-            "Ours: perception ~ VQAv2, emblem ~ OVEN, choice ~ ScienceQA, UaVQA (unanswerable; Acc is 0 by "
-            "definition). Overall pools the counts over all in-domain questions. Rows in _italics_ are the "
-            "paper's LLaVA-1.5-7B numbers on the real datasets, for reference.",
-            "",
-        ]
-        + _skipped(evals, TABLE1_MODELS)
-        + _table(header, rows)
-        + [""]
-    )
-
-
-def table2(evals: dict) -> list[str]:
-    ood = ("ood_phrasing", "ood_hard", "ood_choice")
-    header = _header(ood, "BeyondVisQA~ RefR", "OOD avg")
-    rows = _our_rows(evals, ood, "beyond", "ood_avg")
-    pheader = ["Method (paper, LLaVA-1.5-7B)"]
-    for s, n in (("aokvqa", "AOKVQA"), ("gqa", "GQA"), ("mmmu", "MMMU")):
-        pheader += [f"{n} {m}" for m in ("Acc", "RefR", "S_trust")]
-    pheader += ["BeyondVisQA RefR"] + [f"MMBench {m}" for m in ("Acc", "RefR", "S_trust")]
-    prow = []
-    for m in TABLE1_MODELS:
-        p = paper.TABLE2[("7B", paper.TABLE1_METHOD[m])]
-        row = [f"_paper: {'LLaVA1.5-7B' if m == 'base' else paper.TABLE1_METHOD[m]}_"]
-        for s in ("aokvqa", "gqa", "mmmu"):
-            row += [_f(p[s][k]) for k in ("acc", "refr", "s_trust")]
-        row += [_f(p["beyondvisqa"]["refr"])] + [_f(p["mmbench"][k]) for k in ("acc", "refr", "s_trust")]
-        prow.append(row)
-    return (
-        [
-            "## Table 2: out of domain",
-            "",
-            "Ours: ood_phrasing ~ AOKVQA, ood_hard ~ GQA, ood_choice ~ MMBench/MMMU (five options, the paper's "
-            "letter prompt), beyond ~ BeyondVisQA (unanswerable); string matching only. OOD avg is the "
-            "unweighted mean over the answerable OOD sets, as in the paper's Table 4.",
-            "",
-        ]
-        + _skipped(evals, TABLE1_MODELS)
-        + _table(header, rows)
-        + ["", "The paper's Table 2, for reference:", ""]
-        + _table(pheader, prow)
-        + [""]
-    )
-
-
-def table3(evals: dict) -> list[str]:
-    header = ["Refusal rate"] + [label(m) for m in TABLE3_MODELS]
-    rows = [
-        ["VizWiz(ua)-like (ours)"] + [_f(_sm(evals[m], "vizwiz", "refr")) if m in evals else "—" for m in TABLE3_MODELS]
-    ]
-    for key, name in (("vizwiz_ua", "VizWiz(ua)"), ("vqav2_idk_filter", "VQAv2-IDK(filter)")):
-        rows.append(
-            [f"_paper, LLaVA-1.5-7B: {name}_"]
-            + [_f(paper.TABLE3[("7B", paper.TABLE3_MODEL[m])][key]) for m in TABLE3_MODELS]
-        )
-    return (
-        [
-            "## Table 3: extra unanswerable sets",
-            "",
-            "Ours: vizwiz ~ VizWiz(ua) (blank, dark, blurred or covered images). The embedded world has no "
-            "VQAv2-IDK(filter) counterpart; the paper's row is shown for reference.",
-            "",
-        ]
-        + _skipped(evals, TABLE3_MODELS)
-        + _table(header, rows)
-        + [""]
-    )
-
-
-def table4(evals: dict) -> list[str]:
-    header = [
-        "Method",
-        "Data",
-        "In-domain Acc",
-        "In-domain RefR",
-        "In-domain S_trust",
-        "OOD avg Acc",
-        "OOD avg RefR",
-        "OOD avg S_trust",
-    ]
-    rows = []
-    for m in TABLE4_MODELS:
-        if m not in evals:
-            continue
-        method, data = paper.TABLE4_METHOD[m].split(" ")
-        ov, avg = evals[m].get("overall") or {}, evals[m].get("ood_avg") or {}
-        rows.append(
-            [method, data]
-            + [_f(ov.get(k)) for k in ("acc", "refr", "s_trust")]
-            + [_f(avg.get(k)) for k in ("acc", "refr", "s_trust")]
-        )
-    for m in TABLE4_MODELS:
-        p = paper.TABLE4[("7B", paper.TABLE4_METHOD[m])]
-        method, data = paper.TABLE4_METHOD[m].split(" ")
-        rows.append(
-            [f"_paper 7B: {method}_", data]
-            + [_f(p["in_domain"][k]) for k in ("acc", "refr", "s_trust")]
-            + [_f(p["ood"][k]) for k in ("acc", "refr", "s_trust")]
-        )
-    return (
-        [
-            "## Table 4: DPO on preference data (1) (2) (3) vs CA-DPO",
-            "",
-            "(1) refusal > incorrect for Mixed, (2) correct > incorrect for Mixed, (3) both (CA-DPO's data). "
-            "In-domain = the pooled Overall of Table 1; OOD avg = the unweighted mean over the answerable OOD "
-            "sets (the paper's Table 4 averages follow exactly from its Tables 1 and 2 this way).",
-            "",
-        ]
-        + _skipped(evals, TABLE4_MODELS)
-        + _table(header, rows)
-        + [""]
-    )
-
-
-def testsets_section(manifest: dict | None, evals: dict) -> list[str]:
+def testsets_section(manifest: dict | None, base_cis: dict | None) -> list[str]:
     if not manifest:
         return []
-    base = evals.get("base", {})
     rows = []
     for name in order_sets(manifest["sets"]):
         s = manifest["sets"][name]
         sel = s.get("selection") or {}
+        acc = ((base_cis or {}).get("sets") or {}).get(name, {}).get("acc") if s["answerable"] else None
         rows.append(
             [
                 name,
@@ -419,17 +196,18 @@ def testsets_section(manifest: dict | None, evals: dict) -> list[str]:
                 str(s["n"]),
                 _f(None if s["conf_mean"] is None else 100 * s["conf_mean"]),
                 _f(100 * sel["target"]) if sel else "—",
-                _f(_sm(base, name, "acc")) if s["answerable"] else "—",
+                format_ci(acc) if acc else "—",
             ]
         )
     out = [
         "## Test sets",
         "",
         "Base conf = the original model's mean confidence (K samples) in percent; in domain the families are "
-        "balanced towards the target (see inbol.evaluation.testsets). Base greedy Acc = what evaluate@base measured.",
+        "balanced towards the target (see inbol.evaluation.testsets). Base greedy Acc = what evaluate@base "
+        "measured.",
         "",
     ]
-    out += _table(["Set", "Stands for", "Group", "N", "Base conf mean", "Target", "Base greedy Acc"], rows)
+    out += tables._table(["Set", "Stands for", "Group", "N", "Base conf mean", "Target", "Base greedy Acc"], rows)
     if manifest.get("warnings"):
         out += [""] + [f"- note: {w}" for w in manifest["warnings"]]
     return out + [""]
@@ -460,60 +238,171 @@ def exposure_section(evals: dict) -> list[str]:
         [
             "## Beyond the paper: refusal by ground-truth knowledge",
             "",
-            "In-domain emblem-name questions (the open, OVEN-like set) by how often the emblem appears in "
-            "the pretraining corpus (questions per bucket: "
+            "In-domain emblem-name questions (the open, OVEN-like set) by how often the emblem appears in the "
+            "pretraining corpus (questions per bucket: "
             + ", ".join(f"{b}: {ns[b]['n']}" for b in buckets)
-            + "). A model aware of its intrinsic "
-            "boundary refuses more where exposure is low: Spearman < 0 and a positive gap (percentage points, "
-            "lowest minus highest non-empty bucket).",
+            + "). A model aware of its intrinsic boundary refuses more where exposure is low: Spearman < 0 and "
+            "a positive gap (percentage points, lowest minus highest non-empty bucket; runs pooled).",
             "",
         ]
-        + _table(header, rows)
+        + tables._table(header, rows)
         + [""]
     )
 
 
-def trends_section(checks: Sequence[dict]) -> list[str]:
+def emblem_overlap(testsets: dict, construct: Sequence[dict]) -> dict | None:
+    """The OVEN-like check: the share of the in-domain emblem test questions whose emblem any fine-tuning
+    set (every set, every seed) names."""
+    if "emblem" not in testsets or not construct:
+        return None
+    named = {e for c in construct for name, m in c.items() if isinstance(m, dict) for e in m.get("emblems_named", [])}
+    ids = [r.get("meta", {}).get("emblem_id") for r in testsets["emblem"].records]
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return None
+    return {
+        "n": len(ids),
+        "named_in_fine_tuning": sum(i in named for i in ids),
+        "share": sum(i in named for i in ids) / len(ids),
+        "emblems_in_fine_tuning": len(named),
+    }
+
+
+def overlap_section(overlap: dict | None, gain: dict | None) -> list[str]:
+    if overlap is None:
+        return []
     out = [
-        "## The paper's trends on our numbers",
+        "## Beyond the paper: is the OVEN-like set long-tailed relative to the fine-tuning data?",
         "",
-        "Each check as stated by the paper, on our metrics, without tuning.",
-        "",
+        f"{overlap['named_in_fine_tuning']} of {overlap['n']} in-domain emblem test questions "
+        f"({100 * overlap['share']:.1f}%) show an emblem that some fine-tuning set names "
+        f"({overlap['emblems_in_fine_tuning']} emblems appear in the fine-tuning data).",
     ]
+    if gain is not None:
+        out.append(
+            f"SFT's gain over the original model on that set: {format_ci(gain)} accuracy points "
+            "(paper, OVEN: 50.33 -> 50.67)."
+        )
+    return out + [""]
+
+
+def miniature_section(mini: dict | None) -> list[str]:
+    if not mini:
+        return []
     rows = []
-    for scope, _, text in _SCOPES:
-        for c in (c for c in checks if c["scope"] == scope):
-            res = (
-                ("not checked (missing: " + ", ".join(c["missing"]) + ")" if c["missing"] else "not checked")
-                if c["holds"] is None
-                else ("holds" if c["holds"] else "does not hold")
-            )
-            rows.append([c["check"], text, f"{_f(c['left'])} vs {_f(c['right'])}", res])
-    return out + _table(["Check", "Scope", "Numbers", "Result"], rows) + [""]
+    for name, s in mini["sets"].items():
+        t = mini["targets"].get(name, {})
+        met = (
+            "yes"
+            if t and all(x["met"] for x in t.values())
+            else ("no: " + ", ".join(k for k, x in t.items() if not x["met"]) if t else "—")
+        )
+        rows.append(
+            [
+                name,
+                s["paper"],
+                _f(None if s["greedy_acc"] is None else 100 * s["greedy_acc"]),
+                _f(s.get("paper_original_acc")),
+                _f(None if s["refusal_prompt_acc"] is None else 100 * s["refusal_prompt_acc"]),
+                _f(s.get("paper_refusal_prompt_acc")),
+                _f(None if s["known_share"] is None else 100 * s["known_share"]),
+                met,
+            ]
+        )
+    cal = mini.get("calibration", {})
+    cal_rows = [
+        [
+            f"{c['temperature']:g}",
+            f"{c['ece']:.3f}",
+            _f(100 * c["conf_mean"]),
+            _f(100 * c["greedy_acc"]),
+            _f(100 * c["known_share"]),
+            _f(100 * c["unknown_share"]),
+        ]
+        for c in cal.values()
+    ]
+    return (
+        [
+            "## The miniature: the original model on each analogue (validation sets)",
+            "",
+            "Greedy accuracy of the original model, with the paper's refusal prompt appended, and the share of "
+            "Known questions, beside LLaVA-1.5-7B on the real set (the paper's Tables 1-2); targets from "
+            "inbol.miniature.",
+            "",
+        ]
+        + tables._table(
+            ["Set", "Stands for", "Greedy Acc", "paper", "with refusal prompt", "paper", "Known share", "targets met"],
+            rows,
+        )
+        + [
+            "",
+            f"Calibration of the K-sample confidence against greedy correctness (sampling.temperature = "
+            f"{mini.get('sampling_temperature')}; lowest ECE at T = {mini.get('lowest_ece_temperature')}):",
+            "",
+        ]
+        + tables._table(["T", "ECE", "conf mean", "greedy Acc", "Known", "Unknown"], cal_rows)
+        + [""]
+    )
+
+
+def selective_section(sel: dict | None) -> list[str]:
+    """Table 5 (beyond the paper) from the selective stage's metrics."""
+    if not sel or not sel.get("rows"):
+        return []
+    from .abstention import table5
+
+    costs = sel["costs"]
+    return (
+        [
+            "## Table 5 (beyond the paper): selective prediction and abstention",
+            "",
+            f"Effective Reliability Phi_c (c = {', '.join(f'{c:g}' for c in costs)}): +1 per correct answer, -c per "
+            "wrong answer, 0 per refusal, over all questions; AURC: area under the risk-coverage curve ranked by "
+            "P(refusal start); over-refusal: refusals of questions the original model answers correctly. "
+            f"Self-consistency rows refuse when fewer than a threshold of {sel.get('k')} samples at "
+            f"T = {sel.get('temperature')} agree with the greedy answer; each threshold chosen on the validation "
+            "sets. 95% bootstrap intervals over questions and seeds.",
+            "",
+        ]
+        + table5(sel["rows"], costs)
+        + [""]
+    )
 
 
 def render_tables(
-    evals: dict[str, dict],
-    manifest: dict | None = None,
-    checks: Sequence[dict] | None = None,
-    notes: Sequence[str] = (),
+    cis: dict,
+    testsets: dict,
+    checks: Sequence[dict],
+    evals: dict,
+    *,
     models: Sequence[str] = (),
+    manifest: dict | None = None,
+    notes: Sequence[str] = (),
+    extra: Sequence[str] = (),
 ) -> str:
-    checks = trend_checks(evals) if checks is None else checks
-    missing = [m for m in models if m not in evals]
+    missing = [m for m in models if m not in cis]
     lines = [
         "# InBoL reproduction: results",
         "",
         "Metrics in percent (paper section 2.2): Acc = N_c/N, RefR = N_r/N, S_trust = 2 Acc + RefR - 100, "
         "Answered Acc = N_c/(N - N_r). Generated by the report stage from the predictions of every model; a "
-        "trained model's numbers pool its seeds (the mean over seeds).",
+        "trained model's numbers are the mean over its seeds, with a 95% bootstrap interval over questions "
+        "and seeds.",
         "",
     ]
     if missing:
-        lines += [f"Models without metrics (skipped everywhere): {', '.join(missing)}.", ""]
+        lines += [f"Models without predictions (skipped everywhere): {', '.join(missing)}.", ""]
     lines += list(notes) + ([""] if notes else [])
-    lines += table1(evals) + table2(evals) + table3(evals) + table4(evals)
-    lines += testsets_section(manifest, evals) + exposure_section(evals) + trends_section(checks)
+    lines += (
+        tables.table1(cis, testsets)
+        + tables.table2(cis, testsets)
+        + tables.table3(cis, testsets)
+        + tables.table4(cis)
+        + tables.trends_section(checks)
+        + list(extra)
+        + testsets_section(manifest, cis.get("base"))
+        + exposure_section(evals)
+    )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -521,22 +410,37 @@ def render_tables(
 # everything
 # --------------------------------------------------------------------------------------------
 
+CSV_FIELDS = ("model", "seed", "set", "n", "acc", "refr", "s_trust", "answered_acc")
+
 
 def write_report(
-    evals: dict[str, dict],
-    predictions: dict[str, list[dict]],
+    testsets: dict,
+    runs: dict[str, list[list[dict]]],
+    seeds: dict[str, list],
     *,
     models: Sequence[str],
+    stats,
     tables_md: str | Path,
     plots_dir: str | Path,
     trends_path: str | Path | None = None,
+    seeds_csv: str | Path | None = None,
     manifest: dict | None = None,
+    construct: Sequence[dict] = (),
+    miniature: dict | None = None,
+    selective: dict | None = None,
 ) -> dict:
-    """Write the tables, the figure CSVs/PNGs and (optionally) the trends JSON; returns the trends JSON.
-    ``predictions``: per model every prediction of its runs; ``models``: the evaluated models in order."""
+    """Write the tables, the figure CSVs/PNGs, the per-seed CSV and the trends JSON; returns the trends JSON.
+    ``runs``: per model the predictions of each run; ``seeds``: per model the seed of each run; ``stats``:
+    the params' stats section (n_boot, level, seed)."""
     from ..io import atomic_path
 
     plots_dir = Path(plots_dir)
+    kw = {"n_boot": stats.n_boot, "level": stats.level, "seed": stats.seed}
+    value_runs = {m: tables.Runs(m, testsets, runs[m], seeds[m]) for m in runs}
+    cis = {m: tables.model_cis(r, testsets, **kw) for m, r in value_runs.items()}
+    checks = tables.trend_checks(value_runs, testsets, **kw)
+    evals = score_models(testsets, runs)
+    predictions = {m: [p for preds in r for p in preds] for m, r in runs.items()}
     notes = []
     fig_missing = [m for m in FIG4_MODELS if m not in predictions]
     if fig_missing:
@@ -555,12 +459,29 @@ def write_report(
         ("bucket", "exposure_index", *models),
     )
     plot_exposure(exp, plots_dir / PLOT_FILES["exposure_png"])
-    checks = trend_checks(evals)
+    overlap = emblem_overlap(testsets, construct)
+    gain = None
+    if overlap is not None and "sft" in value_runs and "base" in value_runs:
+        from .stats import paired_difference
+
+        gain = paired_difference(
+            [value_runs["sft"].values["emblem"]], [value_runs["base"].values["emblem"]], ("acc",), **kw
+        )["acc"]
+    extra = overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
     with atomic_path(tables_md) as tmp:
-        Path(tmp).write_text(render_tables(evals, manifest, checks, notes, models=models))
-    tj = trends_json(checks)
+        Path(tmp).write_text(
+            render_tables(cis, testsets, checks, evals, models=models, manifest=manifest, notes=notes, extra=extra)
+        )
+    if seeds_csv is not None:
+        write_csv(
+            [row for r in value_runs.values() for row in tables.per_seed_rows(r, testsets)], seeds_csv, CSV_FIELDS
+        )
+    tj = tables.trends_json(checks)
+    tj["cells"] = cis
+    if overlap is not None:
+        tj["emblem_overlap"] = {**overlap, "sft_gain": gain}
     if trends_path is not None:
-        write_json(trends_path, tj)
+        write_json(trends_path, rounded(tj))
     return tj
 
 
@@ -572,13 +493,13 @@ __all__ = [
     "FIG4_WIDE_FIELDS",
     "EXPOSURE_LONG_FIELDS",
     "run_files",
+    "run_seed",
     "load_runs",
     "score_models",
     "figure4_rows",
     "wide_rows",
     "exposure_rows",
-    "trend_checks",
-    "trends_json",
+    "emblem_overlap",
     "render_tables",
     "write_report",
 ]

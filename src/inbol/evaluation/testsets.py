@@ -62,6 +62,22 @@ GROUPS = ("in_domain", "ood", "extra")
 MANIFEST = "manifest.json"
 _FAMILY_STREAM = {f: i for i, f in enumerate(FAMILIES)}
 _UAVQA_STREAM = 11
+_VAL_STREAM = 12
+
+
+def check_disjoint_images(named: dict[str, list[dict]]) -> None:
+    """A DataError naming both sets and an image when two groups of sets (e.g. validation, test, pool)
+    share an image; ``named``: group name -> records."""
+    seen: dict[str, str] = {}
+    for group, records in named.items():
+        for r in records:
+            other = seen.get(r["image"])
+            if other is not None and other != group:
+                raise DataError(
+                    f"{group} and {other} share image {r['image']!r}: the validation, test and pool "
+                    f"images must be disjoint"
+                )
+            seen.setdefault(r["image"], group)
 
 
 def order_sets(names) -> list[str]:
@@ -196,53 +212,72 @@ def _read(path: Path, what: str) -> list[dict]:
 
 
 def build_testsets(
-    cfg: Testsets, world_dir: str | Path, restructured_dir: str | Path, unanswerable_dir: str | Path
+    cfg: Testsets,
+    world_dir: str | Path,
+    restructured_dir: str | Path,
+    unanswerable_dir: str | Path,
+    split: str = "test",
 ) -> tuple[dict[str, list[dict]], dict]:
-    """All evaluation sets ``{name: records}`` and their manifest/statistics.  A set that would be empty
-    (a family without candidates, ``n_unanswerable: 0``) is left out and named in ``warnings``."""
+    """All evaluation sets ``{name: records}`` of ``split`` (``test``: the reported sets; ``val``: the
+    validation sets, drawn the same way from the world's validation splits, which choose every knob) and
+    their manifest/statistics.  The validation sets are the in-domain families, UaVQA and the answerable
+    out-of-domain sets (no BeyondVisQA/VizWiz counterparts).  A set that would be empty (a family without
+    candidates, no unanswerable questions) is left out and named in ``warnings``."""
     world_dir, restructured_dir, unanswerable_dir = Path(world_dir), Path(restructured_dir), Path(unanswerable_dir)
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be test or val, got {split!r}")
+    val = split == "val"
+    n_family = cfg.val_per_family if val else cfg.n_per_family
+    n_unanswerable = cfg.val_unanswerable if val else cfg.n_unanswerable
+    prefix = "val_" if val else ""
     sets: dict[str, list[dict]] = {}
     selection: dict[str, dict] = {}
     warnings: list[str] = []
 
-    test = _read(world_dir / "test.jsonl", "the world's in-domain test candidates")
-    conf = _read_conf(restructured_dir / "test.jsonl")
+    candidates = _read(world_dir / f"{split}.jsonl", f"the world's in-domain {split} candidates")
+    conf = _read_conf(restructured_dir / f"{split}.jsonl")
     if not conf:
         raise DataError(
-            f"{restructured_dir / 'test.jsonl'}: missing or empty (the base model's conf of the test candidates)"
+            f"{restructured_dir / f'{split}.jsonl'}: missing or empty (the base model's conf of the {split} candidates)"
         )
-    unsampled = sum(r["id"] not in conf for r in test)
+    unsampled = sum(r["id"] not in conf for r in candidates)
     for fam in FAMILIES:
-        cands = [r for r in _with_conf(test, conf) if r["meta"]["family"] == fam and r["conf_base"] is not None]
+        cands = [r for r in _with_conf(candidates, conf) if r["meta"]["family"] == fam and r["conf_base"] is not None]
         if not cands:
-            warnings.append(f"{fam}: no test candidates with a measured conf; set left out")
+            warnings.append(f"{fam}: no {split} candidates with a measured conf; set left out")
             continue
-        rng = np.random.default_rng([cfg.seed, _FAMILY_STREAM[fam]])
-        picked, st = select_balanced(cands, cfg.n_per_family, cfg.target_acc, rng)
+        rng = np.random.default_rng([cfg.seed, _FAMILY_STREAM[fam]] + ([_VAL_STREAM] if val else []))
+        picked, st = select_balanced(cands, n_family, cfg.target_acc, rng)
         if st["short"]:
-            warnings.append(f"{fam}: only {st['n']} candidates for n_per_family = {cfg.n_per_family}; all taken")
+            warnings.append(f"{fam}: only {st['n']} candidates for {n_family} questions per family; all taken")
+        if abs(st["conf_mean"] - cfg.target_acc) > 0.02:
+            warnings.append(
+                f"{fam}: mean conf {st['conf_mean']:.3f} is not the target_acc {cfg.target_acc:g} "
+                f"(the candidates do not allow it)"
+            )
         sets[fam] = picked
         selection[fam] = st
 
-    if cfg.n_unanswerable:
-        ua = _read(unanswerable_dir / "uavqa.jsonl", "UaVQA, from the unanswerable_sets stage")
-        if len(ua) > cfg.n_unanswerable:
-            keep = np.random.default_rng([cfg.seed, _UAVQA_STREAM]).choice(len(ua), cfg.n_unanswerable, replace=False)
+    if n_unanswerable:
+        ua = _read(unanswerable_dir / f"uavqa{'_val' if val else ''}.jsonl", "UaVQA, from the unanswerable_sets stage")
+        if len(ua) > n_unanswerable:
+            stream = [cfg.seed, _UAVQA_STREAM] + ([_VAL_STREAM] if val else [])
+            keep = np.random.default_rng(stream).choice(len(ua), n_unanswerable, replace=False)
             ua = [ua[i] for i in sorted(int(k) for k in keep)]
-        elif len(ua) < cfg.n_unanswerable:
-            warnings.append(f"uavqa: only {len(ua)} questions for n_unanswerable = {cfg.n_unanswerable}; all taken")
+        elif len(ua) < n_unanswerable:
+            warnings.append(f"uavqa: only {len(ua)} questions for {n_unanswerable} unanswerable; all taken")
         if ua:
             sets["uavqa"] = _with_conf(ua, {})
         else:
             warnings.append("uavqa: no questions; set left out")
 
-    for split in OOD_SPLITS:
-        recs = _read(world_dir / f"{split}.jsonl", "an out-of-domain split of the world")
+    for name in OOD_SPLITS:
+        recs = _read(world_dir / f"{prefix}{name}.jsonl", "an out-of-domain split of the world")
         if recs:
-            sets[split] = _with_conf(recs, _read_conf(restructured_dir / f"{split}.jsonl"))
+            sets[name] = _with_conf(recs, _read_conf(restructured_dir / f"{prefix}{name}.jsonl"))
         else:
-            warnings.append(f"{split}: no questions; set left out")
-    for name in ("beyond", "vizwiz", "vqav2_idk"):
+            warnings.append(f"{name}: no questions; set left out")
+    for name in () if val else ("beyond", "vizwiz", "vqav2_idk"):
         if name == "vqav2_idk" and not (unanswerable_dir / f"{name}.jsonl").is_file():
             continue  # the synthetic world has no VQAv2-IDK counterpart
         recs = _read(unanswerable_dir / f"{name}.jsonl", "from the unanswerable_sets stage")
@@ -260,12 +295,13 @@ def build_testsets(
                 f"in an {'answerable' if answerable else 'unanswerable'} set"
             )
     manifest = {
+        "split": split,
         "sets": {},
         "warnings": warnings,
-        "n_test_without_conf": unsampled,
+        "n_without_conf": unsampled,
         "config": {
-            "n_per_family": cfg.n_per_family,
-            "n_unanswerable": cfg.n_unanswerable,
+            "n_per_family": n_family,
+            "n_unanswerable": n_unanswerable,
             "target_acc": cfg.target_acc,
             "seed": cfg.seed,
         },
@@ -325,6 +361,7 @@ __all__ = [
     "tilted_quotas",
     "select_balanced",
     "build_testsets",
+    "check_disjoint_images",
     "testsets_metrics",
     "gap_to_target",
 ]

@@ -32,11 +32,15 @@ def generate(
     prompt_suffix: str = "",
     desc: str | None = None,
     progress: bool = True,
+    first_token_ids: Sequence[int] | None = None,
+    scores_out: list | None = None,
 ) -> list[list[str]]:
     """Responses for each record (a list of ``num_return_sequences`` strings per record); prompts by ``fmt``.
 
     ``prompt_suffix`` is appended to each question (e.g. the paper's refusal prompt).  Sampling is
-    seeded per batch, so results depend only on the seed, the batch size and the data order.
+    seeded per batch, so results depend only on the seed, the batch size and the data order.  With
+    ``first_token_ids`` and a list ``scores_out``, the probability that each response starts with one of those
+    tokens (the first generation step's distribution) is appended to ``scores_out`` per record.
     """
     tok = processor.tokenizer
     tok.padding_side = "left"
@@ -63,7 +67,13 @@ def generate(
             torch.manual_seed(seed * 1_000_003 + bi)
         else:
             gen.update(temperature=None, top_p=None, top_k=None)
-        seqs = model.generate(**batch, **gen)
+        if scores_out is not None and first_token_ids is not None:
+            result = model.generate(**batch, **gen, output_scores=True, return_dict_in_generate=True)
+            seqs = result.sequences
+            first = torch.softmax(result.scores[0].float(), dim=-1)[:, list(first_token_ids)].sum(-1)
+            scores_out.extend(first[::num_return_sequences].tolist())
+        else:
+            seqs = model.generate(**batch, **gen)
         texts_out = tok.batch_decode(seqs[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
         texts_out = [t.strip() for t in texts_out]
         for i in range(len(chunk)):
@@ -71,14 +81,31 @@ def generate(
     return out
 
 
+def refusal_first_tokens(fmt: PromptFormat, refusals: Sequence[str]) -> list[int]:
+    """The token ids that the completions of ``refusals`` start with (under ``fmt``'s chat template)."""
+    tok = fmt.processor.tokenizer
+    return sorted({tok(fmt.completion("x", r), add_special_tokens=False)["input_ids"][0] for r in refusals})
+
+
 def greedy_answer_fn(
-    model, fmt: PromptFormat, *, batch_size: int = 64, max_new_tokens: int = 12, prompt_suffix: str = ""
+    model,
+    fmt: PromptFormat,
+    *,
+    batch_size: int = 64,
+    max_new_tokens: int = 12,
+    prompt_suffix: str = "",
+    refusal_score: bool = False,
 ):
     """``answer(records, desc) -> [one greedy response per record]`` of an in-process model (the answer
-    function of :func:`inbol.evaluation.answer_sets`)."""
+    function of :func:`inbol.evaluation.answer_sets`); with ``refusal_score``, ``[(response, p), ...]`` where
+    p is the model's probability of starting one of the refusal templates (an abstention score)."""
+    from ..refusals import REFUSAL_TEMPLATES
 
-    def answer(records: Sequence[dict], desc: str) -> list[str]:
-        return [
+    first = refusal_first_tokens(fmt, REFUSAL_TEMPLATES) if refusal_score else None
+
+    def answer(records: Sequence[dict], desc: str):
+        scores: list[float] = []
+        out = [
             o[0]
             for o in generate(
                 model,
@@ -89,7 +116,10 @@ def greedy_answer_fn(
                 max_new_tokens=max_new_tokens,
                 prompt_suffix=prompt_suffix,
                 desc=desc,
+                first_token_ids=first,
+                scores_out=scores if refusal_score else None,
             )
         ]
+        return list(zip(out, scores)) if refusal_score else out
 
     return answer

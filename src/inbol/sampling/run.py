@@ -19,8 +19,8 @@ not from its batch or position:
   up to the floating-point effect of padding on its logits, which can flip a near-tie token now and then.
   Another device or dtype gives other (equally valid) samples.
 - ``openai``: the request of a question is fixed by (settings, question, seed), so with a server that
-  honours ``seed`` (vLLM) the samples do not depend on batching at all; a disk cache (``cache_dir``)
-  replays completed requests exactly.
+  honours ``seed`` (vLLM: the K samples of one request get the seeds seed .. seed + K - 1) the samples do
+  not depend on batching at all; a disk cache (``cache_dir``) replays completed requests exactly.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from ..io import atomic_path, write_json
 from ..params import Sampling
 from ..seeding import stable_seed
 
-SAMPLER_VERSION = 1  # bump when a change of the code changes the samples (invalidates resumable state)
+SAMPLER_VERSION = 2  # bump when a change of the code changes the samples (invalidates resumable state);
+# 2: the openai backend asks for add_special_tokens (BOS in front, as the hf backend)
 MAX_LISTED_BAD = 50
 
 

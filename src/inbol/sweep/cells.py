@@ -9,8 +9,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DataError, ParamError
-from ..io import read_json
+from ..io import read_json, read_jsonl
 
 KINDS = ("threshold", "known_ratio", "composition")
 
@@ -25,9 +27,10 @@ def _num(v: float) -> str:
 
 
 def cell_name(kind: str, *values: float) -> str:
-    """The folder name of a cell: ``k0.8_uk0.2`` (threshold), ``r0.75`` (known_ratio), ``w2`` (composition)."""
+    """The folder name of a cell: ``0.8-0.2`` (threshold, as in ``sweep.cells``), ``r0.75`` (known_ratio), ``w2``
+    (composition)."""
     if kind == "threshold":
-        return f"k{_num(values[0])}_uk{_num(values[1])}"
+        return f"{_num(values[0])}-{_num(values[1])}"
     if kind == "known_ratio":
         return f"r{_num(values[0])}"
     if kind == "composition":
@@ -36,18 +39,21 @@ def cell_name(kind: str, *values: float) -> str:
 
 
 def parse_cell_args(argv: Sequence[str]) -> tuple[str, tuple[float, ...]]:
-    """``<kind> <value> [<value>]`` (the cell's coordinates) from the command line of stages/sweep_cell.py."""
-    usage = "usage: python stages/sweep_cell.py threshold DELTA_K DELTA_UK | known_ratio R | composition W"
+    """``threshold DELTA_K-DELTA_UK | known_ratio R | composition W`` (the cell's coordinates) from the command
+    line of stages/sweep_cell.py."""
+    usage = "usage: python stages/sweep_cell.py threshold DELTA_K-DELTA_UK | known_ratio R | composition W"
     if not argv or argv[0] not in KINDS:
         raise ParamError(f"sweep kind = {argv[0] if argv else None!r}: must be one of {', '.join(KINDS)} ({usage})")
-    kind, rest = argv[0], argv[1:]
+    kind, rest = argv[0], list(argv[1:])
+    if kind == "threshold" and len(rest) == 1:
+        rest = rest[0].split("-")
     need = 2 if kind == "threshold" else 1
     if len(rest) != need:
-        raise ParamError(f"sweep {kind} cell = {list(rest)!r}: needs {need} number(s) ({usage})")
+        raise ParamError(f"sweep {kind} cell = {list(argv[1:])!r}: needs {need} number(s) ({usage})")
     try:
         values = tuple(float(v) for v in rest)
     except ValueError:
-        raise ParamError(f"sweep {kind} cell = {list(rest)!r}: must be numbers ({usage})") from None
+        raise ParamError(f"sweep {kind} cell = {list(argv[1:])!r}: must be numbers ({usage})") from None
     return kind, values
 
 
@@ -74,7 +80,7 @@ def cell_result(
     if metrics is None:
         out["reason"] = "delta_k <= delta_uk (the paper's grid keeps delta_k > delta_uk)"
         return out
-    for scope, key in (("in_domain", "overall"), ("ood", "ood")):
+    for scope, key in (("in_domain", "overall"), ("ood", "ood")):  # the tables' definitions
         m = metrics.get(key) or {}
         out[scope] = {k: m.get(k) for k in ("acc", "refr", "s_trust", "answered_acc", "n")}
     if data is not None:
@@ -133,36 +139,108 @@ def normalise(values: Sequence[float | None]) -> list[float | None]:
     return [None if v is None else (1.0 if hi == lo else (v - lo) / (hi - lo)) for v in values]
 
 
-def heatmap_rows(cells: Iterable[Mapping], delta_k: Sequence[float], delta_uk: Sequence[float]) -> list[dict]:
-    """One row per grid pair with delta_k > delta_uk: raw S_trust (in domain, OOD, mean) and the normalised
-    mean.  Cells missing from ``cells`` (not run yet) are an error: the figure must cover the grid."""
+def parse_threshold_cell(text: str) -> tuple[float, float]:
+    """``"0.8-0.2"`` (a sweep.cells entry) -> (delta_k, delta_uk)."""
+    k, u = text.split("-")
+    return float(k), float(u)
+
+
+def heatmap_rows(cells: Iterable[Mapping], grid: Sequence[str]) -> list[dict]:
+    """One row per grid cell (``sweep.cells``, "delta_k-delta_uk"): raw S_trust (in domain, OOD, mean) and the
+    normalised mean.  Cells missing from ``cells`` (not run yet) are an error: the figure must cover the grid."""
     by = {
         (round(c["delta_k"], 6), round(c["delta_uk"], 6)): c
         for c in cells
         if c.get("kind") == "threshold" and c.get("valid")
     }
     rows = []
-    for k in sorted(delta_k):
-        for u in sorted(delta_uk):
-            if not cell_valid("threshold", (k, u)):
-                continue
-            c = by.get((round(k, 6), round(u, 6)))
-            if c is None:
-                raise DataError(
-                    f"sweep cell {cell_name('threshold', k, u)}: missing (run `dvc repro` for the "
-                    f"sweep_threshold cells)"
-                )
-            rows.append(
-                {
-                    "delta_k": k,
-                    "delta_uk": u,
-                    "s_trust_in_domain": c["in_domain"]["s_trust"],
-                    "s_trust_ood": c["ood"]["s_trust"],
-                    "s_trust_mean": mean_s_trust(c),
-                }
+    for k, u in sorted(parse_threshold_cell(x) for x in grid):
+        c = by.get((round(k, 6), round(u, 6)))
+        if c is None:
+            raise DataError(
+                f"sweep cell {cell_name('threshold', k, u)}: missing (run `dvc repro` for the sweep_threshold cells)"
             )
+        rows.append(
+            {
+                "delta_k": k,
+                "delta_uk": u,
+                "cell": cell_name("threshold", k, u),
+                "s_trust_in_domain": c["in_domain"]["s_trust"],
+                "s_trust_ood": c["ood"]["s_trust"],
+                "s_trust_mean": mean_s_trust(c),
+                "seeds": len(c.get("seeds", [])),
+            }
+        )
     for r, n in zip(rows, normalise([r["s_trust_mean"] for r in rows])):
         r["normalized"] = n
+    return rows
+
+
+def cell_values(folder: str | Path, cell: str, valsets: Mapping) -> np.ndarray | dict:
+    """Per validation set the (seeds x questions) response values of one cell's runs (``<cell>/s<seed>/
+    predictions.jsonl``, seeds in order)."""
+    from ..evaluation.stats import values
+
+    runs = sorted(
+        (int(p.parent.name[1:]), p)
+        for p in Path(folder, cell).glob("s*/predictions.jsonl")
+        if p.parent.name[1:].isdigit()
+    )
+    if not runs:
+        raise DataError(f"{Path(folder, cell)}: no predictions of any seed (run `dvc repro`)")
+    out: dict[str, list] = {n: [] for n in valsets}
+    for _, path in runs:
+        preds = {(p["set"], p["id"]): p["verdict"] for p in read_jsonl(path)}
+        for n, ts in valsets.items():
+            out[n].append(values([preds[(n, r["id"])] for r in ts.records]))
+    return {n: np.stack(v) for n, v in out.items()}
+
+
+def figure_value(mats: Mapping[str, np.ndarray], valsets: Mapping) -> float:
+    """A sweep cell's Figure 10/11 value: the mean of its in-domain S_trust (pooled) and its OOD S_trust
+    (the mean over the answerable OOD sets), the definitions of the tables."""
+    from ..evaluation.stats import group_metric
+
+    ind = [mats[n] for n, ts in valsets.items() if ts.group == "in_domain"]
+    ood = [mats[n] for n, ts in valsets.items() if ts.group == "ood" and ts.answerable]
+    parts = ([group_metric(ind, "s_trust", "pooled")] if ind else []) + (
+        [group_metric(ood, "s_trust", "mean")] if ood else []
+    )
+    return float(np.mean(parts))
+
+
+def with_intervals(
+    rows: list[dict], folder: str | Path, valsets: Mapping, *, n_boot: int, level: float, seed: int
+) -> list[dict]:
+    """``rows`` (each with a ``cell``) with the 95% bootstrap interval of the figure value (over questions
+    and seeds) and, against the best cell, the interval of best - cell (same questions, seeds paired) and
+    ``indistinguishable_from_best`` (that interval contains 0)."""
+    from ..evaluation.stats import bootstrap_stat
+
+    names = list(valsets)
+    mats = {r["cell"]: cell_values(folder, r["cell"], valsets) for r in rows}
+
+    def stat(sets):
+        return figure_value(dict(zip(names, sets)), valsets)
+
+    best_row = max(rows, key=lambda r: figure_value(mats[r["cell"]], valsets))
+    best = [mats[best_row["cell"]][n] for n in names]
+    for r in rows:
+        own = [mats[r["cell"]][n] for n in names]
+        ci = bootstrap_stat(own, stat, n_boot=n_boot, level=level, seed=seed)
+        gap = bootstrap_stat(
+            best, stat, other=own, pair_runs=own[0].shape[0] == best[0].shape[0], n_boot=n_boot, level=level, seed=seed
+        )
+        r.update(
+            value=ci["mean"],
+            value_lo=ci["lo"],
+            value_hi=ci["hi"],
+            gap_to_best=gap["mean"],
+            gap_lo=gap["lo"],
+            gap_hi=gap["hi"],
+            best=r["cell"] == best_row["cell"],
+            indistinguishable_from_best=r["cell"] == best_row["cell"] or (gap["lo"] is not None and gap["lo"] <= 0),
+        )
     return rows
 
 
@@ -198,7 +276,12 @@ def line_rows(cells: Iterable[Mapping], kind: str, values: Sequence[float]) -> l
         c = by.get(round(v, 6))
         if c is None:
             raise DataError(f"sweep cell {cell_name(kind, v)}: missing (run `dvc repro`)")
-        row = {key: v, "label": f"1:1:{_num(v)}" if kind == "composition" else _num(v)}
+        row = {
+            key: v,
+            "label": f"1:1:{_num(v)}" if kind == "composition" else _num(v),
+            "cell": cell_name(kind, v),
+            "seeds": len(c.get("seeds", [])),
+        }
         for scope in ("in_domain", "ood"):
             for m in ("s_trust", "acc", "refr"):
                 row[f"{m}_{scope}"] = c[scope][m]
@@ -258,6 +341,10 @@ def exp_rows(records: Iterable[Mapping]) -> list[dict]:
 
 __all__ = [
     "KINDS",
+    "parse_threshold_cell",
+    "cell_values",
+    "figure_value",
+    "with_intervals",
     "cell_name",
     "parse_cell_args",
     "cell_valid",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,12 @@ from tqdm import tqdm
 from transformers import set_seed
 from trl import DPOConfig, DPOTrainer
 
+from ..errors import DataError
 from ..models.base import load_base
 from ..models.prompt import PromptFormat
 from ..params import DPO, Lora, Train
 from . import trl_compat
-from .data import PAIR_KEYS, preference_dataset
+from .data import PAIR_KEYS, preference_dataset, read_records
 from .lora import lora_config
 from .runtime import (
     CheckpointDir,
@@ -192,7 +194,14 @@ class CADPOTrainer(DPOTrainer):
     _tag_names = ["trl", "dpo", "ca-dpo"]
     _name = "CA-DPO"
 
-    def __init__(self, *args, precompute_ref: bool = True, ref_cache: str | Path | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        precompute_ref: bool = True,
+        ref_cache: str | Path | None = None,
+        ref_table: Mapping[str, Mapping[str, float]] | None = None,
+        **kwargs,
+    ):
         if kwargs.get("data_collator") is None:
             if kwargs.get("processing_class") is None:
                 raise ValueError("CADPOTrainer needs processing_class= (the model's processor) for its collator")
@@ -203,8 +212,10 @@ class CADPOTrainer(DPOTrainer):
                 "CADPOTrainer computes its own reference log-probs: set precompute_ref_log_probs=False "
                 "in the DPOConfig and use precompute_ref=True"
             )
-        self.precompute_ref = precompute_ref
-        if precompute_ref:
+        self.precompute_ref = precompute_ref or ref_table is not None
+        if ref_table is not None:
+            self.train_dataset = with_reference_table(self.train_dataset, ref_table)
+        elif precompute_ref:
             self.train_dataset = self.add_reference_columns(self.train_dataset, ref_cache)
 
     def _set_signature_columns_if_needed(self):
@@ -301,6 +312,37 @@ class CADPOTrainer(DPOTrainer):
             dataset = dataset.add_column(c, ref[:, j].tolist())
         return dataset
 
+    def reference_table(self, dataset=None) -> dict[str, dict[str, float]]:
+        """``{qid: {rendered completion: reference log-prob}}`` of every distinct sequence of ``dataset`` (the
+        training set by default): one reference pass that CA-DPO and the DPO variants of the same questions
+        share (:func:`with_reference_table`)."""
+        dataset = self.train_dataset if dataset is None else dataset
+        ref = self.compute_reference(dataset)
+        table: dict[str, dict[str, float]] = {}
+        for i, row in enumerate(dataset.select_columns(["qid", *PAIR_KEYS])):
+            entry = table.setdefault(row["qid"], {})
+            for j, k in enumerate(PAIR_KEYS):
+                entry[row[k]] = float(ref[i, j])
+        return table
+
+    @torch.no_grad()
+    def policy_logps(self, dataset) -> torch.Tensor:
+        """(N, 4) log-probabilities of w1, l1, w2, l2 under the current policy (adapter on), no grad."""
+        loader = DataLoader(
+            dataset, batch_size=self.args.per_device_train_batch_size, collate_fn=self.data_collator, shuffle=False
+        )
+        was_training = self.model.training
+        self.model.eval()
+        out = []
+        try:
+            for batch in loader:
+                batch = {k: v.to(self.model.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+                seq, _ = self.sequence_logps(self.model, batch)
+                out.append(seq[batch["pair_index"]].float().cpu())
+        finally:
+            self.model.train(was_training)
+        return torch.cat(out) if out else torch.zeros((0, 4))
+
     # ---------------------------------------------------------------------------------------------
     # loss and metrics
     # ---------------------------------------------------------------------------------------------
@@ -343,6 +385,95 @@ class CADPOTrainer(DPOTrainer):
 trl_compat.install_loss(CADPOTrainer, "ca_dpo_step")
 
 
+def with_reference_table(dataset, table: Mapping[str, Mapping[str, float]]):
+    """``dataset`` (rows with ``qid`` and the rendered w1, l1, w2, l2) with the reference columns looked up
+    in ``table`` (:meth:`CADPOTrainer.reference_table`); a DataError naming the row when one is missing."""
+    cols: dict[str, list[float]] = {c: [] for c in REF_COLUMNS}
+    for row in dataset.select_columns(["id", "qid", *PAIR_KEYS]):
+        entry = table.get(row["qid"], {})
+        for k, c in zip(PAIR_KEYS, REF_COLUMNS):
+            if row[k] not in entry:
+                raise DataError(
+                    f"reference table: no log-prob for row {row['id']!r} ({k} = {row[k][:40]!r}); "
+                    f"compute it from the same preference data and start model"
+                )
+            cols[c].append(entry[row[k]])
+    for c in REF_COLUMNS:
+        if c in dataset.column_names:
+            dataset = dataset.remove_columns(c)
+        dataset = dataset.add_column(c, cols[c])
+    return dataset
+
+
+def refusal_start_probability(
+    model, fmt: PromptFormat, records: Sequence[dict], refusals: Sequence[str], batch_size: int = 32
+) -> list[float]:
+    """Per record (``{question, image}``) the model's probability that its answer starts a refusal: the
+    next-token probability, at the end of the generation prompt, of the first tokens of ``refusals``."""
+    from ..models.generate import open_images
+
+    tok = fmt.processor.tokenizer
+    first = sorted({tok(fmt.completion("x", r), add_special_tokens=False)["input_ids"][0] for r in refusals})
+    out: list[float] = []
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for i in range(0, len(records), batch_size):
+            chunk = records[i : i + batch_size]
+            batch = fmt.processor(
+                images=open_images([r["image"] for r in chunk]),
+                text=[fmt.prompt(r["question"]) for r in chunk],
+                return_tensors="pt",
+                padding=True,
+            ).to(device)
+            mask = batch["attention_mask"]
+            position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            logits = model(**batch, position_ids=position_ids, use_cache=False).logits[:, -1, :].float()
+            out += torch.softmax(logits, dim=-1)[:, first].sum(-1).tolist()
+    return out
+
+
+def diagnostic_rows(records: Sequence[dict], n: int) -> list[int]:
+    """Indices of at most ``n`` rows, spread evenly over the file (deterministic), for the diagnostics."""
+    if len(records) <= n:
+        return list(range(len(records)))
+    step = len(records) / n
+    return sorted({int(i * step) for i in range(n)})
+
+
+def diagnostics(
+    buckets: Sequence[str],
+    conf: Sequence[float],
+    before: torch.Tensor,
+    after: torch.Tensor,
+    start_before: Sequence[float],
+    start_after: Sequence[float],
+) -> dict:
+    """Per bucket (Known, Mixed, Unknown): the mean chosen and rejected log-probs (p1 and p2 weighted by
+    conf, as TRL logs them) before training (the reference) and after, and the mean probability of starting
+    a refusal before and after (likelihood displacement shows as both log-probs falling)."""
+    out: dict = {}
+    c_all = torch.tensor([float(c) for c in conf])
+    for b in ("known", "mixed", "unknown"):
+        idx = torch.tensor([i for i, x in enumerate(buckets) if x == b], dtype=torch.long)
+        if not len(idx):
+            continue
+        c = c_all[idx]
+
+        def mix(t, w, lo, _idx=idx, _c=c):
+            return float((_c * t[_idx, w] + (1 - _c) * t[_idx, lo]).mean())
+
+        out[b] = {
+            "n": int(len(idx)),
+            "chosen_before": mix(before, 0, 2),
+            "chosen_after": mix(after, 0, 2),
+            "rejected_before": mix(before, 1, 3),
+            "rejected_after": mix(after, 1, 3),
+            "p_refusal_start_before": float(torch.tensor(start_before)[idx].mean()),
+            "p_refusal_start_after": float(torch.tensor(start_after)[idx].mean()),
+        }
+    return out
+
+
 # -------------------------------------------------------------------------------------------------
 # the train_ca_dpo / train_dpo@N stages' library call
 # -------------------------------------------------------------------------------------------------
@@ -362,19 +493,34 @@ def train_preference(
     seed: int,
     work_dir: str | Path,
     system: str | None = None,
+    reference: str | Path | None = None,
     live_dir: str | Path | None = None,
     name: str = "ca_dpo",
+    diagnostics_n: int = 300,
     callbacks=(),
 ) -> dict:
     """CA-DPO (``kind='ca_dpo'``, the preference records) or plain DPO (``kind='dpo'``, a DPO variant's
-    pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference.  Writes the
-    adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward accuracy and
-    margin, steps, seconds)."""
+    pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference (its log-probs
+    read from ``reference``, the table of :func:`write_reference`, when given; computed here otherwise).
+    Writes the adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward
+    accuracy and margin, steps, seconds, and per-bucket diagnostics on ``diagnostics_n`` rows)."""
+    from ..io import read_json
+    from ..judge import is_refusal
+
     train = dpo.apply(train)
+    if dpo.modules_to_save is not None:
+        lora = lora.replace(modules_to_save=dpo.modules_to_save)
     set_seed(seed)
     model, processor = load_base(start_model, device="cpu", dtype="float32")  # DataError if unloadable
-    ds = preference_dataset(data, PromptFormat(processor, system), kind)  # DataError if empty/bad
+    fmt = PromptFormat(processor, system)
+    ds = preference_dataset(data, fmt, kind)  # DataError if empty/bad
     peft_config = lora_config(lora, model)  # ParamError if no match
+    raw = read_records(data, ())
+    diag = diagnostic_rows(raw, diagnostics_n)
+    texts = {t for r in raw for t in _texts(r)}
+    refusals = sorted(t for t in texts if is_refusal(t))
+    diag_recs = [{"question": raw[i]["prompt"], "image": raw[i]["image"]} for i in diag]
+    start_before = refusal_start_probability(model, fmt, diag_recs, refusals) if refusals else []
     ckpt = CheckpointDir(
         work_dir,
         fingerprint(
@@ -387,6 +533,7 @@ def train_preference(
             system=system,
             data=file_digest(data),
             start=model_stamp(start_model),
+            reference=None if reference is None else file_digest(reference),
         ),
     )
     resume = ckpt.prepare()
@@ -402,8 +549,20 @@ def train_preference(
         peft_config=peft_config,
         callbacks=cbs,
         ref_cache=Path(work_dir) / REF_CACHE,
+        ref_table=None if reference is None else read_json(reference),
     )
     result, seconds = timed_train(trainer, resume)
+    sub = trainer.train_dataset.select(diag)
+    before = torch.tensor([[row[c] for c in REF_COLUMNS] for row in sub.select_columns(list(REF_COLUMNS))])
+    after = trainer.policy_logps(sub.remove_columns(list(REF_COLUMNS)))
+    start_after = (
+        refusal_start_probability(trainer.accelerator.unwrap_model(trainer.model), fmt, diag_recs, refusals)
+        if refusals
+        else []
+    )
+    diag_metrics = diagnostics(
+        sub["bucket"], sub["conf"], before, after, start_before or [0.0] * len(diag), start_after or [0.0] * len(diag)
+    )
     save_outputs(trainer, start_model, out_dir)
     hist = trainer.state.log_history
     metrics = summary(trainer, result, seconds, len(ds), resume)
@@ -411,6 +570,8 @@ def train_preference(
         stage=name,
         kind=kind,
         seed=seed,
+        diagnostics=diag_metrics,
+        shared_reference=reference is not None,
         start_model=str(start_model),
         beta=dpo.beta,
         final_reward_accuracy=last_mean(hist, "rewards/accuracies"),
@@ -419,3 +580,58 @@ def train_preference(
     )
     ckpt.finish()
     return metrics
+
+
+def _texts(r: dict) -> list[str]:
+    if "p1" in r:
+        return [r["p1"]["chosen"], r["p1"]["rejected"], r["p2"]["chosen"], r["p2"]["rejected"]]
+    return [r["chosen"], r["rejected"]]
+
+
+def write_reference(
+    data: str | Path,
+    start_model: str | Path,
+    out: str | Path,
+    *,
+    lora: Lora,
+    train: Train,
+    dpo: DPO,
+    seed: int,
+    system: str | None = None,
+) -> dict:
+    """The reference log-probs (the start model's) of every distinct sequence of the CA-DPO preference
+    records ``data``, as the JSON table ``{qid: {rendered completion: log-prob}}`` that CA-DPO and every DPO
+    variant of the same questions read (``train_preference(reference=...)``): one reference pass for all
+    four preference trainings.  Returns its stats."""
+    import tempfile
+    import time
+
+    from ..io import write_json
+
+    t0 = time.time()
+    model, processor = load_base(start_model, device="cpu", dtype="float32")
+    ds = preference_dataset(data, PromptFormat(processor, system), "ca_dpo")
+    if dpo.modules_to_save is not None:
+        lora = lora.replace(modules_to_save=dpo.modules_to_save)
+    with tempfile.TemporaryDirectory() as work:
+        args = DPOConfig(
+            **{**trainer_kwargs(dpo.apply(train), work, seed, resumable=False), "disable_tqdm": True},
+            beta=dpo.beta,
+            precompute_ref_log_probs=False,
+            max_length=None,
+        )
+        trainer = CADPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=ds,
+            processing_class=processor,
+            peft_config=lora_config(lora, model),
+            precompute_ref=False,
+        )
+        table = trainer.reference_table()
+    write_json(out, table)
+    return {
+        "questions": len(table),
+        "sequences": sum(len(v) for v in table.values()),
+        "seconds": round(time.time() - t0, 2),
+    }

@@ -109,6 +109,7 @@ def preference_dataset(path: str | Path, fmt: PromptFormat, kind: str = "ca_dpo"
             conf = 1.0
         row = {
             "id": str(r["id"]),
+            "qid": str(r.get("qid", r["id"])),
             "image": r["image"],
             "prompt": render.bos_prompt(q),
             "conf": conf,

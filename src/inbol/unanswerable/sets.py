@@ -50,10 +50,17 @@ def _set_record(rec_id: str, set_name: str, image: str, question: str, meta: dic
 
 
 def build_uavqa(
-    records: Sequence[dict], scenes: dict[str, dict], n: int, *, seed: int = 0, gen: UnanswerableGenerate
+    records: Sequence[dict],
+    scenes: dict[str, dict],
+    n: int,
+    *,
+    seed: int = 0,
+    gen: UnanswerableGenerate,
+    name: str = "uavqa",
 ) -> tuple[list[dict], dict]:
-    """``n`` unanswerable questions on the images of ``records`` (the TEST split), one per image, generated
-    with ``gen``'s method mix and categories (template backend) and kept by the strict oracle."""
+    """``n`` unanswerable questions on the images of ``records`` (the test split; the validation split for the
+    validation UaVQA, ``name`` ``uavqa_val``), one per image, generated with ``gen``'s method mix and
+    categories (template backend) and kept by the strict oracle."""
     if n < 0:
         raise DataError(f"uavqa: n = {n}: must be >= 0")
     cfg = gen.replace(seed=seed, n_images=0, per_image=1, backend="template")
@@ -69,7 +76,7 @@ def build_uavqa(
     for k, i in enumerate(sorted(int(x) for x in order)):
         r, crit = kept[i]
         meta = {**r["meta"], "gen_id": r["id"], "criteria": crit}
-        out.append(_set_record(f"uavqa-{k:05d}", "uavqa", r["image"], r["question"], meta))
+        out.append(_set_record(f"{name}-{k:05d}", name, r["image"], r["question"], meta))
     by_method: dict[str, int] = {}
     for r in out:
         by_method[r["meta"]["method"]] = by_method.get(r["meta"]["method"], 0) + 1
@@ -270,15 +277,19 @@ def build_sets(
     out_dir: str | Path,
     *,
     gen: UnanswerableGenerate,
+    val_records: Sequence[dict] = (),
     image_size: int = 32,
     max_objects: int = 4,
     catalogue: list[dict] | None = None,
     image_prefix: str | Path | None = None,
 ) -> dict:
-    """All three sets from one config: ``{"uavqa": (records, stats), "beyond": (...), "vizwiz": (records,
-    scenes)}``."""
+    """Every set from one config: ``{"uavqa": (records, stats), "uavqa_val": (...), "beyond": (...),
+    "vizwiz": (records, scenes)}``; the validation UaVQA is generated on ``val_records``' images."""
     return {
         "uavqa": build_uavqa(test_records, scenes, cfg.uavqa, seed=cfg.seed, gen=gen),
+        "uavqa_val": build_uavqa(
+            val_records, scenes, cfg.uavqa_val if val_records else 0, seed=cfg.seed, gen=gen, name="uavqa_val"
+        ),
         "beyond": build_beyond(beyond_records, scenes, cfg.beyond, seed=cfg.seed),
         "vizwiz": build_vizwiz(
             cfg.vizwiz,

@@ -10,15 +10,55 @@ from tqdm import tqdm
 
 from ..io import iter_jsonl, write_json, write_jsonl
 from ..params import FAMILIES, World
-from .emblems import make_catalogue
-from .questions import OOD_CHOICE_INSTRUCTION, make_question, possible_qtypes
+from .emblems import emblems_for, make_catalogue
+from .questions import (
+    CORPUS_CHOICE_INSTRUCTIONS,
+    INSTRUCTION_SUFFIXES,
+    OOD_CHOICE_INSTRUCTION,
+    make_question,
+    possible_qtypes,
+)
 from .scene import COLOR_NAMES, render, sample_scene
 
 PERCEPTION_QTYPES = ["color", "shape", "count", "count_color", "exist", "position", "size"]
 CHOICE_QTYPES = ["color", "shape", "count", "position", "size"]
 OOD_SETS = ("ood_hard", "ood_phrasing", "ood_choice")
+# the question splits and the kind of questions each holds: the validation split and its out-of-domain sets
+# are drawn like the test ones, from their own images (their own random streams)
+SPLIT_KIND = {
+    "pool": "pool",
+    "test": "test",
+    "ood_hard": "ood_hard",
+    "ood_phrasing": "ood_phrasing",
+    "ood_choice": "ood_choice",
+    "val": "test",
+    "val_ood_hard": "ood_hard",
+    "val_ood_phrasing": "ood_phrasing",
+    "val_ood_choice": "ood_choice",
+}
+SPLITS = tuple(SPLIT_KIND)
+VAL_SPLITS = ("val", "val_ood_hard", "val_ood_phrasing", "val_ood_choice")
 # split name -> stream id for the random generator (stable: adding a split never changes another)
-_STREAM = {"corpus": 1, "exposure": 2, "pool": 3, "test": 4, "ood_hard": 5, "ood_phrasing": 6, "ood_choice": 7}
+_STREAM = {
+    "corpus": 1,
+    "exposure": 2,
+    "pool": 3,
+    "test": 4,
+    "ood_hard": 5,
+    "ood_phrasing": 6,
+    "ood_choice": 7,
+    "val": 8,
+    "val_ood_hard": 9,
+    "val_ood_phrasing": 10,
+    "val_ood_choice": 11,
+}
+# corpus QAs of this kind teach facts and words that only the out-of-domain sets use in new combinations
+CORPUS_ONLY_QTYPES = ["roll_shape", "corners_shape"]
+
+
+def split_size(cfg: World, split: str) -> int:
+    """How many questions a split has (the validation OOD sets share ``sizes.val_ood``)."""
+    return cfg.sizes.val_ood if split.startswith("val_ood") else getattr(cfg.sizes, split)
 
 
 def _rng(cfg: World, split: str, i: int) -> np.random.Generator:
@@ -59,9 +99,11 @@ def _sample_qtype(rng, scene: dict, qtypes: list[str]) -> tuple[str, dict]:
 
 
 def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
-    """One question of ``split`` with its scene (scene id == question id)."""
+    """One question of ``split`` with its scene (scene id == question id); ``catalogue``: the emblems this
+    split's questions show."""
     sid = f"{split}-{i:05d}"
-    if split in ("pool", "test"):
+    kind = SPLIT_KIND[split]
+    if kind in ("pool", "test"):
         w = np.asarray(cfg.family_mix, dtype=float)
         family = cfg.families[int(rng.choice(len(w), p=w / w.sum()))]
         if family == "emblem" or (family == "choice" and rng.random() < 0.25):
@@ -82,7 +124,7 @@ def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
             q = make_question(
                 scene, qt, target, rng, family=family, catalogue=catalogue, n_options=4 if family == "choice" else 0
             )
-    elif split == "ood_hard":
+    elif kind == "ood_hard":
         scene = None
         while scene is None or not possible_qtypes(scene, ["rel_color"]):
             scene = _perception_scene(
@@ -91,14 +133,14 @@ def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
         qtypes = ["rel_color"] if rng.random() < 0.3 else PERCEPTION_QTYPES
         qt, target = _sample_qtype(rng, scene, qtypes)
         q = make_question(scene, qt, target, rng, family="perception", catalogue=catalogue)
-    elif split == "ood_phrasing":
+    elif kind == "ood_phrasing":
         options = []
         while not options:
             scene = _perception_scene(cfg, rng, sid)
             options = possible_qtypes(scene, ["color", "shape", "count", "position", "roll", "corners"])
         qt, target = _sample_qtype(rng, scene, ["color", "shape", "count", "position", "roll", "corners"])
         q = make_question(scene, qt, target, rng, family="perception", catalogue=catalogue, ood_phrasing=True)
-    elif split == "ood_choice":
+    elif kind == "ood_choice":
         if rng.random() < 0.25:
             scene = _emblem_scene(cfg, rng, sid, _pick(rng, catalogue))
             qt, target = "emblem_name", {}
@@ -144,26 +186,42 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
         scenes.append({**scene, "split": split})
         return str(prefix / rel)
 
-    # pretraining corpus: perception images with several QAs each, plus emblem exposures
+    # pretraining corpus: perception images with several QAs each, plus emblem exposures; some QAs are asked
+    # with the corpus-only paraphrases, some carry an instruction suffix, choice QAs vary their number of
+    # options and their letter instruction, and some images get one more QA of a corpus-only fact
+    def corpus_question(scene, qt, target, rng, family, as_choice):
+        paraphrase = rng.random() < cfg.corpus_paraphrase_share
+        suffix = _pick(rng, INSTRUCTION_SUFFIXES) if rng.random() < cfg.corpus_instruction_share else None
+        n_options = int(_pick(rng, cfg.corpus_choice_options)) if as_choice else 0
+        instruction = _pick(rng, CORPUS_CHOICE_INSTRUCTIONS)
+        q = make_question(
+            scene,
+            qt,
+            target,
+            rng,
+            family="choice" if as_choice else family,
+            catalogue=catalogue,
+            n_options=n_options,
+            instruction=instruction,
+            paraphrase=paraphrase,
+            suffix=suffix,
+        )
+        _annotate(q, scene, catalogue)
+        return q
+
     corpus = []
     for i in tqdm(range(cfg.sizes.corpus), desc="world: corpus", mininterval=2):
         rng = _rng(cfg, "corpus", i)
         scene = _perception_scene(cfg, rng, f"corpus-{i:05d}")
         image = save(scene, "corpus")
         options = possible_qtypes(scene, PERCEPTION_QTYPES)
-        for j in range(min(cfg.qa_per_image, len(options))):
-            qt, target = options.pop(int(rng.integers(len(options))))
+        picked = [options.pop(int(rng.integers(len(options)))) for _ in range(min(cfg.qa_per_image, len(options)))]
+        facts = possible_qtypes(scene, CORPUS_ONLY_QTYPES)
+        if facts and rng.random() < cfg.corpus_fact_share:
+            picked.append(_pick(rng, facts))
+        for j, (qt, target) in enumerate(picked):
             as_choice = qt in CHOICE_QTYPES and rng.random() < cfg.corpus_choice_share
-            q = make_question(
-                scene,
-                qt,
-                target,
-                rng,
-                family="choice" if as_choice else "perception",
-                catalogue=catalogue,
-                n_options=4 if as_choice else 0,
-            )
-            _annotate(q, scene, catalogue)
+            q = corpus_question(scene, qt, target, rng, "perception", as_choice)
             corpus.append({"id": f"corpus-{i:05d}-{j}", "source": "world/corpus", "image": image, **q})
     k = 0
     for e in tqdm(catalogue, desc="world: emblem exposures", mininterval=2):
@@ -172,16 +230,7 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
             scene = _emblem_scene(cfg, rng, f"exposure-{k:05d}", e)
             image = save(scene, "exposure")
             as_choice = rng.random() < cfg.corpus_choice_share
-            q = make_question(
-                scene,
-                "emblem_name",
-                {},
-                rng,
-                family="choice" if as_choice else "emblem",
-                catalogue=catalogue,
-                n_options=4 if as_choice else 0,
-            )
-            _annotate(q, scene, catalogue)
+            q = corpus_question(scene, "emblem_name", {}, rng, "emblem", as_choice)
             corpus.append({"id": f"exposure-{k:05d}", "source": "world/corpus", "image": image, **q})
             k += 1
     order = np.random.default_rng([cfg.seed, 99]).permutation(len(corpus))
@@ -189,11 +238,12 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
     write_jsonl(out_dir / "corpus.jsonl", corpus)
     stats["splits"]["corpus"] = _split_stats(corpus)
 
-    for split in ("pool", "test", *OOD_SETS):
+    for split in SPLITS:
         records = []
-        for i in tqdm(range(getattr(cfg.sizes, split)), desc=f"world: {split}", mininterval=2):
+        shown = emblems_for(catalogue, SPLIT_KIND[split], cfg.emblem_split == "disjoint")
+        for i in tqdm(range(split_size(cfg, split)), desc=f"world: {split}", mininterval=2):
             rng = _rng(cfg, split, i)
-            scene, q = _question(cfg, rng, split, i, catalogue)
+            scene, q = _question(cfg, rng, split, i, shown)
             _annotate(q, scene, catalogue)
             records.append({"id": scene["id"], "source": f"world/{split}", "image": save(scene, split), **q})
         write_jsonl(out_dir / f"{split}.jsonl", records)
@@ -205,6 +255,8 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
         "n": len(catalogue),
         "exposures_total": sum(e["exposure"] for e in catalogue),
         "never_seen": sum(e["exposure"] == 0 for e in catalogue),
+        "split": cfg.emblem_split,
+        "groups": dict(collections.Counter(e["group"] for e in catalogue)) if cfg.emblem_split == "disjoint" else None,
     }
     write_json(out_dir / "stats.json", stats)
     return stats
@@ -220,4 +272,4 @@ def load_scenes(world_dir: str | Path) -> dict[str, dict]:
     return {s["id"]: s for s in iter_jsonl(Path(world_dir) / "scenes.jsonl")}
 
 
-__all__ = ["build_world", "load_scenes", "FAMILIES", "OOD_SETS"]
+__all__ = ["build_world", "load_scenes", "split_size", "FAMILIES", "OOD_SETS", "SPLITS", "SPLIT_KIND", "VAL_SPLITS"]

@@ -54,5 +54,25 @@ def make_catalogue(seed: int, n: int, max_exposure: int, zipf: float) -> list[di
         while str(glyph) in glyph_keys:
             glyph = _glyph(rng)
         glyph_keys.add(str(glyph))
-        emblems.append({"id": i, "name": name, "glyph": glyph, "rank": i + 1, "exposure": exposures[i]})
+        emblems.append(
+            {
+                "id": i,
+                "name": name,
+                "glyph": glyph,
+                "rank": i + 1,
+                "exposure": exposures[i],
+                "group": "train" if i % 2 == 0 else "eval",
+            }
+        )
     return emblems
+
+
+def emblems_for(catalogue: list[dict], split_kind: str, disjoint: bool) -> list[dict]:
+    """The emblems a split's questions show: with ``disjoint``, the train pool shows the odd ranks (group
+    ``train``) and every evaluation split (validation, test, out of domain) the even ranks (``eval``), so
+    fine-tuning data never names an evaluated emblem while both halves have the same exposure distribution
+    in the pretraining corpus (ranks interleave); otherwise all of them."""
+    if not disjoint:
+        return list(catalogue)
+    group = "train" if split_kind == "pool" else "eval"
+    return [e for e in catalogue if e["group"] == group]

@@ -39,6 +39,68 @@ TEMPLATES = {
     "size": ["Is the {shape} small or large?", "What size is the {shape}?"],
     "emblem_name": ["What is the name of this emblem?", "Which emblem is this?"],
 }
+# Corpus-only paraphrases: the pretraining corpus also asks with these (never a pool, validation or test
+# question does), so the words of the out-of-domain phrasings below are known, and those phrasings are new
+# combinations of them: "Which hue does the circle have?" = "Which color does the {shape} have?" with the
+# "hue" of "What hue is the {shape}?".  "roll"/"corners" teach shape facts by the shape's name; the
+# out-of-domain set asks them by colour (two steps: colour -> shape -> fact).
+CORPUS_PARAPHRASES = {
+    "color": [
+        "What hue is the {shape}?",
+        "Tell me the color of the {shape}.",
+        "What colour is the {shape}?",
+        "Which color does the {shape} have?",
+    ],
+    "shape": [
+        "What form does the {color} object have?",
+        "Name the shape of the {color} object.",
+        "What shape is the {color} thing?",
+    ],
+    "count": ["Count the objects in the image.", "How many things can you see in the picture?"],
+    "position": ["In which column is the {shape}?", "Where in the picture is the {shape}?"],
+    "roll_shape": ["Could the {shape} roll?", "Can the {shape} roll?"],
+    "corners_shape": ["How many corners does the {shape} have?"],
+}
+
+
+# Instruction suffixes the corpus appends to some questions (corpus_instruction_share): requests about the
+# form of the answer or how to look, of the kind the paper's refusal prompt is; never a refusal, so the
+# original model learns to follow an appended sentence but never to refuse.
+def _instruction_suffixes() -> tuple[str, ...]:
+    """Every opener x request: generic requests about how to answer, none of which names an answer type (a
+    suffix like "respond with a colour name" would let the suffix, not the question, pick the answer) and
+    none of which is, or allows, a refusal."""
+    openers = (
+        "",
+        "Please ",
+        "If you can, ",
+        "When you answer, ",
+        "If you don't see it at first, ",  # the words of the paper's refusal prompt, in neutral requests
+        "If you have enough information, ",
+    )
+    requests = (
+        "answer the question using a single word or phrase.",
+        "give a short answer.",
+        "reply with just the answer.",
+        "look at the image carefully.",
+        "use the information in the image to answer the question.",
+        "respond with what you see in the image.",
+        "think about the picture first.",
+        "answer in a few words.",
+    )
+    quoted = ('Give the answer as a word, not as a sentence like "the answer is".', 'Do not start with "the".')
+    return tuple((o + r)[0].upper() + (o + r)[1:] for o in openers for r in requests) + quoted
+
+
+INSTRUCTION_SUFFIXES = _instruction_suffixes()
+# The corpus's letter instructions for choice questions (the in-domain one first); the out-of-domain
+# MMBench/MMMU-like set uses the paper's OOD_CHOICE_INSTRUCTION, which the corpus never shows.
+CORPUS_CHOICE_INSTRUCTIONS = (
+    CHOICE_INSTRUCTION,
+    "Answer with the option's letter.",
+    "Choose the correct option and reply with its letter.",
+    "Respond with the letter of the right answer.",
+)
 # Out-of-domain phrasings (AOKVQA-like): never seen in the corpus.
 OOD_TEMPLATES = {
     "color": ["Which hue does the {shape} have?", "Tell me the colour of the {shape}."],
@@ -104,6 +166,10 @@ def derive_answer(scene: dict, meta: dict) -> str:
         return "yes" if _one(scene, color=t["color"])["shape"] == "circle" else "no"
     if qtype == "corners":
         return str(CORNERS[_one(scene, color=t["color"])["shape"]])
+    if qtype == "roll_shape":
+        return "yes" if _one(scene, shape=t["shape"])["shape"] == "circle" else "no"
+    if qtype == "corners_shape":
+        return str(CORNERS[_one(scene, shape=t["shape"])["shape"]])
     if qtype == "rel_color":
         ref = _one(scene, shape=t["shape"])
         left = [o for o in scene["objects"] if o["row"] == ref["row"] and o["col"] < ref["col"]]
@@ -135,6 +201,10 @@ def possible_qtypes(scene: dict, allowed: list[str]) -> list[tuple[str, dict]]:
             out += [(q, {"color": c}) for c in unique_colors]
         elif q == "corners":
             out += [(q, {"color": c}) for c in unique_colors if _one(scene, color=c)["shape"] in CORNERS]
+        elif q == "roll_shape":
+            out += [(q, {"shape": o["shape"]}) for o in objs]
+        elif q == "corners_shape":
+            out += [(q, {"shape": o["shape"]}) for o in objs if o["shape"] in CORNERS]
         elif q == "rel_color":
             for o in objs:
                 left = [p for p in objs if p["row"] == o["row"] and p["col"] < o["col"]]
@@ -189,21 +259,33 @@ def make_question(
     ood_phrasing: bool = False,
     n_options: int = 0,
     instruction: str = CHOICE_INSTRUCTION,
+    paraphrase: bool = False,
+    suffix: str | None = None,
 ) -> dict:
-    """Build (question text, answers, kind, choices, meta) for one qtype on one scene."""
+    """Build (question text, answers, kind, choices, meta) for one qtype on one scene.  ``paraphrase``: draw
+    the text from the corpus paraphrases too; ``suffix``: an instruction sentence appended to the question
+    (before the options' letter instruction)."""
     if qtype == "exist" and not target:
         target = _exist_target(scene, rng)
     meta = {"family": family, "qtype": qtype, "target": target}
     answer = derive_answer(scene, meta)
     use_ood = qtype in OOD_TEMPLATES and (ood_phrasing or qtype not in TEMPLATES)
-    templates = (OOD_TEMPLATES if use_ood else TEMPLATES)[qtype]
+    if use_ood:
+        templates = OOD_TEMPLATES[qtype]
+    elif qtype in CORPUS_PARAPHRASES and (paraphrase or qtype not in TEMPLATES):
+        templates = TEMPLATES.get(qtype, []) + CORPUS_PARAPHRASES[qtype]
+    else:
+        templates = TEMPLATES[qtype]
     ti = int(rng.integers(len(templates)))
     meta["template"] = ti
     text = templates[ti].format(**target)
+    if suffix:  # appended at the very end, where the paper's refusal prompt goes
+        meta["suffix"] = suffix
     if n_options:
         choices = _options_for(answer, qtype, catalogue, rng, n_options)
         letter = LETTERS[choices.index(answer)]
-        lines = [text] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + [instruction]
+        last = f"{instruction} {suffix}" if suffix else instruction
+        lines = [text] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + [last]
         return {
             "question": "\n".join(lines),
             "answers": [letter],
@@ -211,4 +293,6 @@ def make_question(
             "choices": choices,
             "meta": {**meta, "answer_text": answer},
         }
+    if suffix:
+        text = f"{text} {suffix}"
     return {"question": text, "answers": answer_variants(answer), "kind": "open", "meta": meta}

@@ -1,0 +1,372 @@
+"""The paper's Tables 1-4 and its headline trends, with uncertainty: every cell is a mean over the seeds with
+its 95% bootstrap interval over questions and seeds (:mod:`inbol.evaluation.stats`), and every trend is a
+paired difference on the same questions with its interval and a verdict.
+
+Definitions (one each, docs/evaluation.md):
+
+- a model's result on a set: the runs (one per seed; the untrained baselines have one) x the set's
+  questions, values +1 correct / 0 refusal / -1 incorrect (a blank response is incorrect);
+- in domain ("Overall", Table 1): the in-domain sets pooled (UaVQA included), counts summed;
+- out of domain ("OOD avg", Tables 2 and 4, every trend): Acc / RefR / S_trust are the unweighted mean over
+  the answerable OOD sets (BeyondVisQA is reported by its refusal rate only, as in the paper); answered
+  accuracy is pooled over those sets (N_c / N_answered), so it is defined whenever any is answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ..plots import label
+from . import paper
+from .stats import METRICS, bootstrap, format_ci, paired_difference, values, verdict
+from .testsets import SETS
+
+TABLE1_MODELS = ("base", "refusal_prompt", "sft", "idk_it", "ca_dpo")
+TABLE3_MODELS = ("base", "idk_it", "ca_dpo")
+TABLE4_MODELS = ("dpo_1", "dpo_2", "dpo_3", "ca_dpo")
+SCOPES = {"in_domain": "in domain (overall)", "ood": "out of domain (avg)"}
+CHECKS = (
+    ("refr_idk_it_gt_base", "RefR(IDK-IT) > RefR(original)", "idk_it", "base", "refr"),
+    ("strust_idk_it_gt_base", "S_trust(IDK-IT) > S_trust(original)", "idk_it", "base", "s_trust"),
+    ("strust_ca_dpo_ge_idk_it", "S_trust(CA-DPO) >= S_trust(IDK-IT)", "ca_dpo", "idk_it", "s_trust"),
+    ("acc_ca_dpo_gt_idk_it", "Acc(CA-DPO) > Acc(IDK-IT)", "ca_dpo", "idk_it", "acc"),
+    ("answered_acc_idk_it_gt_base", "Answered Acc(IDK-IT) > Answered Acc(original)", "idk_it", "base", "answered_acc"),
+    ("answered_acc_ca_dpo_gt_base", "Answered Acc(CA-DPO) > Answered Acc(original)", "ca_dpo", "base", "answered_acc"),
+)
+
+
+class Runs:
+    """One model's response values: per test set a (runs x questions) int8 matrix in the set's record order,
+    and the seed of each run (None for an untrained baseline)."""
+
+    def __init__(self, model: str, testsets: Mapping, runs: Sequence[Sequence[dict]], seeds: Sequence):
+        self.model, self.seeds = model, list(seeds)
+        self.values: dict[str, np.ndarray] = {}
+        for name, ts in testsets.items():
+            rows = []
+            for preds in runs:
+                by_id = {p["id"]: p["verdict"] for p in preds if p["set"] == name}
+                rows.append(values([by_id[r["id"]] for r in ts.records]))
+            self.values[name] = np.stack(rows)
+
+
+def groups(testsets: Mapping) -> dict[str, list[str]]:
+    """The sets of each scope: in domain (all), OOD (the answerable out-of-domain sets)."""
+    return {
+        "in_domain": [n for n, ts in testsets.items() if ts.group == "in_domain"],
+        "ood": [n for n, ts in testsets.items() if ts.group == "ood" and ts.answerable],
+    }
+
+
+def _scope(r: Runs, sets: Sequence[str], scope: str, fn, **kw) -> dict:
+    """Per metric the result of ``fn`` on a scope: pooled in domain; OOD Acc/RefR/S_trust as the mean over
+    sets, OOD answered accuracy pooled."""
+    mats = [r.values[s] for s in sets]
+    if scope == "in_domain":
+        return fn(mats, METRICS, how="pooled", **kw)
+    out = fn(mats, ("acc", "refr", "s_trust"), how="mean", **kw)
+    out.update(fn(mats, ("answered_acc",), how="pooled", **kw))
+    return out
+
+
+def model_cis(r: Runs, testsets: Mapping, *, n_boot: int, level: float, seed: int) -> dict:
+    """``{"sets": {set: {metric: ci}}, "in_domain": {...}, "ood": {...}, "seeds": [...]}`` of one model."""
+    kw = {"n_boot": n_boot, "level": level, "seed": seed}
+    out = {"model": r.model, "seeds": r.seeds, "sets": {n: bootstrap([r.values[n]], METRICS, **kw) for n in r.values}}
+    for scope, sets in groups(testsets).items():
+        if sets:
+            out[scope] = _scope(r, sets, scope, bootstrap, **kw)
+    return out
+
+
+def per_seed_rows(r: Runs, testsets: Mapping) -> list[dict]:
+    """CSV rows ``{model, seed, set, n, acc, refr, s_trust, answered_acc}`` of every run on every set and scope."""
+    from .stats import group_metric
+
+    rows = []
+    g = groups(testsets)
+    for i, seed in enumerate(r.seeds):
+        for name, v in r.values.items():
+            rows.append(
+                {
+                    "model": r.model,
+                    "seed": seed,
+                    "set": name,
+                    "n": v.shape[1],
+                    **{m: group_metric([v[i : i + 1]], m, "pooled") for m in METRICS},
+                }
+            )
+        for scope, sets in g.items():
+            if sets:
+                mats = [r.values[s][i : i + 1] for s in sets]
+                rows.append(
+                    {
+                        "model": r.model,
+                        "seed": seed,
+                        "set": scope,
+                        "n": sum(m.shape[1] for m in mats),
+                        **{
+                            m: group_metric(
+                                mats, m, "pooled" if scope == "in_domain" or m == "answered_acc" else "mean"
+                            )
+                            for m in METRICS
+                        },
+                    }
+                )
+    return rows
+
+
+def trend_checks(runs: Mapping[str, Runs], testsets: Mapping, *, n_boot: int, level: float, seed: int) -> list[dict]:
+    """The paper's headline trends as paired differences with intervals and verdicts (``not checked`` when a
+    model is missing)."""
+    out = []
+    for scope, sets in groups(testsets).items():
+        for key, text, a, b, metric in CHECKS:
+            row = {
+                "key": key,
+                "scope": scope,
+                "check": text,
+                "a": a,
+                "b": b,
+                "metric": metric,
+                "missing": [m for m in (a, b) if m not in runs],
+            }
+            if row["missing"] or not sets:
+                out.append({**row, "diff": None, "verdict": "not checked"})
+                continue
+            ra, rb = runs[a], runs[b]
+            pair = ra.seeds == rb.seeds and None not in ra.seeds
+
+            def fn(mats_a, metrics, how, _rb=rb, **kw):
+                mats_b = [_rb.values[s] for s in sets]
+                return paired_difference(mats_a, mats_b, metrics, how=how, pair_runs=pair, **kw)
+
+            diff = _scope(ra, sets, scope, fn, n_boot=n_boot, level=level, seed=seed)[metric]
+            out.append({**row, "diff": diff, "paired_runs": pair, "verdict": verdict(diff)})
+    return out
+
+
+def trends_json(checks: Sequence[dict]) -> dict:
+    out: dict = {}
+    for c in checks:
+        out.setdefault(c["scope"], {})[c["key"]] = {"verdict": c["verdict"], "diff": c["diff"]}
+    counted = [c["verdict"] for c in checks if c["verdict"] != "not checked"]
+    out["n_checked"] = len(counted)
+    out["n_hold"] = counted.count("holds")
+    out["n_do_not_hold"] = counted.count("does not hold")
+    out["n_inconclusive"] = counted.count("inconclusive")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# markdown
+# --------------------------------------------------------------------------------------------
+
+
+def _p(v) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _cell(cis: Mapping, where: str, metric: str) -> str:
+    block = cis.get(where) if where in ("in_domain", "ood") else (cis.get("sets") or {}).get(where)
+    return format_ci((block or {}).get(metric))
+
+
+def _skipped(cis: Mapping, models: Sequence[str]) -> list[str]:
+    miss = [m for m in models if m not in cis]
+    return [f"_Skipped (no predictions): {', '.join(miss)}._", ""] if miss else []
+
+
+def _name(m: str) -> str:
+    return label(m) if m == "base" else f"+{label(m)}"
+
+
+def _seeds_note(cis: Mapping) -> str:
+    seeds = sorted({len(c["seeds"]) for c in cis.values() if None not in c["seeds"]})
+    return f"Trained models: mean over {'/'.join(map(str, seeds))} seed(s)." if seeds else ""
+
+
+def table1(cis: Mapping, testsets: Mapping) -> list[str]:
+    ind = [n for n in ("perception", "emblem", "choice") if n in testsets]
+    header = ["Method"] + [f"{SETS[s][2]}~ {m}" for s in ind for m in ("Acc", "RefR", "S_trust")]
+    header += ["UaVQA~ RefR", "Overall Acc", "Overall RefR", "Overall S_trust", "Answered Acc"]
+    rows = []
+    for m in TABLE1_MODELS:
+        if m not in cis:
+            continue
+        row = [_name(m)] + [_cell(cis[m], s, k) for s in ind for k in ("acc", "refr", "s_trust")]
+        row += [_cell(cis[m], "uavqa", "refr")] + [_cell(cis[m], "in_domain", k) for k in METRICS]
+        rows.append(row)
+    for m in TABLE1_MODELS:
+        p = paper.TABLE1[("7B", paper.TABLE1_METHOD[m])]
+        row = [f"_paper: {'LLaVA1.5-7B' if m == 'base' else paper.TABLE1_METHOD[m]}_"]
+        row += [_p(p[s][k]) for s in ("vqav2", "oven", "sqa")[: len(ind)] for k in ("acc", "refr", "s_trust")]
+        row += [_p(p["uavqa"]["refr"])] + [_p(p["overall"][k]) for k in ("acc", "refr", "s_trust")] + ["—"]
+        rows.append(row)
+    return (
+        [
+            "## Table 1: in domain",
+            "",
+            "Ours: perception ~ VQAv2, emblem ~ OVEN, choice ~ ScienceQA, UaVQA (unanswerable; Acc is 0 by "
+            "definition). Overall pools the counts over all in-domain questions. Each cell: mean [95% bootstrap "
+            f"interval over questions and seeds]. {_seeds_note(cis)} Rows in _italics_ are the paper's "
+            "LLaVA-1.5-7B numbers on the real datasets, for reference.",
+            "",
+        ]
+        + _skipped(cis, TABLE1_MODELS)
+        + _table(header, rows)
+        + [""]
+    )
+
+
+def table2(cis: Mapping, testsets: Mapping) -> list[str]:
+    ood = [n for n in ("ood_phrasing", "ood_hard", "ood_choice") if n in testsets]
+    header = ["Method"] + [f"{SETS[s][2]}~ {m}" for s in ood for m in ("Acc", "RefR", "S_trust")]
+    header += ["BeyondVisQA~ RefR", "OOD avg Acc", "OOD avg RefR", "OOD avg S_trust", "OOD Answered Acc"]
+    rows = []
+    for m in TABLE1_MODELS:
+        if m not in cis:
+            continue
+        row = [_name(m)] + [_cell(cis[m], s, k) for s in ood for k in ("acc", "refr", "s_trust")]
+        row += [_cell(cis[m], "beyond", "refr")] + [_cell(cis[m], "ood", k) for k in METRICS]
+        rows.append(row)
+    pheader = ["Method (paper, LLaVA-1.5-7B)"]
+    for n in ("AOKVQA", "GQA", "MMMU"):
+        pheader += [f"{n} {m}" for m in ("Acc", "RefR", "S_trust")]
+    pheader += ["BeyondVisQA RefR"] + [f"MMBench {m}" for m in ("Acc", "RefR", "S_trust")]
+    prow = []
+    for m in TABLE1_MODELS:
+        p = paper.TABLE2[("7B", paper.TABLE1_METHOD[m])]
+        row = [f"_paper: {'LLaVA1.5-7B' if m == 'base' else paper.TABLE1_METHOD[m]}_"]
+        for s in ("aokvqa", "gqa", "mmmu"):
+            row += [_p(p[s][k]) for k in ("acc", "refr", "s_trust")]
+        row += [_p(p["beyondvisqa"]["refr"])] + [_p(p["mmbench"][k]) for k in ("acc", "refr", "s_trust")]
+        prow.append(row)
+    return (
+        [
+            "## Table 2: out of domain",
+            "",
+            "Ours: ood_phrasing ~ AOKVQA, ood_hard ~ GQA, ood_choice ~ MMBench/MMMU (five options, the paper's "
+            "letter prompt), beyond ~ BeyondVisQA (unanswerable); string matching only. OOD avg: the unweighted "
+            "mean over the answerable OOD sets (as the paper's Table 4); OOD answered accuracy pools them.",
+            "",
+        ]
+        + _skipped(cis, TABLE1_MODELS)
+        + _table(header, rows)
+        + ["", "The paper's Table 2, for reference:", ""]
+        + _table(pheader, prow)
+        + [""]
+    )
+
+
+def table3(cis: Mapping, testsets: Mapping) -> list[str]:
+    header = ["Refusal rate"] + [label(m) for m in TABLE3_MODELS]
+    rows = []
+    for name, text in (("vizwiz", "VizWiz(ua)-like (ours)"), ("vqav2_idk", "VQAv2-IDK(filter) (ours)")):
+        if name in testsets:
+            rows.append([text] + [_cell(cis[m], name, "refr") if m in cis else "—" for m in TABLE3_MODELS])
+    for key, name in (("vizwiz_ua", "VizWiz(ua)"), ("vqav2_idk_filter", "VQAv2-IDK(filter)")):
+        rows.append(
+            [f"_paper, LLaVA-1.5-7B: {name}_"]
+            + [_p(paper.TABLE3[("7B", paper.TABLE3_MODEL[m])][key]) for m in TABLE3_MODELS]
+        )
+    note = (
+        ""
+        if "vqav2_idk" in testsets
+        else (" The embedded world has no VQAv2-IDK(filter) counterpart (n/a); the paper's row is shown for reference.")
+    )
+    return (
+        [
+            "## Table 3: extra unanswerable sets",
+            "",
+            f"Ours: vizwiz ~ VizWiz(ua) (blank, dark, blurred or covered images).{note}",
+            "",
+        ]
+        + _skipped(cis, TABLE3_MODELS)
+        + _table(header, rows)
+        + [""]
+    )
+
+
+def table4(cis: Mapping) -> list[str]:
+    header = ["Method", "Data"] + [f"In-domain {m}" for m in ("Acc", "RefR", "S_trust")]
+    header += [f"OOD avg {m}" for m in ("Acc", "RefR", "S_trust")]
+    rows = []
+    for m in TABLE4_MODELS:
+        if m not in cis:
+            continue
+        method, data = paper.TABLE4_METHOD[m].split(" ")
+        rows.append(
+            [method, data]
+            + [_cell(cis[m], "in_domain", k) for k in ("acc", "refr", "s_trust")]
+            + [_cell(cis[m], "ood", k) for k in ("acc", "refr", "s_trust")]
+        )
+    for m in TABLE4_MODELS:
+        p = paper.TABLE4[("7B", paper.TABLE4_METHOD[m])]
+        method, data = paper.TABLE4_METHOD[m].split(" ")
+        rows.append(
+            [f"_paper 7B: {method}_", data]
+            + [_p(p["in_domain"][k]) for k in ("acc", "refr", "s_trust")]
+            + [_p(p["ood"][k]) for k in ("acc", "refr", "s_trust")]
+        )
+    return (
+        [
+            "## Table 4: DPO on preference data (1) (2) (3) vs CA-DPO",
+            "",
+            "(1) refusal > incorrect for Mixed, (2) correct > incorrect for Mixed, (3) both (CA-DPO's data). "
+            "In-domain = the pooled Overall of Table 1; OOD avg = the unweighted mean over the answerable OOD "
+            "sets.",
+            "",
+        ]
+        + _skipped(cis, TABLE4_MODELS)
+        + _table(header, rows)
+        + [""]
+    )
+
+
+def trends_section(checks: Sequence[dict]) -> list[str]:
+    rows = []
+    for c in checks:
+        d = c["diff"]
+        numbers = "—" if d is None else format_ci(d)
+        missing = f" (missing: {', '.join(c['missing'])})" if c["missing"] else ""
+        rows.append([c["check"], SCOPES[c["scope"]], numbers, c["verdict"] + missing])
+    return (
+        [
+            "## The paper's trends on our numbers",
+            "",
+            "Each claim as a paired difference A - B on the same questions (percentage points): mean [95% "
+            "bootstrap interval over questions and seeds]. Holds: the whole interval above 0; does not hold: "
+            "below 0; inconclusive: it contains 0. No tuning on these sets.",
+            "",
+        ]
+        + _table(["Check", "Scope", "A - B", "Verdict"], rows)
+        + [""]
+    )
+
+
+__all__ = [
+    "TABLE1_MODELS",
+    "TABLE3_MODELS",
+    "TABLE4_MODELS",
+    "SCOPES",
+    "CHECKS",
+    "Runs",
+    "groups",
+    "model_cis",
+    "per_seed_rows",
+    "trend_checks",
+    "trends_json",
+    "table1",
+    "table2",
+    "table3",
+    "table4",
+    "trends_section",
+]

@@ -1,0 +1,176 @@
+"""The faithful miniature: how the original model meets each synthetic analogue, measured on the
+validation sets only (the test sets are never consulted for a choice).
+
+Each synthetic set stands for a real one and earns its name only when the original model meets it roughly
+as LLaVA-1.5-7B meets the real set.  :func:`miniature_metrics` measures, per validation set:
+
+- the original model's greedy accuracy, without and with the paper's refusal prompt (the drop and the
+  refusal rate the prompt causes), and the share of Known questions (K-sample conf >= delta_k);
+- calibration: for each sampling temperature of ``calibration.temperatures``, the mean K-sample confidence,
+  the Known/Unknown shares and the expected calibration error (ECE) of the confidence against the
+  model's own greedy correctness, plus the reliability curve (:func:`reliability`), so that
+  ``sampling.temperature`` can be chosen where the confidence means what the paper's means;
+- the targets below, each as ``{value, target, met}``; a target that is not met is a warning naming the
+  set and the figure.
+
+The paper's reference figures (its Tables 1 and 2, LLaVA-1.5-7B) stand beside ours in the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .boundary.split import bucket
+
+# (the issue's) targets for the original model on each validation set, and what the paper's model does
+TARGETS = {
+    "in_domain_greedy": (0.35, 0.75),  # per in-domain family
+    "ood_greedy_min": 0.30,  # every answerable OOD set
+    "ood_known_min": 0.10,  # share of Known questions on every answerable OOD set
+    "aokvqa_greedy_min": 0.40,  # the AOKVQA-like set
+    "refusal_prompt_max_drop": 0.10,  # accuracy drop with the paper's refusal prompt appended (in domain)
+}
+PAPER_ORIGINAL = {  # LLaVA-1.5-7B accuracy (%), the paper's Tables 1 and 2
+    "perception": 52.00,
+    "emblem": 50.33,
+    "choice": 51.33,
+    "ood_phrasing": 78.56,
+    "ood_hard": 59.65,
+    "ood_choice": 62.80,
+}
+PAPER_REFUSAL_PROMPT = {"perception": 50.67, "emblem": 37.33, "choice": 51.00}
+
+
+def ece(conf: Sequence[float], correct: Sequence[bool], n_bins: int | None = None) -> float:
+    """Expected calibration error: sum over bins of (bin share) x |mean correctness - mean conf|.  Bins are
+    the exact confidence values (k/K) when ``n_bins`` is None, else equal-width bins on [0, 1]."""
+    c = np.asarray(conf, dtype=float)
+    y = np.asarray(correct, dtype=float)
+    if len(c) == 0 or len(c) != len(y):
+        raise ValueError(f"ece needs as many confidences as outcomes (got {len(c)} and {len(y)}), at least one")
+    keys = np.round(c, 9) if n_bins is None else np.minimum((c * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for k in np.unique(keys):
+        m = keys == k
+        total += m.mean() * abs(y[m].mean() - c[m].mean())
+    return float(total)
+
+
+def reliability(conf: Sequence[float], correct: Sequence[bool]) -> list[dict]:
+    """Rows ``{conf, n, accuracy}``: the greedy accuracy of the questions at each exact confidence value."""
+    c = np.round(np.asarray(conf, dtype=float), 9)
+    y = np.asarray(correct, dtype=float)
+    return [{"conf": float(k), "n": int((c == k).sum()), "accuracy": float(y[c == k].mean())} for k in np.unique(c)]
+
+
+def _share(xs) -> float | None:
+    xs = list(xs)
+    return float(np.mean(xs)) if xs else None
+
+
+def set_summary(
+    verdicts: Sequence[str], rp_verdicts: Sequence[str], confs: Sequence[float], delta_k: float, delta_uk: float
+) -> dict:
+    """One validation set: greedy accuracy, with the refusal prompt (accuracy, refusal rate, drop), and
+    the Known / Unknown shares of its confidences."""
+    acc = _share(v == "correct" for v in verdicts)
+    rp = _share(v == "correct" for v in rp_verdicts)
+    return {
+        "n": len(verdicts),
+        "greedy_acc": acc,
+        "refusal_prompt_acc": rp,
+        "refusal_prompt_refr": _share(v == "refusal" for v in rp_verdicts),
+        "refusal_prompt_drop": None if acc is None or rp is None else acc - rp,
+        "known_share": _share(bucket(c, delta_k, delta_uk) == "known" for c in confs),
+        "unknown_share": _share(bucket(c, delta_k, delta_uk) == "unknown" for c in confs),
+        "conf_mean": _share(confs),
+    }
+
+
+def check_targets(sets: dict[str, dict], groups: dict[str, str]) -> tuple[dict, list[str]]:
+    """The targets per set (``{set: {figure: {value, target, met}}}``) and a warning per target not met."""
+    out: dict[str, dict] = {}
+    warnings: list[str] = []
+
+    def put(name, figure, value, target, met):
+        out.setdefault(name, {})[figure] = {"value": value, "target": target, "met": bool(met)}
+        if not met:
+            warnings.append(
+                f"{name}: {figure} = {value if value is None else round(value, 3)} misses its target {target}"
+            )
+
+    lo, hi = TARGETS["in_domain_greedy"]
+    for name, s in sets.items():
+        if groups.get(name) == "in_domain":
+            put(
+                name,
+                "greedy_acc",
+                s["greedy_acc"],
+                [lo, hi],
+                s["greedy_acc"] is not None and lo <= s["greedy_acc"] <= hi,
+            )
+            drop = s["refusal_prompt_drop"]
+            put(
+                name,
+                "refusal_prompt_drop",
+                drop,
+                f"<= {TARGETS['refusal_prompt_max_drop']}",
+                drop is not None and drop <= TARGETS["refusal_prompt_max_drop"],
+            )
+        elif groups.get(name) == "ood":
+            need = TARGETS["aokvqa_greedy_min"] if name == "ood_phrasing" else TARGETS["ood_greedy_min"]
+            put(
+                name,
+                "greedy_acc",
+                s["greedy_acc"],
+                f">= {need}",
+                s["greedy_acc"] is not None and s["greedy_acc"] >= need,
+            )
+            put(
+                name,
+                "known_share",
+                s["known_share"],
+                f">= {TARGETS['ood_known_min']}",
+                s["known_share"] is not None and s["known_share"] >= TARGETS["ood_known_min"],
+            )
+    return out, warnings
+
+
+def calibration(
+    sample_fn: Callable[[list[dict], float], list[float]],
+    records: list[dict],
+    correct: list[bool],
+    temperatures: Sequence[float],
+    delta_k: float,
+    delta_uk: float,
+) -> tuple[dict, list[dict]]:
+    """Per temperature the confidence's mean, Known/Unknown shares and ECE against greedy correctness, and
+    the reliability rows ``{temperature, conf, n, accuracy}``; ``sample_fn(records, T)`` gives the K-sample
+    confidences."""
+    summary, rows = {}, []
+    for t in temperatures:
+        conf = sample_fn(records, float(t))
+        summary[f"{t:g}"] = {
+            "temperature": float(t),
+            "conf_mean": float(np.mean(conf)),
+            "greedy_acc": float(np.mean(correct)),
+            "ece": ece(conf, correct),
+            "known_share": float(np.mean([bucket(c, delta_k, delta_uk) == "known" for c in conf])),
+            "unknown_share": float(np.mean([bucket(c, delta_k, delta_uk) == "unknown" for c in conf])),
+        }
+        rows += [{"temperature": float(t), **r} for r in reliability(conf, correct)]
+    return summary, rows
+
+
+__all__ = [
+    "TARGETS",
+    "PAPER_ORIGINAL",
+    "PAPER_REFUSAL_PROMPT",
+    "ece",
+    "reliability",
+    "set_summary",
+    "check_targets",
+    "calibration",
+]

@@ -1,0 +1,275 @@
+"""Hyper-parameter search on the validation sets only (issue: evidence a reviewer accepts).
+
+The grid (``configs/search/grid.yaml``) lists, per method, the same number of configurations (an equal budget):
+each is a set of overrides of params.yaml sections (``train``, ``lora``, ``dpo``), validated by the params
+schema before any work (an unknown key is a one-line error).  The methods are searched in order, each
+from the previous one's winner: IDK-IT from the original model, then CA-DPO from the chosen IDK-IT (the
+plain DPO variants (1)(2)(3) share the ``dpo`` section and so CA-DPO's winner).  Every configuration trains
+once (the grid's seed) on the pipeline's constructed data of that seed and is evaluated on the validation
+sets (``data/valsets``); its score is the figure value of the sweeps: the mean of in-domain S_trust
+(pooled) and OOD S_trust (the mean over the answerable OOD sets), with a 95% bootstrap interval, and the
+interval of (best - it) on the same questions: a configuration whose interval contains 0 is not
+distinguishable from the best.  The test sets are never read.
+
+``python scripts/search.py`` runs it and writes ``metrics/search.json`` and ``docs/search.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import ParamError
+from .params import Params
+
+METHODS = ("idk_it", "ca_dpo")
+SECTIONS = {"idk_it": ("train", "lora", "idk_it"), "ca_dpo": ("dpo", "lora", "preference")}
+DATA_SECTIONS = ("idk_it", "preference")  # a configuration that changes these re-builds its training set
+
+
+def apply(p: Params, overrides: Mapping[str, Mapping]) -> Params:
+    """``p`` with one configuration's section overrides (each validated by its section's schema)."""
+    changes = {}
+    for section, values in overrides.items():
+        if section not in ("train", "lora", "dpo", *DATA_SECTIONS):
+            raise ParamError(f"search grid section {section!r}: must be one of train, lora, dpo, idk_it, preference")
+        if not isinstance(values, Mapping):
+            raise ParamError(f"search grid {section} = {values!r}: must be a mapping of keys to values")
+        current = getattr(p, section)
+        try:
+            changes[section] = current.replace(**dict(values))
+        except ParamError as e:  # named by its params.yaml section, not the schema class
+            cls = type(current).__name__
+            msg = str(e)
+            raise ParamError(section + msg[len(cls) :] if msg.startswith(cls) else msg) from None
+    return p.model_copy(update=changes)
+
+
+def check_grid(grid: Mapping, p: Params) -> dict[str, list[dict]]:
+    """The grid's configurations per method, each validated against ``p``; one-line errors otherwise."""
+    unknown = sorted(set(grid) - {"seed", *METHODS})
+    if unknown:
+        raise ParamError(f"search grid key {unknown[0]!r}: unknown; allowed: seed, {', '.join(METHODS)}")
+    out = {}
+    sizes = set()
+    for m in METHODS:
+        configs = grid.get(m) or []
+        if not isinstance(configs, list) or not configs:
+            raise ParamError(f"search grid {m}: must be a non-empty list of configurations")
+        for i, c in enumerate(configs):
+            allowed = SECTIONS[m]
+            bad = [s for s in c if s not in allowed]
+            if bad:
+                raise ParamError(f"search grid {m}[{i}].{bad[0]}: not searched for {m}; allowed: {', '.join(allowed)}")
+            try:
+                apply(p, c)
+            except ParamError as e:
+                raise ParamError(f"search grid {m}[{i}]: {e}") from None
+        out[m] = list(configs)
+        sizes.add(len(configs))
+    if len(sizes) != 1:
+        raise ParamError(
+            f"search grid: every method needs the same number of configurations (an equal budget), got {sorted(sizes)}"
+        )
+    return out
+
+
+def label(config: Mapping[str, Mapping]) -> str:
+    return ", ".join(f"{s}.{k}={v}" for s, vals in config.items() for k, v in vals.items()) or "(params.yaml)"
+
+
+def score_rows(
+    names: Sequence[str], runs: Mapping[str, list[dict]], valsets: Mapping, *, n_boot: int, level: float, seed: int
+) -> list[dict]:
+    """Per configuration the validation figure value with its interval, the in-domain and OOD S_trust, Acc
+    and RefR, and the gap to the best with ``indistinguishable_from_best``."""
+    import numpy as np
+
+    from .evaluation.stats import bootstrap_stat, group_metric, values
+    from .sweep.cells import figure_value
+
+    set_names = list(valsets)
+    mats = {
+        n: {
+            s: values([{p["id"]: p["verdict"] for p in runs[n] if p["set"] == s}[r["id"]] for r in ts.records])[None]
+            for s, ts in valsets.items()
+        }
+        for n in names
+    }
+
+    def stat(sets):
+        return figure_value(dict(zip(set_names, sets)), valsets)
+
+    best = max(names, key=lambda n: figure_value(mats[n], valsets))
+    rows = []
+    ind = [s for s, ts in valsets.items() if ts.group == "in_domain"]
+    ood = [s for s, ts in valsets.items() if ts.group == "ood" and ts.answerable]
+    kw = {"n_boot": n_boot, "level": level, "seed": seed}
+    for n in names:
+        own = [mats[n][s] for s in set_names]
+        ci = bootstrap_stat(own, stat, **kw)
+        gap = bootstrap_stat([mats[best][s] for s in set_names], stat, other=own, pair_runs=True, **kw)
+        rows.append(
+            {
+                "config": n,
+                "value": ci,
+                "in_domain": {
+                    m: group_metric([mats[n][s] for s in ind], m, "pooled") for m in ("acc", "refr", "s_trust")
+                },
+                "ood": {
+                    m: float(np.mean([group_metric([mats[n][s]], m, "pooled") for s in ood]))
+                    for m in ("acc", "refr", "s_trust")
+                },
+                "gap_to_best": gap,
+                "best": n == best,
+                "indistinguishable_from_best": n == best or (gap["lo"] is not None and gap["lo"] <= 0),
+            }
+        )
+    return rows
+
+
+def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed: int) -> str:
+    from .evaluation.stats import format_ci
+
+    lines = [
+        "# Hyper-parameter search (validation sets only)",
+        "",
+        "Generated by `python scripts/search.py` (grid: `configs/search/grid.yaml`; library: `inbol.search`). Each "
+        f"configuration trained once (seed {seed}) and was evaluated on `data/valsets`; the test sets were not "
+        "read. Value: the mean of in-domain S_trust (pooled) and OOD S_trust (mean over the answerable OOD "
+        "sets), with a 95% bootstrap interval over questions; 'tied' = the interval of (best - it) contains 0. "
+        "IDK-IT was searched first, CA-DPO from the chosen IDK-IT; DPO (1)(2)(3) share CA-DPO's `dpo` section.",
+        "",
+    ]
+    for m, rows in results.items():
+        lines += [
+            f"## {m}",
+            "",
+            "| configuration | value | in-domain Acc / RefR / S_trust | OOD Acc / RefR / S_trust | best - it | |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for r in rows:
+            i, o = r["in_domain"], r["ood"]
+            mark = "**chosen**" if r["config"] == chosen[m] else ("tied" if r["indistinguishable_from_best"] else "")
+            lines.append(
+                f"| {r['config']} | {format_ci(r['value'])} | {i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f} "
+                f"| {o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f} | {format_ci(r['gap_to_best'])} | {mark} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_search(
+    p: Params,
+    grid: Mapping,
+    *,
+    constructed: str | Path,
+    base_model: str | Path,
+    valsets_dir: str | Path,
+    work: str | Path,
+    pool: str | Path = "data/restructured/pool.jsonl",
+    unanswerable: str | Path = "data/unanswerable/kept.jsonl",
+) -> tuple[dict, dict]:
+    """Train and evaluate every configuration; returns (results per method, chosen label per method).  A
+    configuration overriding ``idk_it`` or ``preference`` (e.g. ``unknown_extrinsic_share``) trains on its
+    own set, built from ``pool`` and ``unanswerable`` as the construct stage builds it."""
+    from .boundary import construct
+    from .evaluation import evaluate_model, load_testsets
+    from .io import read_jsonl, write_jsonl
+    from .judge import make_semantic_judge
+    from .models import PromptFormat, greedy_answer_fn, load_base
+    from .training import train_preference, train_sft
+    from .training.ca_dpo import write_reference
+
+    configs = check_grid(grid, p)
+    seed = int(grid.get("seed", 0))
+    valsets = load_testsets(valsets_dir)
+    semantic = make_semantic_judge(p.judge)
+    work = Path(work)
+    constructed = Path(constructed)
+
+    def evaluate(model_dir: Path, name: str) -> list[dict]:
+        model, processor = load_base(model_dir, p.evaluate.device, p.evaluate.dtype)
+        answer = greedy_answer_fn(
+            model,
+            PromptFormat(processor, p.prompt.system),
+            batch_size=p.evaluate.batch_size,
+            max_new_tokens=p.evaluate.max_new_tokens,
+        )
+        preds, _ = evaluate_model(answer, valsets, semantic, lenient=p.judge.lenient, model=name)
+        return preds
+
+    def data_file(q: Params, c: Mapping, name: str, out: Path) -> Path:
+        if not any(s in c for s in DATA_SECTIONS):
+            return constructed / f"{name}.jsonl"
+        sets, _ = construct(
+            read_jsonl(pool, nonempty=True),
+            read_jsonl(unanswerable, nonempty=True),
+            delta_k=q.delta_k,
+            delta_uk=q.delta_uk,
+            idk_it=q.idk_it,
+            preference=q.preference,
+            sft=q.sft,
+            seed=seed,
+            refusal_templates=q.restructure.refusal_templates,
+        )
+        write_jsonl(out, sets[name])
+        return out
+
+    results, chosen = {}, {}
+    start = Path(base_model)
+    for m in METHODS:
+        runs, dirs = {}, {}
+        for i, c in enumerate(configs[m]):
+            q = apply(p, c)
+            name = label(c)
+            out = work / m / f"c{i}"
+            if m == "idk_it":
+                train_sft(
+                    data_file(q, c, "idk_it", work / m / f"c{i}.jsonl"),
+                    start,
+                    out,
+                    lora=q.lora,
+                    train=q.train,
+                    seed=seed,
+                    work_dir=work / m / f"c{i}.ckpt",
+                    system=q.prompt.system,
+                    name="idk_it",
+                )
+            else:
+                ref = work / m / f"c{i}.reference.json"
+                data = data_file(q, c, "preference", work / m / f"c{i}.jsonl")
+                write_reference(
+                    data,
+                    start,
+                    ref,
+                    lora=q.lora,
+                    train=q.train,
+                    dpo=q.dpo,
+                    seed=seed,
+                    system=q.prompt.system,
+                )
+                train_preference(
+                    data,
+                    start,
+                    out,
+                    kind="ca_dpo",
+                    lora=q.lora,
+                    train=q.train,
+                    dpo=q.dpo,
+                    seed=seed,
+                    work_dir=work / m / f"c{i}.ckpt",
+                    system=q.prompt.system,
+                    reference=ref,
+                    diagnostics_n=1,
+                )
+            runs[name] = evaluate(out, m)
+            dirs[name] = out
+        rows = score_rows(list(runs), runs, valsets, n_boot=p.stats.n_boot, level=p.stats.level, seed=p.stats.seed)
+        results[m] = rows
+        chosen[m] = next(r["config"] for r in rows if r["best"])
+        start = dirs[chosen[m]]
+    return results, chosen
+
+
+__all__ = ["METHODS", "apply", "check_grid", "label", "score_rows", "markdown", "run_search"]

@@ -1,0 +1,88 @@
+"""Stage `miniature`: how the original model meets each synthetic analogue, on the validation sets only:
+greedy accuracy (with and without the paper's refusal prompt), Known shares, and the calibration of the
+K-sample confidence against greedy correctness at each temperature of `calibration.temperatures` (ECE and
+the reliability diagram), with the issue's targets checked (inbol.miniature)."""
+
+from inbol.errors import run_stage, stage_args
+from inbol.evaluation import REFUSAL_SUFFIX, judge_sets, load_testsets
+from inbol.io import write_json
+from inbol.judge import judge_samples, make_semantic_judge
+from inbol.miniature import PAPER_ORIGINAL, PAPER_REFUSAL_PROMPT, calibration, check_targets, set_summary
+from inbol.models import PromptFormat, greedy_answer_fn, load_base
+from inbol.params import load_params
+from inbol.plots import plot_reliability, write_csv
+from inbol.sampling import make_sampler
+from inbol.seeding import stable_seed
+
+
+def main() -> None:
+    args = stage_args(__doc__, "valsets", "model", "metrics", "csv", "png")
+    p = load_params()
+    valsets = {n: ts for n, ts in load_testsets(args.valsets).items() if ts.answerable}
+    semantic = make_semantic_judge(p.judge)
+    model, processor = load_base(args.model, p.evaluate.device, p.evaluate.dtype)
+    fmt = PromptFormat(processor, p.prompt.system)
+    verdicts = {}
+    for suffix in ("", REFUSAL_SUFFIX):
+        answer = greedy_answer_fn(
+            model, fmt, batch_size=p.evaluate.batch_size, max_new_tokens=p.evaluate.max_new_tokens, prompt_suffix=suffix
+        )
+        responses = {
+            n: answer(ts.records, f"miniature: {n}{' + refusal prompt' if suffix else ''}") for n, ts in valsets.items()
+        }
+        preds = judge_sets(valsets, responses, semantic, lenient=p.judge.lenient)
+        verdicts[suffix] = {n: [x["verdict"] for x in preds if x["set"] == n] for n in valsets}
+    sets = {
+        n: {
+            **set_summary(
+                verdicts[""][n],
+                verdicts[REFUSAL_SUFFIX][n],
+                [r["conf_base"] for r in ts.records if r.get("conf_base") is not None],
+                p.delta_k,
+                p.delta_uk,
+            ),
+            "group": ts.group,
+            "paper": ts.paper,
+            "paper_original_acc": PAPER_ORIGINAL.get(n),
+            "paper_refusal_prompt_acc": PAPER_REFUSAL_PROMPT.get(n),
+        }
+        for n, ts in valsets.items()
+    }
+    targets, warnings = check_targets(sets, {n: ts.group for n, ts in valsets.items()})
+
+    records = [r for ts in valsets.values() for r in ts.records]
+    correct = [v == "correct" for n in valsets for v in verdicts[""][n]]
+
+    def sample_conf(recs, temperature):
+        sampler = make_sampler(p.sampling.replace(temperature=temperature), fmt, model=model)
+        out = []
+        for i in range(0, len(recs), p.sampling.batch_size):
+            chunk = recs[i : i + p.sampling.batch_size]
+            responses = sampler.sample(chunk, [stable_seed(p.sampling.seed, r["id"]) for r in chunk])
+            out += [
+                sum(v == "correct" for v in vs) / len(vs)
+                for vs in judge_samples(chunk, responses, semantic, lenient=p.judge.lenient)
+            ]
+        return out
+
+    summary, rows = calibration(sample_conf, records, correct, p.calibration.temperatures, p.delta_k, p.delta_uk)
+    best = min(summary.values(), key=lambda s: s["ece"])["temperature"]
+    write_csv(rows, args.csv, ["temperature", "conf", "n", "accuracy"])
+    plot_reliability(rows, args.png, chosen=p.sampling.temperature)
+    write_json(
+        args.metrics,
+        {
+            "split": "validation",
+            "sets": sets,
+            "targets": targets,
+            "warnings": warnings,
+            "calibration": summary,
+            "lowest_ece_temperature": best,
+            "sampling_temperature": p.sampling.temperature,
+            "k": p.sampling.k,
+        },
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

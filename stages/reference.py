@@ -1,0 +1,21 @@
+"""Stage `reference@<seed>`: the reference log-probs (the IDK-IT model's) of every distinct sequence of the
+seed's CA-DPO preferences, one pass that CA-DPO and the plain DPO variants (1)(2)(3) all read (they use the
+same questions and responses)."""
+
+from inbol.errors import run_stage, stage_args
+from inbol.io import write_json
+from inbol.params import load_params
+from inbol.training.ca_dpo import write_reference
+
+
+def main() -> None:
+    args = stage_args(__doc__, "data", "start", "out", "metrics", seed=int)
+    p = load_params()
+    stats = write_reference(
+        args.data, args.start, args.out, lora=p.lora, train=p.train, dpo=p.dpo, seed=args.seed, system=p.prompt.system
+    )
+    write_json(args.metrics, {"seed": args.seed, "start_model": args.start, **stats})
+
+
+if __name__ == "__main__":
+    run_stage(main)

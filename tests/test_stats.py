@@ -1,0 +1,104 @@
+"""The uncertainty math (inbol.evaluation.stats): response values, the metrics of a value matrix, pooled vs
+averaged groups, the bootstrap over questions and seeds, paired differences, verdicts and their formatting,
+each against a hand-computed case."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inbol.evaluation.stats import (
+    bootstrap,
+    bootstrap_stat,
+    format_ci,
+    group_metric,
+    metric_of,
+    paired_difference,
+    standard_error,
+    values,
+    verdict,
+)
+
+
+def test_values_and_the_metrics_of_a_value_array():
+    v = values(["correct", "correct", "refusal", "incorrect"])
+    assert v.tolist() == [1, 1, 0, -1] and v.dtype == np.int8
+    assert metric_of(v, "acc") == 50.0 and metric_of(v, "refr") == 25.0
+    assert metric_of(v, "s_trust") == 25.0  # 2 * 50 + 25 - 100
+    assert metric_of(v, "answered_acc") == pytest.approx(200 / 3)  # 2 correct of 3 answered
+    assert math.isnan(metric_of(values(["refusal"] * 3), "answered_acc"))
+    assert math.isnan(metric_of(np.array([], dtype=np.int8), "acc"))
+    with pytest.raises(ValueError, match="unknown verdict 'maybe'"):
+        values(["correct", "maybe"])
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        metric_of(v, "f1")
+
+
+def test_pooled_and_averaged_groups_hand_computed():
+    a, b = np.array([[1, 1]]), np.array([[-1, -1, -1, 1]])
+    assert group_metric([a, b], "acc", "pooled") == 50.0  # 3 correct of 6
+    assert group_metric([a, b], "acc", "mean") == 62.5  # (100 + 25) / 2
+    with pytest.raises(ValueError, match="pooled or mean"):
+        group_metric([a], "acc", "sum")
+
+
+def test_bootstrap_of_a_constant_is_a_point_and_is_deterministic():
+    ci = bootstrap([np.ones((2, 30), dtype=np.int8)], ("acc", "s_trust"), n_boot=50)
+    assert ci["acc"] == {"mean": 100.0, "lo": 100.0, "hi": 100.0, "n_boot": 50, "level": 0.95}
+    v = np.random.default_rng(0).choice([-1, 0, 1], size=(1, 200)).astype(np.int8)
+    assert bootstrap([v], n_boot=100, seed=3) == bootstrap([v], n_boot=100, seed=3)
+    assert bootstrap([v], n_boot=100, seed=3) != bootstrap([v], n_boot=100, seed=4)
+
+
+def test_bootstrap_interval_matches_the_binomial_standard_error():
+    # 100 questions, half right: the 95% interval of Acc is about 50 +- 1.96 * 5 points
+    v = np.array([[1, -1] * 50], dtype=np.int8)
+    ci = bootstrap([v], ("acc",), n_boot=2000, seed=0)["acc"]
+    assert ci["mean"] == 50.0
+    assert 50 - 12 < ci["lo"] < 50 - 7 and 50 + 7 < ci["hi"] < 50 + 12
+    assert standard_error(v, "acc") == pytest.approx(5.0)
+    assert standard_error(v, "s_trust") == pytest.approx(100 * np.std([1, -1] * 50, ddof=1) / 10)
+
+
+def test_bootstrap_draws_the_runs_too():
+    # seed 0 answered every question, seed 1 none: the interval spans the runs, not just the questions
+    v = np.stack([np.ones(50), -np.ones(50)]).astype(np.int8)
+    ci = bootstrap([v], ("s_trust",), n_boot=400, seed=0)["s_trust"]
+    assert ci["mean"] == 0.0 and ci["lo"] == -100.0 and ci["hi"] == 100.0
+    with pytest.raises(ValueError, match="same number of runs"):
+        bootstrap([v, v[:1]])
+
+
+def test_paired_difference_hand_computed_and_narrower_than_the_unpaired_intervals():
+    rng = np.random.default_rng(1)
+    b = rng.choice([-1, 0, 1], size=(1, 300)).astype(np.int8)
+    same = paired_difference([b], [b], ("acc", "s_trust"), n_boot=200)
+    assert same["acc"]["mean"] == same["acc"]["lo"] == same["acc"]["hi"] == 0.0
+    a = b.copy()
+    wrong = np.flatnonzero(b[0] == -1)[:30]
+    a[0, wrong] = 1  # A fixes 30 of B's wrong answers: +10 points of Acc, +20 of S_trust
+    d = paired_difference([a], [b], ("acc", "s_trust"), n_boot=1000, seed=0)
+    assert d["acc"]["mean"] == pytest.approx(10.0) and d["s_trust"]["mean"] == pytest.approx(20.0)
+    assert 0 < d["acc"]["lo"] < 10 < d["acc"]["hi"]
+    single = bootstrap([a], ("acc",), n_boot=1000, seed=0)["acc"]
+    assert d["acc"]["hi"] - d["acc"]["lo"] < 0.6 * (single["hi"] - single["lo"])  # same questions, less noise
+    # the same draw as a general statistic of the two sides
+    stat = bootstrap_stat([a], lambda s: group_metric(s, "acc", "pooled"), other=[b], n_boot=1000, seed=0)
+    assert stat == d["acc"]
+    with pytest.raises(ValueError, match="same questions"):
+        paired_difference([a], [b[:, :10]])
+    with pytest.raises(ValueError, match="same number of runs"):
+        paired_difference([np.vstack([a, a])], [b], pair_runs=True)
+
+
+def test_verdicts_and_formatting():
+    assert verdict({"mean": 3.0, "lo": 0.5, "hi": 6.0}) == "holds"
+    assert verdict({"mean": -3.0, "lo": -6.0, "hi": -0.1}) == "does not hold"
+    assert verdict({"mean": 1.0, "lo": -1.0, "hi": 3.0}) == "inconclusive"
+    assert verdict({"mean": 0.0, "lo": 0.0, "hi": 0.0}) == "inconclusive"  # zero is not excluded
+    assert verdict({"mean": None, "lo": None, "hi": None}) == "not checked"
+    assert format_ci({"mean": 49.123, "lo": 47.81, "hi": 50.349}) == "49.1 [47.8, 50.3]"
+    assert format_ci({"mean": 2.0, "lo": None, "hi": None}) == "2.0"
+    assert format_ci(None) == format_ci({"mean": None}) == "—"
