@@ -36,7 +36,7 @@ def main() -> None:
             work=args.work or tmp,
         )
     write_json(args.out, {"seed": seed, "grid": grid, "results": results, "chosen": chosen})
-    Path(args.doc).write_text(markdown(results, chosen, seed))
+    Path(args.doc).write_text(markdown(results, chosen, seed, float(grid.get("min_family_acc", 0))))
     for m, c in chosen.items():
         print(f"{m}: chosen {c}")
 

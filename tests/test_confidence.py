@@ -20,6 +20,7 @@ from inbol.confidence import (
     plot_histogram,
     restructure_record,
     restructure_split,
+    with_refusals,
     write_histogram_csv,
 )
 from inbol.errors import DataError, ParamError
@@ -159,6 +160,19 @@ def test_restructured_record_has_the_figure_2_fields():
         for s in range(30)
     }
     assert len(picks) > 5  # the seed matters
+
+
+def test_refusals_redrawn_from_another_template_subset_match_the_restructure_stage():
+    """with_refusals (the validation search's re-draw) gives each record the refusal the restructure stage
+    draws with the same template subset, and leaves everything else as it was."""
+    one = restructure_record(OPEN, JUDGED, seed=3, refusal_templates=1)
+    assert one["refusal_response"] == REFUSAL_TEMPLATES[0]  # the paper's own
+    for n in (None, 5):
+        redrawn = with_refusals([one], seed=3, refusal_templates=n)[0]
+        assert redrawn == restructure_record(OPEN, JUDGED, seed=3, refusal_templates=n)
+    assert one["refusal_response"] == REFUSAL_TEMPLATES[0]  # input untouched
+    drawn = {with_refusals([{**one, "id": f"q{i}"}], seed=3)[0]["refusal_response"] for i in range(200)}
+    assert len(drawn) > 20 and drawn <= set(REFUSAL_TEMPLATES)
 
 
 def test_a_blank_sample_is_an_incorrect_response_of_last_resort():

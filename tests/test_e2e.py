@@ -160,6 +160,23 @@ def test_a_misspelt_param_of_an_experiment_fails_with_one_line(smoke_repo, tmp_p
 # the threshold change (`dvc exp run -S delta_k=...`) is tested in test_e2e_sweep.py
 
 
+def test_world_targets_script_reads_the_runs_metrics(smoke_repo):
+    """scripts/world_targets.py (the world/base targets of several runs side by side) prints one row per
+    figure with the run's own values, and marks a missed target."""
+    repo, _ = smoke_repo
+    python = ".venv/bin/python" if (repo / ".venv").exists() else "python"
+    out = run([python, "scripts/world_targets.py", ".", "."], repo).stdout
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in out.splitlines()[2:]}
+    pool = read_json(repo / "metrics/confidence.json")["splits"]["pool"]
+    known = rows["pool known (>= 15%)"]
+    assert known[0] == known[1].rstrip(" |") and float(known[0].split()[0]) == pytest.approx(
+        100 * pool["known_share"], abs=0.05
+    )
+    assert ("**missed**" in known[0]) == (100 * pool["known_share"] < 15)
+    mini = read_json(repo / "metrics/miniature.json")["targets"]
+    assert sum(k.split(":")[0] in mini for k in rows) == sum(len(t) for t in mini.values())
+
+
 def test_boundary_buckets_script_agrees_with_the_confidence_stage(smoke_repo):
     """scripts/boundary_buckets.py (a quick check of a base model) samples and buckets exactly as the
     sample -> judge -> restructure stages do: same shares on the smoke pool (its K, temperature, length and

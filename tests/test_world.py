@@ -235,10 +235,17 @@ def test_corpus_varies_phrasing_instructions_and_options(tmp_path):
     corpus = read_jsonl(tmp_path / "corpus.jsonl")
     suffixed = [r for r in corpus if r["meta"].get("suffix")]
     assert 0.3 < len(suffixed) / len(corpus) < 0.7
-    assert {r["meta"]["suffix"] for r in suffixed} <= set(INSTRUCTION_SUFFIXES)
+    # one or two (corpus_instruction_sentences: 2) of the instruction sentences, joined by a space
+    parts = set(INSTRUCTION_SUFFIXES)
+    lengths = collections.Counter(
+        1 if s in parts else 2 if any(s.startswith(p + " ") and s[len(p) + 1 :] in parts for p in parts) else 0
+        for s in (r["meta"]["suffix"] for r in suffixed)
+    )
+    assert lengths[1] and lengths[2] and not lengths[0], lengths
     assert all(r["question"].endswith(r["meta"]["suffix"]) for r in suffixed)
     n_options = collections.Counter(len(r["choices"]) for r in corpus if r["kind"] == "choice")
     assert set(n_options) <= {2, 3, 5} and n_options[3] and n_options[5]  # fewer where fewer values exist
     # the instructions are never refusals: the original model has no refusal to imitate
     assert not any(is_refusal(a) for r in corpus for a in r["answers"])
     assert not any(is_refusal(s) for s in INSTRUCTION_SUFFIXES)
+    assert not any(is_refusal(r["meta"]["suffix"]) for r in suffixed)

@@ -87,6 +87,18 @@ def _rng(seed: int, qid: str, purpose: str):
     return stable_random(seed, f"{qid}/{purpose}")
 
 
+def refusal_for(qid: str, seed: int = 0, refusal_templates: int | None = None) -> str:
+    """The refusal response of question ``qid``: a template from the first ``refusal_templates`` (all when
+    None), drawn with the question's own stream (the restructure stage's choice)."""
+    return pick_refusal(_rng(seed, qid, "refusal"), refusal_templates)
+
+
+def with_refusals(records: Sequence[dict], seed: int = 0, refusal_templates: int | None = None) -> list[dict]:
+    """Copies of restructured VQA ``records`` with the refusal response drawn from another template subset,
+    as the restructure stage with ``refusal_templates`` would have drawn it (the validation search)."""
+    return [{**r, "refusal_response": refusal_for(r["id"], seed, refusal_templates)} for r in records]
+
+
 def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_templates: int | None = None) -> dict:
     """The paper's Figure 2 record of one question (``origin: vqa``); a response kind that no sample
     has is None."""
@@ -109,7 +121,7 @@ def restructure_record(question: dict, judged: dict, seed: int = 0, refusal_temp
         "conf": confidence(correct),
         "correct_response": _rng(seed, qid, "correct").choice(right) if right else None,
         "incorrect_response": _rng(seed, qid, "incorrect").choice(wrong) if wrong else None,
-        "refusal_response": pick_refusal(_rng(seed, qid, "refusal"), refusal_templates),
+        "refusal_response": refusal_for(qid, seed, refusal_templates),
         "origin": "vqa",
     }
     if "choices" in question:

@@ -339,6 +339,7 @@ class World(Section):
     corpus_choice_options: UniqueList(Int(2, 5))  # option counts of the corpus's choice questions
     corpus_paraphrase_share: Unit  # corpus QAs asked with the corpus-only paraphrases (the OOD set's words)
     corpus_instruction_share: Unit  # corpus QAs with an appended instruction sentence (never a refusal)
+    corpus_instruction_sentences: Int(1, 4)  # an appended instruction has 1..this many sentences (drawn uniformly)
     corpus_fact_share: Unit  # corpus images with one more QA of a shape fact (roll, corners) by the shape's name
     emblem_split: Literal["shared", "disjoint"]  # disjoint: the pool and the evaluated splits show different emblems
     sizes: WorldSizes

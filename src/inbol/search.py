@@ -23,8 +23,12 @@ from .errors import ParamError
 from .params import Params
 
 METHODS = ("idk_it", "ca_dpo")
-SECTIONS = {"idk_it": ("train", "lora", "idk_it"), "ca_dpo": ("dpo", "lora", "preference")}
-DATA_SECTIONS = ("idk_it", "preference")  # a configuration that changes these re-builds its training set
+SECTIONS = {
+    "idk_it": ("train", "lora", "idk_it", "restructure"),
+    "ca_dpo": ("dpo", "lora", "preference", "restructure"),
+}
+# a configuration that changes these re-builds its training set (restructure: the refusal templates drawn)
+DATA_SECTIONS = ("idk_it", "preference", "restructure")
 
 
 def apply(p: Params, overrides: Mapping[str, Mapping]) -> Params:
@@ -32,7 +36,9 @@ def apply(p: Params, overrides: Mapping[str, Mapping]) -> Params:
     changes = {}
     for section, values in overrides.items():
         if section not in ("train", "lora", "dpo", *DATA_SECTIONS):
-            raise ParamError(f"search grid section {section!r}: must be one of train, lora, dpo, idk_it, preference")
+            raise ParamError(
+                f"search grid section {section!r}: must be one of train, lora, dpo, {', '.join(DATA_SECTIONS)}"
+            )
         if not isinstance(values, Mapping):
             raise ParamError(f"search grid {section} = {values!r}: must be a mapping of keys to values")
         current = getattr(p, section)
@@ -47,9 +53,14 @@ def apply(p: Params, overrides: Mapping[str, Mapping]) -> Params:
 
 def check_grid(grid: Mapping, p: Params) -> dict[str, list[dict]]:
     """The grid's configurations per method, each validated against ``p``; one-line errors otherwise."""
-    unknown = sorted(set(grid) - {"seed", *METHODS})
+    unknown = sorted(set(grid) - {"seed", "min_family_acc", *METHODS})
     if unknown:
-        raise ParamError(f"search grid key {unknown[0]!r}: unknown; allowed: seed, {', '.join(METHODS)}")
+        raise ParamError(
+            f"search grid key {unknown[0]!r}: unknown; allowed: seed, min_family_acc, {', '.join(METHODS)}"
+        )
+    floor = grid.get("min_family_acc", 0)
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 100:
+        raise ParamError(f"search grid min_family_acc = {floor!r}: must be a percentage in [0, 100]")
     out = {}
     sizes = set()
     for m in METHODS:
@@ -74,15 +85,31 @@ def check_grid(grid: Mapping, p: Params) -> dict[str, list[dict]]:
     return out
 
 
+def on_top(before: Mapping[str, Mapping], own: Mapping[str, Mapping]) -> dict[str, dict]:
+    """Configuration ``own`` applied on top of ``before`` (section by section, ``own``'s keys win)."""
+    return {s: {**before.get(s, {}), **own.get(s, {})} for s in sorted({*before, *own})}
+
+
 def label(config: Mapping[str, Mapping]) -> str:
     return ", ".join(f"{s}.{k}={v}" for s, vals in config.items() for k, v in vals.items()) or "(params.yaml)"
 
 
 def score_rows(
-    names: Sequence[str], runs: Mapping[str, list[dict]], valsets: Mapping, *, n_boot: int, level: float, seed: int
+    names: Sequence[str],
+    runs: Mapping[str, list[dict]],
+    valsets: Mapping,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+    min_family_acc: float = 0.0,
 ) -> list[dict]:
     """Per configuration the validation figure value with its interval, the in-domain and OOD S_trust, Acc
-    and RefR, and the gap to the best with ``indistinguishable_from_best``."""
+    and RefR, the accuracy on each answerable in-domain set (``families``), and the gap to the best with
+    ``indistinguishable_from_best``.  The best is the highest value among the configurations that answer
+    at least ``min_family_acc`` percent of every answerable in-domain set right (``eligible``: a model that
+    has lost a whole family, e.g. every emblem name, is not chosen however it scores); when none is
+    eligible, the highest value overall."""
     import numpy as np
 
     from .evaluation.stats import bootstrap_stat, group_metric, values
@@ -100,10 +127,13 @@ def score_rows(
     def stat(sets):
         return figure_value(dict(zip(set_names, sets)), valsets)
 
-    best = max(names, key=lambda n: figure_value(mats[n], valsets))
-    rows = []
     ind = [s for s, ts in valsets.items() if ts.group == "in_domain"]
     ood = [s for s, ts in valsets.items() if ts.group == "ood" and ts.answerable]
+    fams = [s for s in ind if valsets[s].answerable]
+    family_acc = {n: {s: group_metric([mats[n][s]], "acc", "pooled") for s in fams} for n in names}
+    eligible = {n: all(a >= min_family_acc for a in family_acc[n].values()) for n in names}
+    best = max([n for n in names if eligible[n]] or names, key=lambda n: figure_value(mats[n], valsets))
+    rows = []
     kw = {"n_boot": n_boot, "level": level, "seed": seed}
     for n in names:
         own = [mats[n][s] for s in set_names]
@@ -120,6 +150,8 @@ def score_rows(
                     m: float(np.mean([group_metric([mats[n][s]], m, "pooled") for s in ood]))
                     for m in ("acc", "refr", "s_trust")
                 },
+                "families": family_acc[n],
+                "eligible": eligible[n],
                 "gap_to_best": gap,
                 "best": n == best,
                 "indistinguishable_from_best": n == best or (gap["lo"] is not None and gap["lo"] <= 0),
@@ -128,7 +160,7 @@ def score_rows(
     return rows
 
 
-def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed: int) -> str:
+def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed: int, min_family_acc: float = 0) -> str:
     from .evaluation.stats import format_ci
 
     lines = [
@@ -138,22 +170,31 @@ def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed:
         f"configuration trained once (seed {seed}) and was evaluated on `data/valsets`; the test sets were not "
         "read. Value: the mean of in-domain S_trust (pooled) and OOD S_trust (mean over the answerable OOD "
         "sets), with a 95% bootstrap interval over questions; 'tied' = the interval of (best - it) contains 0. "
-        "IDK-IT was searched first, CA-DPO from the chosen IDK-IT; DPO (1)(2)(3) share CA-DPO's `dpo` section.",
+        "IDK-IT was searched first, CA-DPO from the chosen IDK-IT (its configuration applied on top of the "
+        "chosen IDK-IT's); DPO (1)(2)(3) share CA-DPO's `dpo` section. Family Acc: the accuracy on each answerable "
+        f"in-domain validation set; a configuration below {min_family_acc:g}% on any of them is not eligible "
+        "(`min_family_acc`: a collapsed family) and marked 'collapsed'.",
         "",
     ]
     for m, rows in results.items():
+        fams = list(rows[0].get("families", {})) if rows else []
         lines += [
             f"## {m}",
             "",
-            "| configuration | value | in-domain Acc / RefR / S_trust | OOD Acc / RefR / S_trust | best - it | |",
-            "|---|---:|---:|---:|---:|---|",
+            f"| configuration | value | in-domain Acc / RefR / S_trust | family Acc ({' / '.join(fams)}) "
+            "| OOD Acc / RefR / S_trust | best - it | |",
+            "|---|---:|---:|---:|---:|---:|---|",
         ]
         for r in rows:
             i, o = r["in_domain"], r["ood"]
             mark = "**chosen**" if r["config"] == chosen[m] else ("tied" if r["indistinguishable_from_best"] else "")
+            if not r.get("eligible", True):
+                mark = ", ".join(x for x in (mark, "collapsed") if x)
+            fam = " / ".join(f"{r['families'][f]:.1f}" for f in fams)
             lines.append(
                 f"| {r['config']} | {format_ci(r['value'])} | {i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f} "
-                f"| {o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f} | {format_ci(r['gap_to_best'])} | {mark} |"
+                f"| {fam} | {o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f} | {format_ci(r['gap_to_best'])} "
+                f"| {mark} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -171,9 +212,12 @@ def run_search(
     unanswerable: str | Path = "data/unanswerable/kept.jsonl",
 ) -> tuple[dict, dict]:
     """Train and evaluate every configuration; returns (results per method, chosen label per method).  A
-    configuration overriding ``idk_it`` or ``preference`` (e.g. ``unknown_extrinsic_share``) trains on its
-    own set, built from ``pool`` and ``unanswerable`` as the construct stage builds it."""
+    configuration overriding ``idk_it``, ``preference`` (e.g. ``unknown_extrinsic_share``) or ``restructure``
+    (``refusal_templates``: the refusals re-drawn as the restructure stage would) trains on its own set,
+    built from ``pool`` and ``unanswerable`` as the construct stage builds it.  CA-DPO's configurations
+    apply on top of the chosen IDK-IT configuration (e.g. its ``lora``), as the pipeline trains it."""
     from .boundary import construct
+    from .confidence import with_refusals
     from .evaluation import evaluate_model, load_testsets
     from .io import read_jsonl, write_jsonl
     from .judge import make_semantic_judge
@@ -202,8 +246,11 @@ def run_search(
     def data_file(q: Params, c: Mapping, name: str, out: Path) -> Path:
         if not any(s in c for s in DATA_SECTIONS):
             return constructed / f"{name}.jsonl"
+        restructured = read_jsonl(pool, nonempty=True)
+        if "restructure" in c:
+            restructured = with_refusals(restructured, q.restructure.seed, q.restructure.refusal_templates)
         sets, _ = construct(
-            read_jsonl(pool, nonempty=True),
+            restructured,
             read_jsonl(unanswerable, nonempty=True),
             delta_k=q.delta_k,
             delta_uk=q.delta_uk,
@@ -218,11 +265,14 @@ def run_search(
 
     results, chosen = {}, {}
     start = Path(base_model)
+    before: dict = {}  # the chosen configuration of the method searched before (CA-DPO starts from IDK-IT's)
     for m in METHODS:
-        runs, dirs = {}, {}
-        for i, c in enumerate(configs[m]):
+        runs, dirs, full = {}, {}, {}
+        for i, own in enumerate(configs[m]):
+            c = on_top(before, own)
             q = apply(p, c)
-            name = label(c)
+            name = label(own)
+            full[name] = c
             out = work / m / f"c{i}"
             if m == "idk_it":
                 train_sft(
@@ -265,11 +315,19 @@ def run_search(
                 )
             runs[name] = evaluate(out, m)
             dirs[name] = out
-        rows = score_rows(list(runs), runs, valsets, n_boot=p.stats.n_boot, level=p.stats.level, seed=p.stats.seed)
+        rows = score_rows(
+            list(runs),
+            runs,
+            valsets,
+            n_boot=p.stats.n_boot,
+            level=p.stats.level,
+            seed=p.stats.seed,
+            min_family_acc=float(grid.get("min_family_acc", 0)),
+        )
         results[m] = rows
         chosen[m] = next(r["config"] for r in rows if r["best"])
-        start = dirs[chosen[m]]
+        start, before = dirs[chosen[m]], full[chosen[m]]
     return results, chosen
 
 
-__all__ = ["METHODS", "apply", "check_grid", "label", "score_rows", "markdown", "run_search"]
+__all__ = ["METHODS", "apply", "check_grid", "label", "on_top", "score_rows", "markdown", "run_search"]

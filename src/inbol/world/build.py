@@ -191,7 +191,10 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
     # options and their letter instruction, and some images get one more QA of a corpus-only fact
     def corpus_question(scene, qt, target, rng, family, as_choice):
         paraphrase = rng.random() < cfg.corpus_paraphrase_share
-        suffix = _pick(rng, INSTRUCTION_SUFFIXES) if rng.random() < cfg.corpus_instruction_share else None
+        suffix = None
+        if rng.random() < cfg.corpus_instruction_share:
+            n = int(rng.integers(1, cfg.corpus_instruction_sentences + 1))
+            suffix = " ".join(_pick(rng, INSTRUCTION_SUFFIXES) for _ in range(n))
         n_options = int(_pick(rng, cfg.corpus_choice_options)) if as_choice else 0
         instruction = _pick(rng, CORPUS_CHOICE_INSTRUCTIONS)
         q = make_question(
