@@ -9,7 +9,7 @@ from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl, write_json
 from inbol.models import PromptFormat, generate, load_model, pick_device, pretrain
 from inbol.models.base import check_image_size, heldout_slice, load_base
-from inbol.models.pretrain import encode_example, n_image_tokens
+from inbol.models.pretrain import LengthSortedBatchSampler, encode_example, n_image_tokens
 
 QUESTION = "What color is the circle?"
 
@@ -125,6 +125,48 @@ def test_pretraining_lowers_the_loss_and_generation_is_batched(tiny, tmp_path):
     assert len(samples) == 2 and all(len(s) == 5 for s in samples)
 
 
+def test_length_sorted_batch_sampler_sorts_each_random_batch():
+    lengths = [7, 3, 9, 1, 4, 8, 2, 6, 5, 10, 11]
+    sampler = LengthSortedBatchSampler(lengths, batch_size=4, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert len(sampler) == len(first) == 8  # the remainder (11 % 4) is dropped, a different one each pass
+    for order in (first, second):
+        assert len(set(order)) == 8
+        for b in range(0, 8, 4):
+            batch = [lengths[i] for i in order[b : b + 4]]
+            assert batch == sorted(batch)
+    assert first != second  # a fresh permutation each pass
+    again = LengthSortedBatchSampler(lengths, batch_size=4, seed=0)
+    assert list(again) == first and list(again) == second
+    assert list(LengthSortedBatchSampler(lengths, batch_size=4, seed=1)) != first
+
+
+def _first_step_gradients(tiny, tmp_path, micro_batches: int) -> dict:
+    from transformers import TrainerCallback
+
+    grads = {}
+
+    class Grab(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+            grads.update({n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None})
+
+    model = copy.deepcopy(tiny["model"])
+    cfg = section("base_model.pretrain", steps=1, batch_size=8, micro_batches=micro_batches, warmup_ratio=0.0)
+    pretrain(model, tiny["fmt"], tiny["corpus"][:8], cfg, tmp_path / str(micro_batches), callbacks=[Grab()])
+    return grads
+
+
+def test_micro_batches_give_the_gradient_of_the_whole_batch(tiny, tmp_path):
+    """One batch of all 8 examples, as one batch or as 4 length-sorted micro-batches of 2: the accumulated
+    gradient is the whole batch's (the loss is normalised by the batch's answer tokens, not per micro-batch)."""
+    lengths = {len(encode_example(tiny["fmt"], r["question"], r["answers"][0], 0, 1)[0]) for r in tiny["corpus"][:8]}
+    assert len(lengths) > 1  # otherwise the micro-batches would not differ in padding
+    whole, micro = _first_step_gradients(tiny, tmp_path, 1), _first_step_gradients(tiny, tmp_path, 4)
+    assert whole.keys() == micro.keys() and len(whole) > 10
+    for name in whole:
+        assert torch.allclose(whole[name], micro[name], rtol=1e-4, atol=1e-6), name
+
+
 def test_heldout_slice_takes_n_per_family(tiny):
     held = heldout_slice(tiny["pool"], 3)
     fams = [r["meta"]["family"] for r in held]
@@ -160,6 +202,8 @@ def test_device_is_picked_from_hardware():
         ({"pretrain": {"lr": -1.0}}, "base_model.pretrain.lr"),
         ({"device": "tpu"}, "base_model.device"),
         ({"arch": {"vision_feature_layer": -9}}, "base_model.arch.vision_feature_layer"),
+        ({"pretrain": {"micro_batches": 5}}, "base_model.pretrain.micro_batches = 5: must divide batch_size (64)"),
+        ({"pretrain": {"sampling": "group_by_length"}}, "base_model.pretrain.micro_batches = 4: needs sampling"),
     ],
 )
 def test_bad_model_params_are_one_line_errors(override, key):

@@ -415,6 +415,19 @@ class Pretrain(Section):
     log_every: PosInt
     turns_per_example: Int(1, 20)  # >1 packs an image's corpus QAs into one multi-turn example
     sampling: Literal["random", "group_by_length"]
+    # >1: each random batch is sorted by length into this many micro-batches (gradient accumulation over the
+    # same examples, so the same update up to rounding, with less padding: 1.3x faster steps here)
+    micro_batches: Int(1, 64)
+
+    @model_validator(mode="after")
+    def _micro(self):
+        if self.batch_size % self.micro_batches:
+            raise _fail(f"must divide batch_size ({self.batch_size})", "micro_batches", self.micro_batches)
+        if self.micro_batches > 1 and self.sampling != "random":
+            raise _fail(
+                "needs sampling: random (it sorts each random batch itself)", "micro_batches", self.micro_batches
+            )
+        return self
 
 
 class BaseEval(Section):

@@ -145,7 +145,9 @@ def _question(cfg, rng, split, i, catalogue) -> tuple[dict, dict]:
             scene = _emblem_scene(cfg, rng, sid, _pick(rng, catalogue))
             qt, target = "emblem_name", {}
         else:
-            scene = _perception_scene(cfg, rng, sid, n_objects=(2, 5))
+            # in-domain scenes: the shift is the format (5 options, an unseen letter instruction, counting by
+            # colour as a choice question), not the scenes (the GQA-like set has the harder ones)
+            scene = _perception_scene(cfg, rng, sid)
             qt, target = _sample_qtype(rng, scene, ["color", "count", "count_color", "position", "shape"])
         q = make_question(
             scene,
