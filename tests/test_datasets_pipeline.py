@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -40,6 +41,8 @@ TO_TRAINING = [
     ("unanswerable_sets", None),
     ("construct", 0),
     ("train_idk_it", 0),
+    ("reference", 0),
+    ("train_ca_dpo", 0),
 ]
 # ... and on to the evaluations (they need the validation split of the world, see below)
 TO_EVALUATION = [
@@ -69,15 +72,32 @@ PAPER_SETS = {  # each test set and the paper's set it stands for
 }
 
 
-def stage_argv(stage: str, item=None) -> list[str]:
-    """The command of a dvc.yaml stage as dvc runs it (``item``: its foreach value or matrix values)."""
+def stage_argv(stage: str, item=None, params: dict | None = None) -> list[str]:
+    """The command of a dvc.yaml stage as dvc runs it (``item``: its foreach value or matrix values; ``params``:
+    the values of any other ``${section.key}`` in it), with this interpreter and the repository's files (the
+    stage scripts, launcher configs under configs/) at absolute paths.  A command that starts with ``accelerate launch`` runs the
+    launcher of this interpreter's accelerate."""
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
     cmd = spec.get("do", spec)["cmd"]
     for k, v in item.items() if isinstance(item, dict) else [("", item)] if item is not None else []:
         cmd = cmd.replace(f"${{item.{k}}}" if k else "${item}", str(v))
+
+    def lookup(m: re.Match) -> str:
+        node = params
+        for part in m.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    cmd = re.sub(r"\$\{([\w.]+)\}", lookup, cmd) if params is not None else cmd
     argv = shlex.split(cmd)
-    assert argv[0] == "python" and "${" not in cmd, cmd
-    return [sys.executable, str(ROOT / argv[1]), *argv[2:]]
+    assert "${" not in cmd, cmd
+    if argv[:2] == ["accelerate", "launch"]:
+        head, argv = [sys.executable, "-m", "accelerate.commands.launch"], argv[2:]
+    else:
+        assert argv[0] == "python", cmd
+        head, argv = [sys.executable], argv[1:]
+    code = ("stages/", "configs/")  # the repository's own files; every other path is the project's (cwd)
+    return head + [str(ROOT / a) if a.startswith(code) else a for a in argv]
 
 
 def save_tiny_model(folder: Path, texts: list[str]) -> None:
@@ -107,9 +127,8 @@ def fake_answer(body: dict, i: int) -> str:
         )
     if "yes or no" in text:  # the filter's criteria and the semantic judge
         return "yes" if "Question:" in text else "no"
-    if body.get("model") == "llava-hf/llava-1.5-7b-hf":  # the sampler's vLLM server: K short answers
-        return SAMPLED_ANSWERS[(i + len(text)) % len(SAMPLED_ANSWERS)]
-    return "no"
+    # the vLLM server (the base model, or a trained model's adapter where a stage asks for one): short answers
+    return SAMPLED_ANSWERS[(i + len(text)) % len(SAMPLED_ANSWERS)]
 
 
 def profile_params(root: Path, model: Path, url: str) -> dict:
@@ -135,16 +154,19 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
     p["unanswerable"]["filter"].update(drop_base_refused=False, max_new_tokens=4)
     for s in ("idk_it", "preference", "sft"):
         p[s]["size"] = 12
-    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, activation_checkpointing=False)
+    assert p["train"]["activation_checkpointing"] is True  # the profile's, kept: it runs on a CPU too
+    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1)
     p["testsets"].update(n_per_family=3, n_unanswerable=2, val_per_family=3, val_unanswerable=2)
     p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32")
     return p
 
 
-def run_stages(stages, cwd: Path, env: dict, times: dict) -> None:
+def run_stages(stages, cwd: Path, env: dict, times: dict, params: dict | None = None) -> None:
     for stage, item in stages:
         t0 = time.time()
-        proc = subprocess.run(stage_argv(stage, item), cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+        proc = subprocess.run(
+            stage_argv(stage, item, params), cwd=cwd, capture_output=True, text=True, env=env, timeout=600
+        )
         times[stage] = round(time.time() - t0, 1)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
 
@@ -175,9 +197,9 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
         p = profile_params(tmp_path, model, srv.url)
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         assert load_params(tmp_path / "params.yaml").world.source == "datasets"  # complete and valid
-        run_stages(TO_TRAINING, tmp_path, env, times)
+        run_stages(TO_TRAINING, tmp_path, env, times, p)
         assert (tmp_path / "data" / "world" / "val.jsonl").is_file()  # the profile's validation sources
-        run_stages(TO_EVALUATION, tmp_path, env, times)
+        run_stages(TO_EVALUATION, tmp_path, env, times, p)
     print(times)
 
     world = json.loads((tmp_path / "metrics" / "world.json").read_text())
@@ -215,7 +237,11 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
     assert kept and all(r["kind"] == "unanswerable" for r in kept)
     sets = {name: (tmp_path / "data" / "unanswerable" / "sets" / f"{name}.jsonl") for name in ("vizwiz", "vqav2_idk")}
     assert all(len(path.read_text().splitlines()) == 3 for path in sets.values())
-    assert (tmp_path / "models" / "idk_it" / "s0" / "model.safetensors").is_file()
+    for m in ("idk_it", "ca_dpo"):  # trained with the profile's activation checkpointing; adapters and merged models
+        assert (tmp_path / "models" / m / "s0" / "adapter" / "adapter_config.json").is_file()
+        assert (tmp_path / "models" / m / "s0" / "model.safetensors").is_file()
+    ca_dpo = json.loads((tmp_path / "metrics" / "train" / "ca_dpo-s0.json").read_text())
+    assert ca_dpo["steps"] == 2 and ca_dpo["shared_reference"] is True
     # the test sets the testsets stage draws from this world (its test half; the stage also needs the val half)
     sets, manifest = build_testsets(
         load_params(tmp_path / "params.yaml").testsets,
