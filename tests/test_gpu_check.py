@@ -24,6 +24,7 @@ def load_script():
     return mod
 
 
+@pytest.mark.e2e  # 15-40 s of wall time on a busy 2-core machine (about 9 s of CPU time)
 def test_dry_run_passes_every_check_and_prints_the_table(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     out = tmp_path / "rows.json"
