@@ -1,8 +1,8 @@
 """Stage `dvc_plots`: the files `dvc plots show` draws (one file or column per group, no empty cells), derived
 from the long CSVs of the stages that produce them; light, so `dvc repro -s dvc_plots` runs anywhere."""
 
+from inbol.dvc_plots import write_dvc_plot_files
 from inbol.errors import run_stage, stage_args
-from inbol.plots import write_dvc_plot_files
 
 
 def main() -> None:
