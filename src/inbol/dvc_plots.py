@@ -140,7 +140,8 @@ def _plot_definitions(dvc_yaml: dict) -> list[tuple[str, dict, bool]]:
 def check_declared_plots(root: str | Path = ".", dvc_yaml: dict | None = None) -> list[str]:
     """One line per problem with the plots dvc.yaml declares under ``root``: a file that is missing or has
     no rows, an x or y field that is not a column, an empty cell in one (Vega draws it as 0), a y column with
-    no number, a top-level plot without axis labels (DVC names an axis after its field, "y" for several) or
+    no number, one series with a repeated x (groups of a long table drawn as one line or bar), a top-level
+    plot without axis labels (DVC names an axis after its field, "y" for several) or
     with a quote in its title (it breaks the page's script).  Empty when all is well."""
     import yaml
 
@@ -173,7 +174,8 @@ def check_declared_plots(root: str | Path = ".", dvc_yaml: dict | None = None) -
                 continue
             ylist = [] if fields is None else [fields] if isinstance(fields, str) else list(fields)
             x = d.get("x")
-            xs = [x] if isinstance(x, str) else list((x or {}).values()) if isinstance(x, dict) else []
+            x = x.get(path) if isinstance(x, dict) else x
+            xs = [x] if x else []
             for field in xs + ylist:
                 if field not in columns:
                     problems.append(f"{path}: no column {field!r} (plot {title!r}; columns: {', '.join(columns)})")
@@ -184,6 +186,15 @@ def check_declared_plots(root: str | Path = ".", dvc_yaml: dict | None = None) -
             for field in ylist:
                 if field in columns and not any(_is_number(r.get(field)) for r in rows):
                     problems.append(f"{path}: column {field!r} has no number (plot {title!r})")
+            template = str(d.get("template") or "linear")
+            key = ylist if template.startswith("bar_") else xs + ylist if template == "heatmap" else xs
+            if key and all(k in columns for k in key) and not template.startswith("confusion"):
+                seen = [tuple(r[k] for k in key) for r in rows]
+                if len(set(seen)) < len(seen):
+                    problems.append(
+                        f"{path}: {len(seen) - len(set(seen))} repeated value(s) of {'/'.join(key)} (plot {title!r}): "
+                        "groups drawn as one series; give each group a column or a file"
+                    )
     return problems
 
 
