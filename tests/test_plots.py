@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from inbol.dvc_plots import _plot_definitions, check_declared_plots, write_dvc_plot_files, write_groups
+from inbol.dvc_plots import GROUP, _plot_definitions, check_declared_plots, write_dvc_plot_files, write_groups
 from inbol.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,9 @@ def test_every_declared_plot_renders_a_nonempty_series_per_group():
             y = v.get("dvc_inferred_y_value", v.get(field))
             assert y not in (None, ""), f"{title}: {key} has an empty point (Vega draws 0)"
             x = (y,) if template.startswith("bar_") else (v[d["x"]], y) if template == "heatmap" else (v[d["x"]],)
-            points.setdefault(key, []).append(x)
+            points.setdefault(key + ((v[GROUP],) if template.endswith("_by_group") else ()), []).append(x)
+        if template.endswith("_by_group"):  # one line per value of the file's group column
+            series = {s + (r[GROUP],) for s in series for r in _rows(ROOT / s[0])}
         missing = sorted(series - set(points))
         assert not missing, f"{title}: no points for {missing}"
         for key, xs in points.items():
@@ -127,6 +129,14 @@ def test_a_plot_file_missing_a_group_column_is_one_line_naming_file_and_field(tm
     problems = check_declared_plots(tmp_path)
     assert len(problems) == 1 and "\n" not in problems[0]
     assert problems[0].startswith("p/wide.csv: no column 'idk_it'")
+
+
+def test_a_grouped_plot_file_missing_its_group_column_is_one_line(tmp_path):
+    plot = {"Calibration": {"template": "linear_by_group", "x": "conf", "y": {"r.csv": "accuracy"}, "x_label": "c",
+                            "y_label": "a"}}  # fmt: skip
+    _repo(tmp_path, [plot], {"r.csv": "temperature,conf,accuracy\n0.5,0.1,0.2\n1,0.1,0.3\n"})
+    problems = check_declared_plots(tmp_path)
+    assert len(problems) == 1 and problems[0].startswith("r.csv: no column 'group'"), problems
 
 
 def test_empty_cells_long_tables_quotes_and_unnamed_axes_are_reported(tmp_path):

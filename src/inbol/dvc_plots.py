@@ -20,6 +20,8 @@ from .errors import DataError
 from .io import atomic_dir
 from .plots import write_csv
 
+GROUP = "group"  # the series column of the project templates named *_by_group (.dvc/plots)
+
 
 def read_csv(path: str | Path, *, required: Sequence[str] = ()) -> list[dict]:
     """The rows of the CSV ``path`` (values as strings); a missing file or column is a one-line DataError."""
@@ -92,7 +94,7 @@ def write_dvc_plot_files(
     out_dir: str | Path,
 ) -> list[Path]:
     """The DVC-ready files under ``out_dir`` from the long CSVs of the confidence histogram (one file per
-    question family), the reliability curves (one per sampling temperature), the risk-coverage curves (one
+    question family), the reliability curves (one `group` per sampling temperature), the risk-coverage curves (one
     per Table 5 row and scope) and the exposure table (one column per model, buckets with questions only)."""
     hist = read_csv(hist_csv, required=("conf", "family", "count", "share"))
     rel = read_csv(reliability_csv, required=("temperature", "conf", "n", "accuracy"))
@@ -103,8 +105,10 @@ def write_dvc_plot_files(
         tmp = Path(tmp)
         write_groups(hist, tmp / "confidence_hist", by=["family"], fields=["conf", "count", "share"],
                      required=["count"])  # fmt: skip
-        write_groups(rel, tmp / "reliability", by=["temperature"], fields=["conf", "accuracy", "n"],
-                     required=["accuracy"], prefix="temperature_")  # fmt: skip
+        # the temperatures are a parameter (calibration.temperatures): one file, a `group` column, drawn by the
+        # project template linear_by_group (.dvc/plots), so dvc.yaml need not name them
+        rel = [{**r, GROUP: f"T = {r['temperature']}"} for r in rel if _filled(r, ["accuracy"])]
+        write_csv(rel, tmp / "reliability.csv", [GROUP, "conf", "accuracy", "n"])
         write_groups(risk, tmp / "risk_coverage", by=["row", "scope"], fields=["coverage", "risk"],
                      required=["risk"])  # fmt: skip
         wide, models = wide_rows(expo, index=["bucket", "exposure_index"], column="model", value="refusal_rate")
@@ -188,6 +192,16 @@ def check_declared_plots(root: str | Path = ".", dvc_yaml: dict | None = None) -
                     problems.append(f"{path}: column {field!r} has no number (plot {title!r})")
             template = str(d.get("template") or "linear")
             key = ylist if template.startswith("bar_") else xs + ylist if template == "heatmap" else xs
+            if template.endswith("_by_group"):
+                if GROUP not in columns:
+                    problems.append(
+                        f"{path}: no column {GROUP!r} (plot {title!r}, template {template}; columns: {', '.join(columns)})"
+                    )
+                    continue
+                empty = sum(r.get(GROUP) in (None, "") for r in rows)
+                if empty:
+                    problems.append(f"{path}: {empty} empty cell(s) in column {GROUP!r} (plot {title!r})")
+                key = [GROUP, *xs]
             if key and all(k in columns for k in key) and not template.startswith("confusion"):
                 seen = [tuple(r[k] for k in key) for r in rows]
                 if len(set(seen)) < len(seen):
