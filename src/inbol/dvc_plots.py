@@ -1,12 +1,14 @@
 """The files ``dvc plots show`` / ``dvc plots diff`` draw, and a check of dvc.yaml's plot definitions.
 
-DVC's built-in templates draw one series per (file, field, revision), so a group (question family,
-sampling temperature, Table 5 row, model) has to be a column (:func:`wide_rows`) or a file of its own
-(:func:`write_groups`) to be its own line or bar series; the stages write long tables (one row per group and
-bin, for pandas and any other tool) and :func:`write_dvc_plot_files` derives these files from them.  DVC reads
-every cell as a string and Vega draws an empty one as 0, so the files have no empty cells: a group or bucket
-with no data has no row.  :func:`check_declared_plots` checks dvc.yaml's plot definitions against the files
-they name, one line per problem.
+DVC's built-in templates draw one series per (file, field, revision), so a group (question family, model)
+has to be a column or a file of its own (:func:`write_groups`) to be its own line or bar series.  Where the
+groups follow params (sampling temperatures, Table 5 rows, models), dvc.yaml cannot name a file or column
+each: those files get a ``group`` column (:func:`grouped_rows`) that the project template ``linear_by_group``
+(.dvc/plots/linear_by_group.json: one colour per group, one dash per revision) draws.  The stages write long
+tables (one row per group and bin, for pandas and any other tool); :func:`write_dvc_plot_files` derives
+these files from them.  DVC reads every cell as a string and Vega draws an empty one as 0, so the files have
+no empty cells: a group or bucket with no data has no row.  :func:`check_declared_plots` checks dvc.yaml's
+plot definitions against the files they name, one line per problem.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .io import atomic_dir
-from .plots import write_csv
+from .plots import label, write_csv
 
 GROUP = "group"  # the series column of the project templates named *_by_group (.dvc/plots)
 
@@ -70,19 +72,10 @@ def write_groups(rows: Iterable[dict], out_dir: str | Path, *, by: Sequence[str]
     return [Path(out_dir) / n for n in names.values()]
 
 
-def wide_rows(rows: Iterable[dict], *, index: Sequence[str], column: str, value: str) -> tuple[list[dict], list[str]]:
-    """Long ``rows`` as one row per ``index`` value with one column per ``column`` value (holding ``value``);
-    an index row where no group has a value is left out.  Returns (rows, group columns in first-seen order)."""
-    out: dict[tuple, dict] = {}
-    columns: list[str] = []
-    for r in rows:
-        if r.get(value) in (None, ""):
-            continue
-        key = tuple(r[i] for i in index)
-        out.setdefault(key, {i: r[i] for i in index})[r[column]] = r[value]
-        if r[column] not in columns:
-            columns.append(r[column])
-    return list(out.values()), columns
+def grouped_rows(rows: Iterable[dict], group, *, required: Sequence[str]) -> list[dict]:
+    """``rows`` with a ``group`` column (``group(row)``, the series a project ``*_by_group`` template draws),
+    leaving out rows with an empty ``required`` cell (no data is no point, not a 0)."""
+    return [{**r, GROUP: group(r)} for r in rows if _filled(r, required)]
 
 
 def write_dvc_plot_files(
@@ -93,29 +86,27 @@ def write_dvc_plot_files(
     exposure_csv: str | Path,
     out_dir: str | Path,
 ) -> list[Path]:
-    """The DVC-ready files under ``out_dir`` from the long CSVs of the confidence histogram (one file per
-    question family), the reliability curves (one `group` per sampling temperature), the risk-coverage curves (one
-    per Table 5 row and scope) and the exposure table (one column per model, buckets with questions only)."""
+    """The DVC-ready files under ``out_dir`` from the long CSVs: the confidence histogram (one file per question
+    family, fixed by the world), and with a ``group`` column for the template ``linear_by_group`` (their groups
+    follow params, so dvc.yaml cannot name a file each): the reliability curves (one group per sampling
+    temperature), the risk-coverage curves (one per Table 5 row) and the refusal rate by exposure bucket (one
+    per model; a bucket without questions has no row)."""
     hist = read_csv(hist_csv, required=("conf", "family", "count", "share"))
     rel = read_csv(reliability_csv, required=("temperature", "conf", "n", "accuracy"))
     risk = read_csv(risk_coverage_csv, required=("row", "scope", "coverage", "risk"))
-    expo = read_csv(exposure_csv, required=("model", "bucket", "exposure_index", "refusal_rate"))
+    expo = read_csv(exposure_csv, required=("model", "bucket", "exposure_index", "n", "refusal_rate"))
     out_dir = Path(out_dir)
+    one_scope = len({r["scope"] for r in risk}) == 1
     with atomic_dir(out_dir) as tmp:
         tmp = Path(tmp)
         write_groups(hist, tmp / "confidence_hist", by=["family"], fields=["conf", "count", "share"],
                      required=["count"])  # fmt: skip
-        # the temperatures are a parameter (calibration.temperatures): one file, a `group` column, drawn by the
-        # project template linear_by_group (.dvc/plots), so dvc.yaml need not name them
-        rel = [{**r, GROUP: f"T = {r['temperature']}"} for r in rel if _filled(r, ["accuracy"])]
+        rel = grouped_rows(rel, lambda r: f"T = {r['temperature']}", required=["accuracy"])
         write_csv(rel, tmp / "reliability.csv", [GROUP, "conf", "accuracy", "n"])
-        write_groups(risk, tmp / "risk_coverage", by=["row", "scope"], fields=["coverage", "risk"],
-                     required=["risk"])  # fmt: skip
-        wide, models = wide_rows(expo, index=["bucket", "exposure_index"], column="model", value="refusal_rate")
-        empty = [f"{m} at bucket {r['bucket']}" for r in wide for m in models if r.get(m) in (None, "")]
-        if empty:
-            raise DataError(f"{exposure_csv}: no refusal_rate for {empty[0]} while other models have one")
-        write_csv(wide, tmp / "exposure_refusal.csv", ["bucket", "exposure_index", *models])
+        risk = grouped_rows(risk, lambda r: r["row"] if one_scope else f"{r['row']} ({r['scope']})", required=["risk"])
+        write_csv(risk, tmp / "risk_coverage.csv", [GROUP, "coverage", "risk"])
+        expo = grouped_rows(expo, lambda r: label(r["model"]), required=["refusal_rate"])
+        write_csv(expo, tmp / "exposure_refusal.csv", [GROUP, "exposure_index", "bucket", "refusal_rate", "n"])
     return sorted(p for p in out_dir.rglob("*.csv"))
 
 
@@ -224,7 +215,8 @@ __all__ = [
     "read_csv",
     "group_slug",
     "write_groups",
-    "wide_rows",
+    "grouped_rows",
+    "GROUP",
     "write_dvc_plot_files",
     "check_declared_plots",
 ]
