@@ -2,26 +2,21 @@
 
 import tempfile
 
-from dvclive import Live
-from dvclive.huggingface import DVCLiveCallback
-
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, write_json
 from inbol.models import build_base_model, check_base_inputs
 from inbol.params import load_params
+from inbol.training.runtime import live_callback
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "out", "live", "metrics")
     p = load_params()
     check_base_inputs(p.base_model, args.world)  # before Live() clears the dvclive folder
-    with (
-        atomic_dir(args.out) as tmp,
-        tempfile.TemporaryDirectory() as work,
-        Live(args.live, save_dvc_exp=False, dvcyaml=None) as live,
-    ):
+    # dvclive's step is the optimizer step (the Trainer's global step), as for every trained model
+    with atomic_dir(args.out) as tmp, tempfile.TemporaryDirectory() as work:
         metrics = build_base_model(
-            p.base_model, args.world, tmp, work_dir=work, system=p.prompt.system, callbacks=[DVCLiveCallback(live=live)]
+            p.base_model, args.world, tmp, work_dir=work, system=p.prompt.system, callbacks=[live_callback(args.live)]
         )
     write_json(args.metrics, metrics)
 
