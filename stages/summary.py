@@ -17,6 +17,7 @@ def main() -> None:
         "selective",
         "miniature",
         "probe",
+        "train",
         "sweep_thresholds",
         "sweep_composition",
         "summary",
@@ -25,6 +26,7 @@ def main() -> None:
     )
     trends, selective = read_json(args.trends), read_json(args.selective)
     probes = [read_json(f) for f in sorted(Path(args.probe).glob("s*.json"))]
+    train = [read_json(f) for f in sorted(Path(args.train).glob("*.json"))]
     summary = build_summary(trends, selective)
     readme = replace_block(Path(args.readme).read_text(), headline_block(summary), args.readme)  # fails before writing
     page = results_page(
@@ -33,6 +35,7 @@ def main() -> None:
         selective=selective,
         miniature=read_json(args.miniature),
         probes=probes,
+        train=train,
         sweep_thresholds=read_json(args.sweep_thresholds),
         sweep_composition=read_json(args.sweep_composition),
     )

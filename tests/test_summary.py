@@ -152,7 +152,10 @@ def test_replace_block_keeps_the_rest_and_needs_the_markers():
 
 def test_results_page_from_a_small_input_quotes_one_source_per_number():
     t, sel = small_trends(), small_selective()
-    page = results_page(build_summary(t, sel), t, selective=sel)
+    diag = {"n": 10, "p_refusal_start_before": 0.1, "p_refusal_start_after": 0.25, "chosen_before": -1.0}
+    train = [{"stage": "ca_dpo", "diagnostics": {"mixed": diag}}, {"stage": "idk_it"}]
+    page = results_page(build_summary(t, sel), t, selective=sel, train=train)
+    assert "| CA-DPO, mixed | 10 | 10.0 → 25.0 | -1.00 → – | – → – |" in page
     assert "| +IDK-IT | 30.0 | 45.0 | 5.0 [2.2, 7.8] | 20.0 | 50.0 | -10.0 [-14.0, -6.0] |" in page
     assert (
         "| S_trust(IDK-IT) > S_trust(original) | inconclusive, 5.0 [-1.0, 11.0] | does not hold, 10.0 [6.0, 14.0] |"

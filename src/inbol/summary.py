@@ -506,6 +506,44 @@ def probe_table(probes: Sequence[Mapping]) -> list[str]:
     return _table(["features of", "three-layer MLP", "logistic regression", "shuffled labels", "paper (MLP)"], rows)
 
 
+BUCKETS = ("known", "mixed", "unknown")
+
+
+def preference_table(train: Sequence[Mapping]) -> list[str]:
+    """Per preference-trained method, the held pairs' P(refusal start) and log-probabilities of the chosen and
+    rejected responses before -> after training, per bucket, mean over seeds."""
+    by_kind: dict[str, list[Mapping]] = {}
+    for t in train:
+        name = t.get("stage") or t.get("kind")
+        if t.get("diagnostics") and name:
+            by_kind.setdefault(str(name), []).append(t["diagnostics"])
+    rows = []
+    for kind in _order(by_kind):
+        ds = by_kind[kind]
+        for b in BUCKETS:
+            cells = [d[b] for d in ds if b in d]
+            if not cells:
+                continue
+
+            def ba(field, scale=1.0, cells=cells):
+                before = _mean([c.get(f"{field}_before") for c in cells])
+                after = _mean([c.get(f"{field}_after") for c in cells])
+                digits = 1 if scale == 100.0 else 2
+                return f"{fmt(None if before is None else scale * before, digits)} → {fmt(None if after is None else scale * after, digits)}"
+
+            rows.append(
+                [
+                    f"{MODEL_LABEL.get(kind, kind).lstrip('+')}, {b}",
+                    fmt(_mean([c.get("n") for c in cells]), 0),
+                    ba("p_refusal_start", 100.0),
+                    ba("chosen"),
+                    ba("rejected"),
+                ]
+            )
+    header = ["method, bucket", "held pairs", "P(refusal start) %", "log p(chosen)", "log p(rejected)"]
+    return _table(header, rows)
+
+
 def sweep_lines(thr: Mapping | None, comp: Mapping | None) -> list[str]:
     out = []
     if thr:
@@ -535,6 +573,7 @@ def results_page(
     selective: Mapping | None = None,
     miniature: Mapping | None = None,
     probes: Sequence[Mapping] = (),
+    train: Sequence[Mapping] = (),
     sweep_thresholds: Mapping | None = None,
     sweep_composition: Mapping | None = None,
 ) -> str:
@@ -601,6 +640,16 @@ def results_page(
             "Refusal rate by the original model's knowledge bucket on the in-domain test questions:",
             "",
             *bucket_table(selective),
+        ]
+    pref = preference_table(train)
+    if len(pref) > 2:
+        L += [
+            "",
+            "## What preference training does (`metrics/train/*.json`, held pairs, mean over seeds)",
+            "",
+            "Before → after training from the IDK-IT model; log-probabilities are of the whole response.",
+            "",
+            *pref,
         ]
     if miniature:
         L += [
