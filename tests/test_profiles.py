@@ -148,13 +148,22 @@ def test_the_13b_profile_differs_from_7b_only_in_its_checkpoint():
 @pytest.mark.parametrize(
     "text, where, allowed",
     [
-        ("idk_it:\n  known_raito: 0.5\n", "idk_it.known_raito = 0.5", "size, known_ratio"),
-        ("smapling:\n  k: 3\n", "smapling = {'k': 3}", "delta_k, delta_uk, seeds, world"),
+        (
+            "idk_it:\n  known_raito: 0.5\n",
+            "idk_it.known_raito = 0.5: not a key of its base (did you mean idk_it.known_ratio?)",
+            "size, known_ratio",
+        ),
+        (
+            "smapling:\n  k: 3\n",
+            "smapling = {'k': 3}: not a key of its base (did you mean sampling?)",
+            "delta_k, delta_uk, seeds, world",
+        ),
         (
             "world:\n  sizes:\n    tset: 5\n",
-            "world.sizes.tset = 5",
+            "world.sizes.tset = 5: not a key of its base (did you mean world.sizes.test?)",
             "corpus, pool, test, ood_hard, ood_phrasing, ood_choice",
         ),
+        ("zzz: 1\n", "zzz = 1: not a key of its base", "delta_k, delta_uk, seeds, world"),
     ],
 )
 def test_an_overlay_key_its_base_lacks_is_a_one_line_error(tmp_path, text, where, allowed):
@@ -162,7 +171,7 @@ def test_an_overlay_key_its_base_lacks_is_a_one_line_error(tmp_path, text, where
     with pytest.raises(ParamError) as e:
         compose(path)
     msg = str(e.value)
-    assert msg.startswith(f"{path}: {where}: not a key of its base; allowed: {allowed}") and "\n" not in msg
+    assert msg.startswith(f"{path}: {where}; allowed: {allowed}") and "\n" not in msg
     with pytest.raises(ParamError):
         load_profile(path)
     out = tmp_path / "out.yaml"
@@ -177,8 +186,8 @@ def test_an_overlay_on_a_profile_is_checked_against_the_composed_base(tmp_path):
     path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    max_bad_fraction: 0.1\n")
     with pytest.raises(
         ParamError,
-        match=r"^.*mine.yaml: world.datasets.max_bad_fraction = 0.1: not a key of its "
-        r"base; allowed: max_bad_image_fraction, verify_images, pool, test",
+        match=r"^.*mine.yaml: world.datasets.max_bad_fraction = 0.1: not a key of its base \(did you mean "
+        r"world.datasets.max_bad_image_fraction\?\); allowed: max_bad_image_fraction, verify_images, pool, test",
     ):
         compose(path)
     path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    verify_images: false\n")
@@ -203,6 +212,18 @@ def test_a_composed_profile_is_validated_strictly(tmp_path, text, message):
     with pytest.raises(ParamError) as e:
         load_profile(path)
     assert str(e.value).endswith(message) and "\n" not in str(e.value)
+
+
+def test_a_composed_profile_names_every_problem_with_the_profile(tmp_path):
+    path = overlay(tmp_path, "sampling:\n  k: 0\ntrain:\n  lr: '0.1'\n")
+    with pytest.raises(ParamError) as e:
+        load_profile(path)
+    assert str(e.value).split("\n") == [
+        f"{path}: sampling.k = 0: must be an integer >= 1",
+        f"{path}: train.lr = '0.1': must be a number",
+    ]
+    proc = cli(str(path), "--check", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [f"error: {ln}" for ln in str(e.value).split("\n")]
 
 
 def test_base_chain_errors(tmp_path):
@@ -252,8 +273,8 @@ def test_the_cli_check_only_validates(tmp_path):
     proc = cli(str(bad), "--check", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert (
-        proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base; allowed: size, "
-        f"known_ratio, unknown_extrinsic_share"
+        proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base (did you mean "
+        f"idk_it.known_ratio?); allowed: size, known_ratio, unknown_extrinsic_share"
     )
     assert not (tmp_path / "params.yaml").exists()
     proc = cli(str(bad), cwd=tmp_path)  # applying a bad profile writes nothing

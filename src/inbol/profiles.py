@@ -9,8 +9,8 @@ A profile in ``configs/`` names its base and holds only what differs from it::
 
 Composition: mappings merge key by key, every other value (numbers, strings, lists) replaces the base's.
 An overlay may only set keys its base has (a misspelt key is a one-line :class:`~inbol.errors.ParamError`
-naming the profile, the key and the allowed keys); a key whose base value is null may take a whole
-mapping (e.g. ``world.datasets``).  The composed result is validated against the params schema.
+naming the profile, the key, the key it likely misspells and the allowed keys); a key whose base value is
+null may take a whole mapping (e.g. ``world.datasets``).  The composed result is validated against the params schema.
 
 Apply one with the one documented command (it writes params.yaml, keeping the base's comments)::
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError, ParamError, run_stage
-from .params import Params, read_yaml, validate
+from .params import Params, close_match, read_yaml, validate
 
 BASE_KEY = "_base"
 
@@ -51,8 +51,10 @@ def _merge(base: Any, overlay: Any, where: str, profile: Path) -> Any:
         out = dict(base)
         for k, v in overlay.items():
             if k not in base:
+                meant = close_match(str(k), base)
+                hint = f" (did you mean {where}{meant}?)" if meant else ""
                 raise ParamError(
-                    f"{profile}: {where}{k} = {v!r}: not a key of its base; allowed: {', '.join(map(str, base))}"
+                    f"{profile}: {where}{k} = {v!r}: not a key of its base{hint}; allowed: {', '.join(map(str, base))}"
                 )
             out[k] = _merge(base[k], v, f"{where}{k}.", profile)
         return out
@@ -94,7 +96,7 @@ def load_profile(path: str | Path) -> Params:
     try:
         return validate(Params, data)
     except ParamError as e:
-        raise ParamError(f"{path}: {e}") from None
+        raise e.prefixed(f"{path}: ") from None
 
 
 def _roundtrip(files: list[Path]) -> str:
