@@ -110,3 +110,17 @@ def test_a_stale_mention_is_one_line_naming_the_doc_the_line_and_the_name(tmp_pa
 def test_every_path_link_and_inbol_name_a_doc_mentions_exists(doc):
     found = problems(doc)
     assert not found, "\n".join(found)
+
+
+def test_citation_and_license_agree_with_the_project():
+    import tomllib
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
+    assert str(cff["version"]) == project["version"], "CITATION.cff version differs from pyproject.toml's"
+    assert cff["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
+    paper = cff["preferred-citation"]
+    assert paper in cff["references"] or paper["title"] == cff["references"][0]["title"]
+    assert "2412.11196" in paper["url"] and len(paper["authors"]) == 7
