@@ -122,5 +122,5 @@ def test_citation_and_license_agree_with_the_project():
     assert str(cff["version"]) == project["version"], "CITATION.cff version differs from pyproject.toml's"
     assert cff["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
     paper = cff["preferred-citation"]
-    assert paper == {**cff["references"][0], **paper}  # the paper is also the first reference
+    assert all(paper.get(k) == v for k, v in cff["references"][0].items())  # the paper is the first reference
     assert "2412.11196" in paper["url"] and len(paper["authors"]) == 7
