@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -353,17 +354,18 @@ def test_copy_project_copies_what_a_clone_has_and_applies_the_profile_to_the_cop
 def test_repro_in_copy_runs_the_command_in_the_copy_and_leaves_the_checkout_as_it_was(source_repo, tmp_path):
     src = source_repo
     before = _snapshot(src)
-    write = "import pathlib, yaml; d = yaml.safe_load(open('params.yaml'))['delta_k']; "
-    write += "pathlib.Path('metrics/summary.json').write_text(str(d))"
+    write = "import os, pathlib, yaml; d = yaml.safe_load(open('params.yaml'))['delta_k']; "
+    write += "pathlib.Path('metrics/summary.json').write_text(f\"{d} {os.environ['PYTHONPATH'].split(os.pathsep)[0]}\")"
     dest = repro_in_copy("configs/smoke.yaml", src, tmp_path / "run", [sys.executable, "-c", write])
     assert _snapshot(src) == before
-    assert (dest / "metrics/summary.json").read_text() == "0.75"  # the run saw the profile's params
+    # the run saw the profile's params and the copy's own code
+    assert (dest / "metrics/summary.json").read_text() == f"0.75 {dest.resolve() / 'src'}"
     with pytest.raises(SystemExit) as e:  # a failing run exits with its code
         repro_in_copy("configs/smoke.yaml", src, tmp_path / "fail", [sys.executable, "-c", "raise SystemExit(5)"])
     assert e.value.code == 5 and _snapshot(src) == before
 
 
-def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo, tmp_path):
+def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo, tmp_path, monkeypatch):
     src = source_repo
     (src / "configs" / "bad.yaml").write_text("_base: ../params.yaml\nsampling:\n  k: 0\n")
     with pytest.raises(ParamError, match=r"sampling\.k = 0: must be an integer >= 1"):
@@ -371,6 +373,8 @@ def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo
     assert not (tmp_path / "c1").exists()
     with pytest.raises(ParamError, match="profile not found"):
         copy_project(src, tmp_path / "c2", "configs/none.yaml")
+    with pytest.raises(ParamError, match="must be inside the repository"):
+        copy_project(src, tmp_path / "c2", ROOT / "configs/smoke.yaml")
     with pytest.raises(DataError, match="must be outside the repository"):
         copy_project(src, src / "data" / "copy", "configs/smoke.yaml")
     (tmp_path / "full").mkdir()
@@ -379,6 +383,13 @@ def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo
         copy_project(src, tmp_path / "full", "configs/smoke.yaml")
     with pytest.raises(DataError, match="not a git checkout"):
         project_files(tmp_path / "full")
+    # the default temporary copy of a bad profile is removed again
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with pytest.raises(ParamError):
+        repro_in_copy("configs/bad.yaml", src)
+    assert list(temp.iterdir()) == []
 
 
 def test_make_smoke_runs_the_profile_in_a_copy():

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -159,7 +160,11 @@ def copy_project(root: str | Path, dest: str | Path, profile: str | Path) -> Pat
     of its own (one commit: the project as copied) and apply ``profile`` (a path relative to ``root``) to the
     copy's params.yaml.  Nothing under ``root`` is written."""
     root, dest = Path(root).resolve(), Path(dest).resolve()
-    rel = Path(profile).resolve().relative_to(root) if Path(profile).is_absolute() else Path(profile)
+    rel = Path(profile)
+    if rel.is_absolute():
+        if root not in rel.resolve().parents:
+            raise ParamError(f"{profile}: the profile must be inside the repository {root}")
+        rel = rel.resolve().relative_to(root)
     if not (root / rel).is_file():
         raise ParamError(f"{profile}: profile not found under {root}")
     if dest == root or root in dest.parents:
@@ -185,12 +190,20 @@ def repro_in_copy(
     command: list[str] | None = None,
 ) -> Path:
     """Run ``profile`` end to end in a copy of the project at ``root`` (:func:`copy_project`): ``command``
-    (default ``dvc repro``) runs in the copy, whose folder is returned; ``root`` stays as it was."""
-    dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix="inbol-profile-"))
-    copy_project(root, dest, profile)
+    (default ``dvc repro``) runs in the copy, with the copy's own ``src/`` first on the Python path, and the
+    copy's folder is returned; ``root`` stays as it was."""
+    made = dest is None
+    dest = Path(tempfile.mkdtemp(prefix="inbol-profile-")) if made else Path(dest)
+    try:
+        copy_project(root, dest, profile)
+    except Exception:
+        if made:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
     command = command or [sys.executable, "-m", "dvc", "repro"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(dest / "src"), os.environ.get("PYTHONPATH")]))}
     print(f"{profile}: running `{' '.join(command[-2:])}` in a copy of the project: {dest}", file=sys.stderr)
-    proc = subprocess.run(command, cwd=dest)
+    proc = subprocess.run(command, cwd=dest, env=env)
     if proc.returncode != 0:
         print(f"error: `{' '.join(command)}` failed in {dest} (exit code {proc.returncode})", file=sys.stderr)
         sys.exit(proc.returncode)
