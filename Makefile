@@ -12,7 +12,7 @@ STAMP       := $(VENV)/.inbol-installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test test-fast test-e2e lint format bench clean-venv
+.PHONY: setup repro smoke test test-fast test-e2e lint format bench clean-venv
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml
 repro: setup
 	@test -d .dvc || (echo "not a DVC repository: run from the repository root" >&2; exit 2)
 	$(VENV)/bin/dvc repro
+
+# the smoke profile (configs/smoke.yaml) end to end in a temporary copy: the checkout's results stay as they are
+smoke: setup
+	$(PY) -m inbol.profiles configs/smoke.yaml --repro-in-copy
 
 lint: setup
 	$(VENV)/bin/ruff check .

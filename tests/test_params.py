@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from helpers import ROOT, default_dict, params, params_dict, section
 from inbol import params as P
-from inbol.errors import ParamError
+from inbol.errors import ParamError, run_stage
 
 
 def _sections(cls=P.Params, seen=None):
@@ -107,10 +107,82 @@ def test_a_missing_key_and_a_non_mapping_file_are_one_line(tmp_path):
     with pytest.raises(ParamError, match="must be a mapping of sections"):
         P.load_params(tmp_path / "p.yaml")
     (tmp_path / "q.yaml").write_text("a: [1\n")
-    with pytest.raises(ParamError, match="not valid YAML"):
+    with pytest.raises(ParamError, match="not valid YAML") as e:
         P.load_params(tmp_path / "q.yaml")
+    assert "\n" not in str(e.value)
     with pytest.raises(ParamError, match="file not found"):
         P.load_params(tmp_path / "none.yaml")
+
+
+def _errors(data) -> list[str]:
+    with pytest.raises(ParamError) as e:
+        P.validate(P.Params, data)
+    return str(e.value).split("\n")
+
+
+def test_every_problem_is_named_at_once_one_line_each():
+    data = params_dict()
+    data["sampling"]["k"] = 0
+    data["train"]["lr"] = "0.1"
+    del data["probe"]["seed"]
+    data["world"]["sizes"]["zzz"] = 1
+    assert sorted(_errors(data)) == [
+        "probe.seed is missing: required key",
+        "sampling.k = 0: must be an integer >= 1",
+        "train.lr = '0.1': must be a number",
+        "world.sizes.zzz = 1: unknown key; allowed: corpus, ood_choice, ood_hard, ood_phrasing, pool, test, val, "
+        "val_ood",
+    ]
+
+
+def test_a_renamed_key_is_one_line_with_did_you_mean():
+    data = params_dict()
+    data["idk_it"]["known_raito"] = data["idk_it"].pop("known_ratio")
+    assert _errors(data) == [
+        "idk_it.known_raito = 0.75: unknown key (did you mean idk_it.known_ratio?); allowed: known_ratio, size, "
+        "unknown_extrinsic_share"
+    ]
+    # two renamed keys of one section: each paired with its own missing key
+    data["idk_it"]["sizee"] = data["idk_it"].pop("size")
+    lines = _errors(data)
+    assert len(lines) == 2 and not any("missing" in ln for ln in lines), lines
+    assert "idk_it.sizee = " in lines[1] and "(did you mean idk_it.size?)" in lines[1], lines
+    # an unknown key that looks like no missing key: both are named, no guess
+    data = params_dict()
+    del data["sampling"]["k"]
+    data["sampling"]["zzz"] = 3
+    lines = _errors(data)
+    assert lines[0] == "sampling.k is missing: required key" and lines[1].startswith("sampling.zzz = 3: unknown key;")
+
+
+def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("delta_k: 0.8\nsampling:\n  k: 4\n   top_p: 1\n")
+    with pytest.raises(ParamError) as e:
+        P.load_params(path)
+    assert str(e.value) == f"{path}: not valid YAML at line 4, column 9: mapping values are not allowed here"
+    path.write_text("seeds: [0, 1\ndelta_k: 0.8\n")
+    with pytest.raises(ParamError) as e:
+        P.load_params(path)
+    assert str(e.value).startswith(f"{path}: not valid YAML at line 2, column 8: expected ',' or ']'"), str(e.value)
+    assert "(while parsing a flow sequence at line 1, column 8)" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_stage_prints_every_problem_as_its_own_error_line(capsys):
+    data = params_dict()
+    data["sampling"]["k"] = 0
+    data["train"]["lr"] = "0.1"
+
+    def main():
+        P.validate(P.Params, data)
+
+    with pytest.raises(SystemExit) as e:
+        run_stage(main)
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: sampling.k = 0: must be an integer >= 1",
+        "error: train.lr = '0.1': must be a number",
+    ]
 
 
 def test_replace_returns_a_validated_copy():

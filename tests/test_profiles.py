@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from helpers import ROOT, default_dict
-from inbol.errors import ParamError
+from inbol.errors import DataError, ParamError
 from inbol.params import Params, load_params, read_yaml, validate
-from inbol.profiles import apply, chain, compose, load_profile
+from inbol.profiles import apply, chain, compose, copy_project, load_profile, project_files, repro_in_copy
 
 PROFILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml"))
 PAPER = ["configs/llava-1.5-7b.yaml", "configs/llava-1.5-13b.yaml"]
@@ -148,13 +149,22 @@ def test_the_13b_profile_differs_from_7b_only_in_its_checkpoint():
 @pytest.mark.parametrize(
     "text, where, allowed",
     [
-        ("idk_it:\n  known_raito: 0.5\n", "idk_it.known_raito = 0.5", "size, known_ratio"),
-        ("smapling:\n  k: 3\n", "smapling = {'k': 3}", "delta_k, delta_uk, seeds, world"),
+        (
+            "idk_it:\n  known_raito: 0.5\n",
+            "idk_it.known_raito = 0.5: not a key of its base (did you mean idk_it.known_ratio?)",
+            "size, known_ratio",
+        ),
+        (
+            "smapling:\n  k: 3\n",
+            "smapling = {'k': 3}: not a key of its base (did you mean sampling?)",
+            "delta_k, delta_uk, seeds, world",
+        ),
         (
             "world:\n  sizes:\n    tset: 5\n",
-            "world.sizes.tset = 5",
+            "world.sizes.tset = 5: not a key of its base (did you mean world.sizes.test?)",
             "corpus, pool, test, ood_hard, ood_phrasing, ood_choice",
         ),
+        ("zzz: 1\n", "zzz = 1: not a key of its base", "delta_k, delta_uk, seeds, world"),
     ],
 )
 def test_an_overlay_key_its_base_lacks_is_a_one_line_error(tmp_path, text, where, allowed):
@@ -162,7 +172,7 @@ def test_an_overlay_key_its_base_lacks_is_a_one_line_error(tmp_path, text, where
     with pytest.raises(ParamError) as e:
         compose(path)
     msg = str(e.value)
-    assert msg.startswith(f"{path}: {where}: not a key of its base; allowed: {allowed}") and "\n" not in msg
+    assert msg.startswith(f"{path}: {where}; allowed: {allowed}") and "\n" not in msg
     with pytest.raises(ParamError):
         load_profile(path)
     out = tmp_path / "out.yaml"
@@ -177,8 +187,8 @@ def test_an_overlay_on_a_profile_is_checked_against_the_composed_base(tmp_path):
     path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    max_bad_fraction: 0.1\n")
     with pytest.raises(
         ParamError,
-        match=r"^.*mine.yaml: world.datasets.max_bad_fraction = 0.1: not a key of its "
-        r"base; allowed: max_bad_image_fraction, verify_images, pool, test",
+        match=r"^.*mine.yaml: world.datasets.max_bad_fraction = 0.1: not a key of its base \(did you mean "
+        r"world.datasets.max_bad_image_fraction\?\); allowed: max_bad_image_fraction, verify_images, pool, test",
     ):
         compose(path)
     path.write_text(f"_base: {ROOT / 'configs/llava-1.5-7b.yaml'}\nworld:\n  datasets:\n    verify_images: false\n")
@@ -203,6 +213,18 @@ def test_a_composed_profile_is_validated_strictly(tmp_path, text, message):
     with pytest.raises(ParamError) as e:
         load_profile(path)
     assert str(e.value).endswith(message) and "\n" not in str(e.value)
+
+
+def test_a_composed_profile_names_every_problem_with_the_profile(tmp_path):
+    path = overlay(tmp_path, "sampling:\n  k: 0\ntrain:\n  lr: '0.1'\n")
+    with pytest.raises(ParamError) as e:
+        load_profile(path)
+    assert str(e.value).split("\n") == [
+        f"{path}: sampling.k = 0: must be an integer >= 1",
+        f"{path}: train.lr = '0.1': must be a number",
+    ]
+    proc = cli(str(path), "--check", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [f"error: {ln}" for ln in str(e.value).split("\n")]
 
 
 def test_base_chain_errors(tmp_path):
@@ -252,8 +274,8 @@ def test_the_cli_check_only_validates(tmp_path):
     proc = cli(str(bad), "--check", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert (
-        proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base; allowed: size, "
-        f"known_ratio, unknown_extrinsic_share"
+        proc.stderr.strip() == f"error: {bad}: idk_it.known_raito = 0.5: not a key of its base (did you mean "
+        f"idk_it.known_ratio?); allowed: size, known_ratio, unknown_extrinsic_share"
     )
     assert not (tmp_path / "params.yaml").exists()
     proc = cli(str(bad), cwd=tmp_path)  # applying a bad profile writes nothing
@@ -277,3 +299,100 @@ def test_the_paper_hparams_profile_changes_only_the_training_knobs():
     assert (paper.train.lr, paper.train.epochs, paper.lora.modules_to_save) == (2e-4, 1, [])
     assert (paper.dpo.lr, paper.dpo.beta, paper.sampling.temperature) == (2e-4, 0.1, 1.0)
     assert paper.world == base.world and paper.testsets == base.testsets and paper.seeds == base.seeds
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True
+    )
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root`` (git's own included): its bytes and mtime."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def source_repo(tmp_path):
+    """A small git checkout with the project's params.yaml and smoke profile, results, ignored and new files."""
+    src = tmp_path / "src"
+    (src / "configs").mkdir(parents=True)
+    (src / "metrics").mkdir()
+    (src / "stages").mkdir()
+    (src / "params.yaml").write_bytes((ROOT / "params.yaml").read_bytes())
+    (src / "configs" / "smoke.yaml").write_bytes((ROOT / "configs" / "smoke.yaml").read_bytes())
+    (src / "metrics" / "summary.json").write_text('{"acc": 1}')
+    (src / "stages" / "gone.py").write_text("")
+    (src / ".gitignore").write_text("/data/\n*.log\n")
+    _git(src, "init", "-q")
+    _git(src, "add", "-A")
+    _git(src, "commit", "-q", "-m", "x")
+    (src / "stages" / "gone.py").unlink()  # deleted in the checkout: not copied
+    (src / "stages" / "new.py").write_text("")  # new, not ignored: copied
+    (src / "data").mkdir()
+    (src / "data" / "big.bin").write_bytes(b"0" * 100)  # ignored outputs: not copied
+    (src / "run.log").write_text("")
+    return src
+
+
+def test_copy_project_copies_what_a_clone_has_and_applies_the_profile_to_the_copy_only(source_repo, tmp_path):
+    src = source_repo
+    expected = [".gitignore", "configs/smoke.yaml", "metrics/summary.json", "params.yaml", "stages/new.py"]
+    assert project_files(src) == expected
+    before = _snapshot(src)
+    dest = copy_project(src, tmp_path / "copy", "configs/smoke.yaml")
+    assert _snapshot(src) == before  # the checkout: not one byte or mtime changed
+    copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert copied == expected
+    assert load_params(dest / "params.yaml") == load_profile(ROOT / "configs/smoke.yaml")
+    assert (dest / "metrics/summary.json").read_bytes() == (src / "metrics/summary.json").read_bytes()
+    # the copy is a git repository of its own whose one commit is the project as copied (the profile on top)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=dest, capture_output=True, text=True, check=True)
+    assert status.stdout.split() == ["M", "params.yaml"]
+
+
+def test_repro_in_copy_runs_the_command_in_the_copy_and_leaves_the_checkout_as_it_was(source_repo, tmp_path):
+    src = source_repo
+    before = _snapshot(src)
+    write = "import os, pathlib, yaml; d = yaml.safe_load(open('params.yaml'))['delta_k']; "
+    write += "pathlib.Path('metrics/summary.json').write_text(f\"{d} {os.environ['PYTHONPATH'].split(os.pathsep)[0]}\")"
+    dest = repro_in_copy("configs/smoke.yaml", src, tmp_path / "run", [sys.executable, "-c", write])
+    assert _snapshot(src) == before
+    # the run saw the profile's params and the copy's own code
+    assert (dest / "metrics/summary.json").read_text() == f"0.75 {dest.resolve() / 'src'}"
+    with pytest.raises(SystemExit) as e:  # a failing run exits with its code
+        repro_in_copy("configs/smoke.yaml", src, tmp_path / "fail", [sys.executable, "-c", "raise SystemExit(5)"])
+    assert e.value.code == 5 and _snapshot(src) == before
+
+
+def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo, tmp_path, monkeypatch):
+    src = source_repo
+    (src / "configs" / "bad.yaml").write_text("_base: ../params.yaml\nsampling:\n  k: 0\n")
+    with pytest.raises(ParamError, match=r"sampling\.k = 0: must be an integer >= 1"):
+        copy_project(src, tmp_path / "c1", "configs/bad.yaml")
+    assert not (tmp_path / "c1").exists()
+    with pytest.raises(ParamError, match="profile not found"):
+        copy_project(src, tmp_path / "c2", "configs/none.yaml")
+    with pytest.raises(ParamError, match="must be inside the repository"):
+        copy_project(src, tmp_path / "c2", ROOT / "configs/smoke.yaml")
+    with pytest.raises(DataError, match="must be outside the repository"):
+        copy_project(src, src / "data" / "copy", "configs/smoke.yaml")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(DataError, match="must be an empty or new folder"):
+        copy_project(src, tmp_path / "full", "configs/smoke.yaml")
+    with pytest.raises(DataError, match="not a git checkout"):
+        project_files(tmp_path / "full")
+    # the default temporary copy of a bad profile is removed again
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with pytest.raises(ParamError):
+        repro_in_copy("configs/bad.yaml", src)
+    assert list(temp.iterdir()) == []
+
+
+def test_make_smoke_runs_the_profile_in_a_copy():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nsmoke:", 1)[1].split("\n\n", 1)[0]
+    assert "-m inbol.profiles configs/smoke.yaml --repro-in-copy" in recipe

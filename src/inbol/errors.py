@@ -5,7 +5,8 @@ parsing of a stage's command line (the pipeline owns the paths: dvc.yaml passes 
 - :class:`DataError`: input data is malformed or incomplete;
 - :class:`LLMError`: an LLM endpoint failed for good (after its retries).
 
-Each carries a one-line message.  :func:`run_stage` prints it as ``error: <message>`` on stderr and exits
+Each carries a one-line message (a ParamError naming several problems: one line each).  :func:`run_stage`
+prints each line as ``error: <line>`` on stderr and exits
 with :data:`EXIT_BAD_INPUT` (2) or :data:`EXIT_LLM_FAILED` (3); outputs are written atomically
 (:mod:`inbol.io`), so a failed stage leaves the earlier ones as they were.
 """
@@ -20,7 +21,16 @@ EXIT_LLM_FAILED = 3  # an LLM endpoint failed for good (after its retries): try 
 
 
 class ParamError(ValueError):
-    """A parameter has a value outside what is allowed (one-line message)."""
+    """A parameter has a value outside what is allowed (one line per problem: every problem of a params
+    file is named at once)."""
+
+    @property
+    def lines(self) -> list[str]:
+        return str(self).splitlines()
+
+    def prefixed(self, prefix: str) -> ParamError:
+        """The same problems, each line starting with ``prefix`` (e.g. the profile's path)."""
+        return ParamError("\n".join(prefix + line for line in self.lines))
 
 
 class DataError(ValueError):
@@ -32,12 +42,13 @@ class LLMError(RuntimeError):
 
 
 def run_stage(main) -> None:
-    """Run a stage's ``main()``; a ParamError/DataError becomes one line on stderr and exit code 2, an
-    LLMError one line and exit code 3."""
+    """Run a stage's ``main()``; a ParamError/DataError becomes one line on stderr per problem and exit
+    code 2, an LLMError one line and exit code 3."""
     try:
         main()
     except (ParamError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        for line in str(e).splitlines() or [""]:
+            print(f"error: {line}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except LLMError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,11 +2,14 @@
 
 :func:`load_params` reads params.yaml into :class:`Params` and validates the WHOLE file before a stage does
 any work: an unknown or misspelt key anywhere, a missing key, a wrong type (a string for a number) or a
-value outside its range is a :class:`~inbol.errors.ParamError` with one line naming the key, the value
-and what is allowed, e.g.::
+value outside its range is a :class:`~inbol.errors.ParamError` naming every problem of the file at once,
+one line each: the key, the value and what is allowed, e.g.::
 
     sampling.k = 0: must be an integer >= 1
-    idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size
+    idk_it.known_raito = 0.5: unknown key (did you mean idk_it.known_ratio?); allowed: known_ratio, size, ...
+
+(a key renamed by mistake is one line, not a "missing" and an "unknown" one); a YAML syntax error names
+the file, the line and the column.
 
 params.yaml is the one place a value is set: the section schemas carry no defaults (every key is
 required), except for the per-source entries of ``world.datasets``, whose optional fields are defined
@@ -18,6 +21,7 @@ This module imports nothing heavy (no torch), so checking params is fast.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import typing
@@ -886,10 +890,20 @@ def _dotted(prefix: str, loc: list) -> str:
     return out
 
 
-def error_line(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
-    """The first error of ``exc`` as ``key = value: what is allowed`` (one line)."""
-    err = exc.errors(include_url=False)[0]
-    loc = [p for p in err["loc"] if isinstance(p, int) or not _TAG.search(str(p))]
+def close_match(word: str, candidates) -> str | None:
+    """The candidate ``word`` is most likely a misspelling of (difflib), or None."""
+    found = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _clean_loc(err: dict) -> list:
+    return [p for p in err["loc"] if isinstance(p, int) or not _TAG.search(str(p))]
+
+
+def _line(err: dict, root: type[BaseModel], prefix: str, meant: str | None = None) -> str:
+    """One pydantic error as ``key = value: what is allowed``; ``meant``: the missing key an unknown one is
+    most likely a misspelling of."""
+    loc = _clean_loc(err)
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if "[key]" in err["loc"] and kind == "literal_error":  # a mapping with a fixed set of keys
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
@@ -905,8 +919,9 @@ def error_line(exc: ValidationError, root: type[BaseModel], prefix: str = "") ->
         return f"{key} is missing: required key"
     if kind == "extra_forbidden":
         section = _section_at(root, loc[:-1])
-        allowed = ", ".join(sorted(section.model_fields)) if section is not None else "see params.yaml"
-        return f"{key} = {value!r}: unknown key; allowed: {allowed}"
+        fields = sorted(section.model_fields) if section is not None else []
+        hint = f" (did you mean {_dotted(prefix, [*loc[:-1], meant])}?)" if meant else ""
+        return f"{key} = {value!r}: unknown key{hint}; allowed: {', '.join(fields) or 'see params.yaml'}"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'|(\d+)", ctx.get("expected", ""))
         text = "must be one of " + ", ".join(a or b for a, b in choices)
@@ -921,14 +936,56 @@ def error_line(exc: ValidationError, root: type[BaseModel], prefix: str = "") ->
     return f"{key} = {value!r}: {text}"
 
 
+def error_lines(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every problem of ``exc``, one line each (``key = value: what is allowed``), in the schema's order.
+
+    A key that is missing next to an unknown key of the same section that looks like its misspelling is one
+    line: the unknown key's, with "did you mean <the missing key>?".  A value that fails every branch of a
+    union is one line (the first branch's)."""
+    errors = exc.errors(include_url=False)
+    missing: dict[tuple, list[str]] = {}
+    for err in errors:
+        loc = _clean_loc(err)
+        if err["type"] == "missing" and loc:
+            missing.setdefault(tuple(loc[:-1]), []).append(str(loc[-1]))
+    meant: dict[int, str] = {}
+    paired: set[tuple] = set()
+    for i, err in enumerate(errors):
+        loc = _clean_loc(err)
+        if err["type"] == "extra_forbidden" and loc:
+            candidates = [k for k in missing.get(tuple(loc[:-1]), []) if (*loc[:-1], k) not in paired]
+            found = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
+            if found:
+                meant[i] = found[0]
+                paired.add((*loc[:-1], found[0]))
+    lines, seen = [], set()
+    for i, err in enumerate(errors):
+        loc = tuple(_clean_loc(err))
+        if err["type"] == "missing" and loc in paired:
+            continue
+        at = (loc, (err.get("ctx") or {}).get("field"))  # a model-level check names its field
+        if at in seen:
+            continue
+        seen.add(at)
+        line = _line(err, root, prefix, meant.get(i))
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def error_line(exc: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
+    """The first problem of ``exc`` (:func:`error_lines`)."""
+    return error_lines(exc, root, prefix)[0]
+
+
 def validate(cls: type[Section], data: Any, prefix: str = ""):
-    """``cls`` from ``data``; a one-line ParamError on the first problem."""
+    """``cls`` from ``data``; a ParamError naming every problem, one line each."""
     if not isinstance(data, dict):
         raise ParamError(f"{prefix or 'params'} = {data!r}: must be a mapping")
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        raise ParamError(error_line(e, cls, prefix)) from None
+        raise ParamError("\n".join(error_lines(e, cls, prefix))) from None
 
 
 def read_yaml(path: str | Path) -> dict:
@@ -938,14 +995,27 @@ def read_yaml(path: str | Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ParamError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ParamError(f"{path}: not valid YAML{_yaml_where(e)}") from None
     if not isinstance(data, dict):
         raise ParamError(f"{path}: must be a mapping of sections, got {type(data).__name__}")
     return data
 
 
+def _yaml_where(e: yaml.YAMLError) -> str:
+    """`` at line L, column C: what`` of a YAML error (1-based, as editors count), on one line."""
+    mark, context_mark = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
+    problem, context = getattr(e, "problem", None), getattr(e, "context", None)
+    if mark is None:
+        mark, problem, context = context_mark, context, None
+    what = " ".join(str(problem or str(e).splitlines()[0]).split())
+    if context:
+        started = f" at line {context_mark.line + 1}, column {context_mark.column + 1}" if context_mark else ""
+        what += f" ({' '.join(context.split())}{started})"
+    return (f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "") + f": {what}"
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """The whole params file, validated (a one-line ParamError on the first problem anywhere)."""
+    """The whole params file, validated (a ParamError naming every problem anywhere, one line each)."""
     return validate(Params, read_yaml(path))
 
 
@@ -962,6 +1032,8 @@ __all__ = [
     "validate",
     "read_yaml",
     "error_line",
+    "error_lines",
+    "close_match",
     "FAMILIES",
     "World",
     "WorldSizes",
