@@ -672,3 +672,113 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
     assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it/s1"
     assert m["kind"] == "dpo"
     assert not [p for p in (tmp_path / "models").rglob("*") if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------------------------------------------------------
+# processes and devices: no silent nn.DataParallel, the launcher config agrees with the GPUs
+# ------------------------------------------------------------------------------------------------
+
+
+def _gpus(monkeypatch, n: int) -> None:
+    """Make this process see ``n`` CUDA devices (nothing is ever placed on them: the checks stop first)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+
+
+@pytest.mark.parametrize("train_fn", ["sft", "ca_dpo"])
+def test_one_process_on_several_gpus_refuses_before_any_work(world, tmp_path, monkeypatch, train_fn):
+    """One process that sees 8 GPUs would be wrapped by the Trainer in nn.DataParallel (batch x8, 8x fewer
+    steps): the training call stops with one line before it loads anything or writes anything."""
+    _gpus(monkeypatch, 8)
+    out, work = tmp_path / "out", tmp_path / "work"
+    kw = dict(lora=LORA, train=train_params(), seed=SEED, work_dir=work)
+    with pytest.raises(ParamError) as e:
+        if train_fn == "sft":
+            train_sft(world["data"] / "idk_it.jsonl", world["base"], out, **kw)
+        else:
+            train_preference(world["data"] / "preference.jsonl", world["base"], out, kind="ca_dpo", dpo=DPO, **kw)
+    assert "nn.DataParallel" in one_line(e) and "8 GPUs" in one_line(e)
+    assert not out.exists() and not work.exists()
+
+
+def test_the_global_batch_is_the_params_batch_whatever_the_process_count():
+    from types import SimpleNamespace
+
+    from inbol.training.runtime import check_global_batch, launch_error
+
+    tr = train_params(batch_size=16, grad_accum=2)
+    assert tr.per_device_batch(1) == 8 and tr.per_device_batch(2) == 4 and tr.per_device_batch(8) == 1
+    with pytest.raises(ParamError) as e:
+        tr.per_device_batch(3)
+    assert one_line(e) == "train.batch_size = 16: must be a multiple of grad_accum x processes (2 x 3)"
+    # a trainer whose batch per process covers 8 GPUs (nn.DataParallel) is refused before training
+    dp = SimpleNamespace(args=SimpleNamespace(train_batch_size=64, gradient_accumulation_steps=2))
+    with pytest.raises(ParamError) as e:
+        check_global_batch(dp, tr)
+    assert "global batch of 128" in one_line(e)
+    check_global_batch(SimpleNamespace(args=SimpleNamespace(train_batch_size=8, gradient_accumulation_steps=2)), tr)
+    assert launch_error(1, 0) is None and launch_error(2, 0) is None and launch_error(8, 8) is None
+    assert launch_error(1, 1) is None and "DataParallel" in launch_error(1, 2) and "4 visible" in launch_error(8, 4)
+
+
+@pytest.mark.parametrize(
+    "config, gpus, message",
+    [
+        ("single.yaml", 8, "one training process sees 8 GPUs"),
+        ("multi_gpu.yaml", 0, "8 GPU processes (MULTI_GPU) but no GPU is visible"),
+        ("multi_gpu.yaml", 4, "8 training processes but 4 visible GPU(s)"),
+        ("multi_gpu.yaml", 8, "says num_processes: 8 but 1 process(es) run"),
+        ("missing.yaml", 0, "not a readable accelerate config"),
+    ],
+)
+def test_a_launcher_config_that_disagrees_with_the_gpus_is_a_one_line_error(monkeypatch, config, gpus, message):
+    from inbol.training import check_launcher
+
+    _gpus(monkeypatch, gpus)
+    with pytest.raises(ParamError) as e:
+        check_launcher(ROOT / "configs" / "accelerate" / config)
+    assert message in one_line(e) and one_line(e).startswith("train.launcher = ")
+
+
+def test_the_single_process_launcher_passes_on_this_machine(monkeypatch):
+    from inbol.training import check_launcher
+
+    _gpus(monkeypatch, 1)
+    assert check_launcher(ROOT / "configs" / "accelerate" / "single.yaml")["num_processes"] == 1
+    monkeypatch.undo()
+    if not torch.cuda.is_available():
+        check_launcher(ROOT / "configs" / "accelerate" / "single.yaml")
+
+
+def test_training_stages_are_launched_by_dvc_through_the_configured_accelerate_config():
+    """Every training stage's dvc.yaml command is `accelerate launch` with train.launcher; the embedded
+    default names the one-process config, the 7B profile the multi-GPU one; both files exist."""
+    from inbol.profiles import compose
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    scripts = {"train_sft.py", "train_preference.py", "reference.py", "sweep_cell.py", "sweep_idk_it.py"}
+    launched = set()
+    for spec in stages.values():
+        cmd = (spec.get("do") or spec)["cmd"]
+        script = cmd.split("stages/", 1)[1].split()[0]
+        if script in scripts:
+            assert cmd.startswith("accelerate launch -q --config_file ${train.launcher} stages/"), cmd
+            launched.add(script)
+        else:
+            assert "accelerate" not in cmd, cmd
+    assert launched == scripts
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["launcher"]
+    paper = compose(ROOT / "configs" / "llava-1.5-7b.yaml")["train"]
+    assert default == "configs/accelerate/single.yaml" and paper["launcher"] == "configs/accelerate/multi_gpu.yaml"
+    assert paper["dtype"] == "bfloat16"
+    for name in (default, paper["launcher"]):
+        assert (ROOT / name).is_file()
+
+
+def test_docs_and_accelerate_configs_name_only_existing_stage_scripts():
+    import re
+
+    files = [*(ROOT / "configs" / "accelerate").glob("*.yaml"), *(ROOT / "docs").glob("*.md"), ROOT / "README.md"]
+    named = {(f.name, m) for f in files for m in re.findall(r"stages/[\w/]+\.py", f.read_text())}
+    assert named and not {(f, m) for f, m in named if not (ROOT / m).is_file()}

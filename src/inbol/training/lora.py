@@ -66,13 +66,16 @@ def lora_config(params: Lora, model, prefix: str = "lora") -> LoraConfig:
     )
 
 
-def merge_adapter(start_model: str | Path, adapter_dir: str | Path, out_dir: str | Path) -> None:
-    """Load the starting model (fp32, CPU), apply the saved adapter, merge it and save model + processor
-    in ``out_dir`` (HF format: later stages load it with ``from_pretrained``).  Reloading from disk makes
-    this independent of how training held the weights (one device, DDP, DeepSpeed ZeRO-3, FSDP)."""
+def merge_adapter(
+    start_model: str | Path, adapter_dir: str | Path, out_dir: str | Path, dtype: str = "float32"
+) -> None:
+    """Load the starting model (on the CPU, in ``dtype``: the training dtype, so no fp32 copy of bf16
+    weights), apply the saved adapter, merge it and save model + processor in ``out_dir`` in ``dtype`` (HF
+    format: later stages load it with ``from_pretrained``).  Reloading from disk makes this independent of
+    how training held the weights (one device or DDP)."""
     from ..models.base import load_base
 
-    base, processor = load_base(start_model, device="cpu", dtype="float32")
+    base, processor = load_base(start_model, device="cpu", dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(out_dir))
     processor.save_pretrained(str(out_dir))
