@@ -4,8 +4,12 @@ and the training stage scripts as dvc.yaml runs them."""
 
 import json
 import math
+import os
 import shlex
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -607,15 +611,17 @@ def test_the_seed_is_an_argument_of_the_trainer_config(tmp_path):
 
 
 def dvc_stage_argv(stage: str, **items) -> list[str]:
-    """The arguments of a training stage's ``cmd`` in dvc.yaml (``python stages/X.py`` dropped), with the
+    """The arguments of a training stage's ``cmd`` in dvc.yaml (``accelerate launch ... stages/X.py``: from the
+    script on), with the
     foreach/matrix items filled in (``item=0`` for ``${item}``, ``variant=1`` for ``${item.variant}``)."""
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
     cmd = (spec.get("do") or spec)["cmd"]
     for k, v in items.items():
         cmd = cmd.replace("${item}" if k == "item" else f"${{item.{k}}}", str(v))
-    argv = shlex.split(cmd)
-    assert argv[0] == "python" and argv[1].startswith("stages/") and "${" not in cmd, cmd
-    return argv[1:]
+    argv = shlex.split(cmd.replace("${train.launcher}", "configs/accelerate/single.yaml"))
+    assert argv[:5] == ["accelerate", "launch", "-q", "--config_file", "configs/accelerate/single.yaml"], cmd
+    assert argv[5].startswith("stages/") and "${" not in cmd.replace("${train.launcher}", ""), cmd
+    return argv[5:]
 
 
 def _with_option(argv: list[str], option: str, value: str) -> list[str]:
@@ -647,6 +653,7 @@ def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
     """train_idk_it@1, reference@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
     (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    (tmp_path / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
     shutil.copytree(world["base"], tmp_path / "models" / "base")
     shutil.copytree(world["data"], tmp_path / "data" / "constructed" / "s1")
     write_params(
@@ -782,3 +789,84 @@ def test_docs_and_accelerate_configs_name_only_existing_stage_scripts():
     files = [*(ROOT / "configs" / "accelerate").glob("*.yaml"), *(ROOT / "docs").glob("*.md"), ROOT / "README.md"]
     named = {(f.name, m) for f in files for m in re.findall(r"stages/[\w/]+\.py", f.read_text())}
     assert named and not {(f, m) for f, m in named if not (ROOT / m).is_file()}
+
+
+def _train_repo(root, world, launcher: dict | None) -> Path:
+    """A project folder (stages, configs, the tiny base model, seed 0's constructed data) whose params name
+    ``launcher`` (written to launch.yaml) or the shipped one-process config."""
+    root.mkdir()
+    (root / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    (root / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    shutil.copytree(world["base"], root / "models" / "base")
+    shutil.copytree(world["data"], root / "data" / "constructed" / "s0")
+    if launcher:
+        (root / "launch.yaml").write_text(yaml.safe_dump(launcher))
+    write_params(
+        root,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "modules_to_save": []},
+        train={
+            **TRAIN,
+            "max_steps": None,
+            "epochs": 1,
+            "lr": 0.01,
+            "save_steps": 100,
+            "launcher": "launch.yaml" if launcher else "configs/accelerate/single.yaml",
+        },
+        dpo={"beta": 0.1, "lr": None, "epochs": None},
+    )
+    return root
+
+
+def _curve(repo, name) -> list[float]:
+    lines = (repo / "dvclive" / name / "s0" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
+    return [float(ln.split("\t")[1]) for ln in lines]
+
+
+def _outputs(repo) -> set[str]:
+    return {str(p.relative_to(repo)) for d in ("models", "data", "metrics", "dvclive") for p in (repo / d).rglob("*")}
+
+
+@pytest.mark.e2e
+def test_two_gloo_processes_train_like_one_with_the_same_global_batch(world, tmp_path):
+    """train_idk_it@0, reference@0 and train_ca_dpo@0 as dvc.yaml runs them (accelerate launch, one process)
+    and the same stages under 2 CPU processes (torchrun, gloo) with the same global batch of 4 (2 per
+    process): the same steps, loss curves, reference log-probs and merged weights within 1e-4, and the same
+    output files, written once (only rank 0 writes)."""
+    one = _train_repo(tmp_path / "one", world, None)
+    two = _train_repo(tmp_path / "two", world, {"distributed_type": "MULTI_CPU", "num_processes": 2, "use_cpu": True})
+    stages = [
+        dvc_stage_argv("train_idk_it", item=0),
+        dvc_stage_argv("reference", item=0),
+        dvc_stage_argv("train_ca_dpo", item=0),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    for argv in stages:
+        launch = ["accelerate", "launch", "-q", "--config_file", "configs/accelerate/single.yaml"]
+        p1 = subprocess.run([*launch, *argv], cwd=one, env=env, capture_output=True, text=True, timeout=300)
+        assert p1.returncode == 0, p1.stderr[-3000:]
+        # torchrun would read the stage's own options (--start ...) as abbreviations of its own: the argv
+        # reaches the script through the environment
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
+        env2 = {
+            **env,
+            "STAGE_ARGV": json.dumps(argv),
+            "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{env.get('PYTHONPATH', '')}",
+        }
+        p2 = subprocess.run([*torchrun, "stage_argv"], cwd=two, env=env2, capture_output=True, text=True, timeout=300)
+        assert p2.returncode == 0, p2.stderr[-3000:]
+    assert _outputs(one) == _outputs(two)
+    assert not [p for p in two.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("tmp")]
+    worst = {}
+    for name in ("idk_it", "ca_dpo"):
+        m1, m2 = (json.loads((r / "metrics" / "train" / f"{name}-s0.json").read_text()) for r in (one, two))
+        assert m1["steps"] == m2["steps"] == 6 and m1["effective_batch_size"] == m2["effective_batch_size"] == 4
+        assert (m1["processes"], m2["processes"]) == (1, 2)
+        c1, c2 = _curve(one, name), _curve(two, name)
+        assert len(c1) == len(c2) == 6
+        worst[f"{name} loss"] = max(abs(a - b) for a, b in zip(c1, c2))
+        w1, w2 = (load_file(r / "models" / name / "s0" / "model.safetensors") for r in (one, two))
+        worst[f"{name} weights"] = max((w1[k] - w2[k]).abs().max().item() for k in w1)
+    r1, r2 = (json.loads((r / "data" / "reference" / "s0.json").read_text()) for r in (one, two))
+    worst["reference"] = max(abs(r1[q][c] - r2[q][c]) for q in r1 for c in r1[q])
+    print("1 vs 2 processes, max abs difference:", {k: f"{v:.2e}" for k, v in worst.items()})
+    assert all(v <= 1e-4 for v in worst.values()), worst
