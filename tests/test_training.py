@@ -870,3 +870,36 @@ def test_two_gloo_processes_train_like_one_with_the_same_global_batch(world, tmp
     worst["reference"] = max(abs(r1[q][c] - r2[q][c]) for q in r1 for c in r1[q])
     print("1 vs 2 processes, max abs difference:", {k: f"{v:.2e}" for k, v in worst.items()})
     assert all(v <= 1e-4 for v in worst.values()), worst
+
+
+class Dtypes(TrainerCallback):
+    """The dtypes of the frozen and the trainable parameters as training starts."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+        self.trainable = {p.dtype for p in model.parameters() if p.requires_grad}
+
+
+def test_bf16_from_load_to_save_with_adapters_always_saved(world, tmp_path):
+    """train.dtype bfloat16 (the 7B profile's), here on the CPU: the frozen weights are bf16 while training
+    (no fp32 copy), PEFT's LoRA weights fp32, the adapter is saved and the merged model is saved in bf16;
+    for IDK-IT and for CA-DPO from it."""
+    tr = train_params(max_steps=2, dtype="bfloat16")
+    seen = {}
+    for name in ("idk_it", "ca_dpo"):
+        cb, out = Dtypes(), tmp_path / name
+        kw = dict(lora=LORA, train=tr, seed=SEED, work_dir=tmp_path / "work" / name, callbacks=[cb])
+        if name == "idk_it":
+            m = train_sft(world["data"] / "idk_it.jsonl", world["base"], out, **kw)
+        else:
+            m = train_preference(
+                world["data"] / "preference.jsonl", tmp_path / "idk_it", out, kind="ca_dpo", dpo=DPO, **kw
+            )
+        assert m["steps"] == 2 and math.isfinite(m["train_loss"])
+        assert cb.frozen == {torch.bfloat16} and cb.trainable == {torch.float32}, (cb.frozen, cb.trainable)
+        adapter = load_file(out / "adapter" / "adapter_model.safetensors")
+        assert adapter and all("lora_" in k for k in adapter)
+        merged = load_file(out / "model.safetensors")
+        seen[name] = {t.dtype for t in merged.values()}
+        assert json.loads((out / "config.json").read_text())["text_config"]["dtype"] == "bfloat16"
+    assert seen == {"idk_it": {torch.bfloat16}, "ca_dpo": {torch.bfloat16}}

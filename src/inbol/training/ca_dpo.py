@@ -15,7 +15,7 @@ How it sits on TRL 1.16 (``CADPOTrainer`` subclasses ``trl.DPOTrainer``):
   (:class:`CADPOCollator`) and loss (:meth:`CADPOTrainer.ca_dpo_step`, installed as TRL's loss hook by
   :mod:`inbol.training.trl_compat`, the one place of TRL internals); everything else is TRL's:
   PEFT wrapping, the fused LM head (per-token log-probs without materialising the logits), dropout
-  disabled, metric averaging/logging, checkpoints, accelerate/DeepSpeed/FSDP handling.
+  disabled, metric averaging/logging, checkpoints, accelerate handling.
 - The collator deduplicates the up-to-four completions of a row (Known/Unknown: 2 distinct sequences;
   Mixed: 3, since l1 = l2 = the incorrect answer), so p1 = p2 costs nothing extra.
 - The reference is the starting model = the policy with the LoRA adapter disabled.  Its sequence
