@@ -27,6 +27,7 @@ from inbol.params import WORLD_SPLITS, load_params
 from inbol.profiles import compose
 
 PROFILE = ROOT / "configs" / "llava-1.5-7b.yaml"
+CPU_LAUNCHER = ROOT / "configs" / "accelerate" / "single.yaml"  # the profile's multi_gpu.yaml needs GPUs
 # (dvc.yaml stage, its foreach item or matrix values): the DAG from the world to the trained model, seed 0 ...
 TO_TRAINING = [
     ("check_params", None),
@@ -75,8 +76,13 @@ def stage_argv(stage: str, item=None) -> list[str]:
     cmd = spec.get("do", spec)["cmd"]
     for k, v in item.items() if isinstance(item, dict) else [("", item)] if item is not None else []:
         cmd = cmd.replace(f"${{item.{k}}}" if k else "${item}", str(v))
-    argv = shlex.split(cmd)
-    assert argv[0] == "python" and "${" not in cmd, cmd
+    # training stages: `accelerate launch` with train.launcher, here the one-process config (a CPU)
+    argv = shlex.split(cmd.replace("${train.launcher}", str(CPU_LAUNCHER)))
+    assert "${" not in cmd.replace("${train.launcher}", ""), cmd
+    if argv[:2] == ["accelerate", "launch"]:
+        i = next(i for i, a in enumerate(argv) if a.startswith("stages/"))
+        return [str(Path(sys.executable).parent / "accelerate"), *argv[1:i], str(ROOT / argv[i]), *argv[i + 1 :]]
+    assert argv[0] == "python", cmd
     return [sys.executable, str(ROOT / argv[1]), *argv[2:]]
 
 
@@ -135,7 +141,7 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
     p["unanswerable"]["filter"].update(drop_base_refused=False, max_new_tokens=4)
     for s in ("idk_it", "preference", "sft"):
         p[s]["size"] = 12
-    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, activation_checkpointing=False)
+    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, launcher=str(CPU_LAUNCHER))
     p["testsets"].update(n_per_family=3, n_unanswerable=2, val_per_family=3, val_unanswerable=2)
     p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32")
     return p

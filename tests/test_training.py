@@ -903,3 +903,33 @@ def test_bf16_from_load_to_save_with_adapters_always_saved(world, tmp_path):
         seen[name] = {t.dtype for t in merged.values()}
         assert json.loads((out / "config.json").read_text())["text_config"]["dtype"] == "bfloat16"
     assert seen == {"idk_it": {torch.bfloat16}, "ca_dpo": {torch.bfloat16}}
+
+
+def test_preference_diagnostics_run_on_the_trainers_model_in_the_training_dtype(world, tmp_path, monkeypatch):
+    """The P(refusal start) diagnostics (up to 300 forward passes) use the trainer's model, on its device and
+    in train.dtype, batched; never a separate fp32 copy on the CPU before the trainer exists."""
+    from peft import PeftModel
+
+    import inbol.training.ca_dpo as ca_dpo
+
+    seen, real = [], ca_dpo.refusal_start_probability
+
+    def spy(model, *args, **kwargs):
+        base = {p.dtype for n, p in model.named_parameters() if "lora_" not in n}  # the frozen weights
+        seen.append((isinstance(model, PeftModel), base))
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(ca_dpo, "refusal_start_probability", spy)
+    # a refusal among the responses makes the diagnostics run
+    train_preference(
+        world["data"] / "preference.jsonl",
+        world["base"],
+        tmp_path / "out",
+        kind="ca_dpo",
+        lora=LORA,
+        train=train_params(max_steps=1, dtype="bfloat16"),
+        dpo=DPO,
+        seed=SEED,
+        work_dir=tmp_path / "work",
+    )
+    assert seen == [(True, {torch.bfloat16}), (True, {torch.bfloat16})]  # before and after training
