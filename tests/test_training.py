@@ -898,7 +898,7 @@ def test_bf16_from_load_to_save_with_adapters_always_saved(world, tmp_path):
         assert m["steps"] == 2 and math.isfinite(m["train_loss"])
         assert cb.frozen == {torch.bfloat16} and cb.trainable == {torch.float32}, (cb.frozen, cb.trainable)
         adapter = load_file(out / "adapter" / "adapter_model.safetensors")
-        assert adapter and all("lora_" in k for k in adapter)
+        assert adapter and all("lora_" in k and t.dtype == torch.float32 for k, t in adapter.items())
         merged = load_file(out / "model.safetensors")
         seen[name] = {t.dtype for t in merged.values()}
         assert json.loads((out / "config.json").read_text())["text_config"]["dtype"] == "bfloat16"
