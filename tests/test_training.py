@@ -933,3 +933,44 @@ def test_preference_diagnostics_run_on_the_trainers_model_in_the_training_dtype(
         work_dir=tmp_path / "work",
     )
     assert seen == [(True, {torch.bfloat16}), (True, {torch.bfloat16})]  # before and after training
+
+
+def test_base_adapter_is_the_trained_model_as_one_lora_of_the_base(world, idk_run, tmp_path):
+    """Every trained model also writes base_adapter/, the LoRA of the BASE model a server serves: IDK-IT's is
+    its adapter; CA-DPO's (trained on the IDK-IT model) stacks IDK-IT's and its own (rank 4 + 4 = 8), and
+    the base with it gives the merged CA-DPO model's logits."""
+    from peft import PeftModel
+
+    idk, _ = idk_run
+    a, b = (load_file(idk / d / "adapter_model.safetensors") for d in ("adapter", "base_adapter"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    out = tmp_path / "ca_dpo"
+    train_preference(
+        world["data"] / "preference.jsonl",
+        idk,
+        out,
+        kind="ca_dpo",
+        lora=LORA,
+        train=train_params(max_steps=2),
+        dpo=section("dpo", lr=0.05, epochs=None),
+        seed=SEED,
+        work_dir=tmp_path / "work",
+    )
+    cfg = json.loads((out / "base_adapter" / "adapter_config.json").read_text())
+    assert cfg["r"] == 2 * LORA.r and cfg["lora_alpha"] == 2 * LORA.r
+    merged, proc = load_model(out, device="cpu", dtype="float32")
+    base, _ = load_model(world["base"], device="cpu", dtype="float32")
+    served = PeftModel.from_pretrained(base, str(out / "base_adapter")).eval()
+    idk_model, _ = load_model(idk, device="cpu", dtype="float32")
+    fmt = PromptFormat(proc)
+    rows = world["pool"][:4]
+    batch = proc(
+        images=[Image.open(r["image"]).convert("RGB") for r in rows],
+        text=[fmt.prompt(r["question"]) + " " + r["answers"][0] for r in rows],
+        return_tensors="pt",
+        padding=True,
+    )
+    with torch.no_grad():
+        want, got, start = (m(**batch).logits for m in (merged, served, idk_model))
+    assert (want - start).abs().max() > 1e-3  # CA-DPO moved the model away from IDK-IT
+    assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
