@@ -5,16 +5,19 @@ same questions and responses)."""
 from inbol.errors import run_stage, stage_args
 from inbol.io import write_json
 from inbol.params import load_params
+from inbol.training import check_launcher, is_main_process
 from inbol.training.ca_dpo import write_reference
 
 
 def main() -> None:
     args = stage_args(__doc__, "data", "start", "out", "metrics", seed=int)
     p = load_params()
+    check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     stats = write_reference(
         args.data, args.start, args.out, lora=p.lora, train=p.train, dpo=p.dpo, seed=args.seed, system=p.prompt.system
     )
-    write_json(args.metrics, {"seed": args.seed, "start_model": args.start, **stats})
+    if is_main_process():
+        write_json(args.metrics, {"seed": args.seed, "start_model": args.start, **stats})
 
 
 if __name__ == "__main__":

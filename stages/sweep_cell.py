@@ -14,10 +14,11 @@ cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` 
 import argparse
 
 from inbol.errors import run_stage
-from inbol.io import atomic_dir, read_jsonl, write_json
+from inbol.io import read_jsonl, write_json
 from inbol.params import load_params
 from inbol.sweep import cell_name, cell_result, cell_valid, parse_cell_args
 from inbol.sweep.run import cell_data, run_cell
+from inbol.training import check_launcher, publish_dir
 
 
 def main() -> None:
@@ -33,8 +34,9 @@ def main() -> None:
     args = ap.parse_args()
     kind, values = parse_cell_args(args.cell)
     p = load_params()
+    check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     if not cell_valid(kind, values):  # delta_k <= delta_uk: outside the paper's grid
-        with atomic_dir(args.out) as tmp:
+        with publish_dir(args.out) as tmp:
             write_json(tmp / "cell.json", {**cell_result(kind, values, None), "seed": args.seed})
         return
     thresholds = None if kind == "threshold" else p.sweep.thresholds
@@ -50,7 +52,7 @@ def main() -> None:
         seed=args.seed,
         refusal_templates=p.restructure.refusal_templates,
     )
-    with atomic_dir(args.out) as tmp:
+    with publish_dir(args.out) as tmp:  # the main process writes; the others only train
         summary = run_cell(
             kind,
             values,
@@ -69,6 +71,8 @@ def main() -> None:
             system=p.prompt.system,
             data_report=report,
         )
+    if summary is None:  # not the main process
+        return
     print(
         f"{kind} {cell_name(kind, *values)} seed {args.seed}: S_trust in domain {summary['in_domain']['s_trust']}, "
         f"OOD {summary['ood']['s_trust']}"

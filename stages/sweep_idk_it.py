@@ -6,12 +6,13 @@ from inbol.errors import run_stage, stage_args
 from inbol.io import read_jsonl, write_json, write_jsonl
 from inbol.params import load_params
 from inbol.sweep.run import cell_data
-from inbol.training import is_main_process, publish_dir, train_sft
+from inbol.training import check_launcher, is_main_process, publish_dir, train_sft, wait_for_everyone
 
 
 def main() -> None:
     args = stage_args(__doc__, "pool", "unanswerable", "start", "out", "work", "metrics", seed=int)
     p = load_params()
+    check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     records, report = cell_data(
         "known_ratio",
         (p.idk_it.known_ratio,),
@@ -25,7 +26,9 @@ def main() -> None:
         refusal_templates=p.restructure.refusal_templates,
     )
     data = f"{args.work}.jsonl"
-    write_jsonl(data, records)
+    if is_main_process():
+        write_jsonl(data, records)
+    wait_for_everyone()
     with publish_dir(args.out) as out:
         metrics = train_sft(
             data,

@@ -5,13 +5,14 @@ incorrect, (2) correct > incorrect, (3) both), from the IDK-IT model, which is a
     python stages/train_preference.py --kind ca_dpo --name ca_dpo --seed 0 --data .../preference.jsonl
         --start models/idk_it/s0 --out models/ca_dpo/s0 --work ... --live ... --metrics ...
 
+dvc.yaml runs it under `accelerate launch --config_file <train.launcher>`; only the main process writes.
 Reads params `lora`, `train`, `dpo`, `prompt`.  A killed run resumes from its last checkpoint.
 """
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
 from inbol.params import load_params
-from inbol.training import is_main_process, publish_dir, train_preference
+from inbol.training import check_launcher, is_main_process, publish_dir, train_preference
 
 
 def main() -> None:
@@ -19,6 +20,7 @@ def main() -> None:
     if args.kind not in ("ca_dpo", "dpo"):
         raise ParamError(f"--kind {args.kind!r}: must be ca_dpo or dpo")
     p = load_params()
+    check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     with publish_dir(args.out) as out:
         metrics = train_preference(
             args.data,

@@ -4,13 +4,14 @@
         --out models/idk_it/s0 --work models/.ckpt/idk_it/s0 --live dvclive/idk_it/s0 --metrics ...
 
 IDK instruction tuning (paper section 3.3) or the SFT baseline (section 4.1.2: ground truth / refusals).
+dvc.yaml runs it under `accelerate launch --config_file <train.launcher>`; only the main process writes.
 Reads params `lora`, `train`, `prompt`.  A killed run resumes from its last checkpoint in the work folder.
 """
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
 from inbol.params import load_params
-from inbol.training import is_main_process, publish_dir, train_sft
+from inbol.training import check_launcher, is_main_process, publish_dir, train_sft
 
 
 def main() -> None:
@@ -18,6 +19,7 @@ def main() -> None:
     if args.name not in ("idk_it", "sft"):
         raise ParamError(f"--name {args.name!r}: must be idk_it or sft")
     p = load_params()
+    check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     with publish_dir(args.out) as out:
         metrics = train_sft(
             args.data,

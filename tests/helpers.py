@@ -161,6 +161,15 @@ def run_stage_script(repo: Path, script: str, *args: str, timeout: int = 300, en
     return run([sys.executable, f"stages/{script}", *args], repo, check=False, timeout=timeout, env=env)
 
 
+def script_argv(argv: list[str]) -> list[str]:
+    """A stage command as ``python stages/X.py args...``: a training stage's ``accelerate launch [options]``
+    prefix (one process at the embedded default) replaced by ``python``."""
+    if argv[:2] == ["accelerate", "launch"]:
+        i = next(i for i, a in enumerate(argv) if a.startswith("stages/"))
+        return ["python", *argv[i:]]
+    return argv
+
+
 def dvc_cmd(repo: Path, stage: str) -> list[str]:
     """The argv of a dvc.yaml stage's command (``stage`` as dvc names it, e.g. ``construct@0``)."""
     import shlex
@@ -177,6 +186,7 @@ def dvc_cmd(repo: Path, stage: str) -> list[str]:
 
 __all__ = [
     "ROOT",
+    "script_argv",
     "TINY_ARCH",
     "TINY_SIZES",
     "merge",

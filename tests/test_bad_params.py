@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import default_dict, dvc_cmd
+from helpers import default_dict, dvc_cmd, script_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -134,7 +134,9 @@ def bad_repo(smoke_repo, tmp_path_factory):
     repo, _ = smoke_repo
     copy = tmp_path_factory.mktemp("badparams") / "repo"
     shutil.copytree(repo, copy, symlinks=True)
-    commands = {stage: dvc_cmd(copy, stage) for stage in {c[0] for c in CASES}}  # before any output is touched
+    commands = {
+        stage: script_argv(dvc_cmd(copy, stage)) for stage in {c[0] for c in CASES}
+    }  # before any output is touched
     before = _snapshot(copy)
     assert any(k.startswith("models/") for k in before) and any(k.startswith("dvclive/") for k in before)
     return copy, before, commands

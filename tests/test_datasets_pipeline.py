@@ -28,6 +28,7 @@ from inbol.params import WORLD_SPLITS, load_params
 from inbol.profiles import compose
 
 PROFILE = ROOT / "configs" / "llava-1.5-7b.yaml"
+CPU_LAUNCHER = ROOT / "configs" / "accelerate" / "single.yaml"  # the profile's multi_gpu.yaml needs GPUs
 # (dvc.yaml stage, its foreach item or matrix values): the DAG from the world to the trained model, seed 0 ...
 TO_TRAINING = [
     ("check_params", None),
@@ -88,7 +89,8 @@ def stage_argv(stage: str, item=None, params: dict | None = None) -> list[str]:
             node = node[part]
         return str(node)
 
-    cmd = re.sub(r"\$\{([\w.]+)\}", lookup, cmd) if params is not None else cmd
+    # training stages: `accelerate launch` with train.launcher, without params the one-process config (a CPU)
+    cmd = re.sub(r"\$\{([\w.]+)\}", lookup, cmd) if params is not None else cmd.replace("${train.launcher}", str(CPU_LAUNCHER))
     argv = shlex.split(cmd)
     assert "${" not in cmd, cmd
     if argv[:2] == ["accelerate", "launch"]:
@@ -155,7 +157,7 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
     for s in ("idk_it", "preference", "sft"):
         p[s]["size"] = 12
     assert p["train"]["activation_checkpointing"] is True  # the profile's, kept: it runs on a CPU too
-    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1)
+    p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, launcher=str(CPU_LAUNCHER))
     p["testsets"].update(n_per_family=3, n_unanswerable=2, val_per_family=3, val_unanswerable=2)
     p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32")
     return p

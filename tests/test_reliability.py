@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from fake_openai import FakeOpenAI, Reply, completion
-from helpers import dvc_cmd, make_project, run
+from helpers import dvc_cmd, make_project, run, script_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +104,7 @@ def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
     params["train"]["save_steps"] = 2
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    argv = dvc_cmd(copy, "train_sft@0")
+    argv = script_argv(dvc_cmd(copy, "train_sft@0"))
     assert argv[:2] == ["python", "stages/train_sft.py"], argv
     cmd = [sys.executable, *argv[1:]]
     proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

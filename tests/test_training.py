@@ -4,8 +4,12 @@ and the training stage scripts as dvc.yaml runs them."""
 
 import json
 import math
+import os
 import shlex
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -607,15 +611,17 @@ def test_the_seed_is_an_argument_of_the_trainer_config(tmp_path):
 
 
 def dvc_stage_argv(stage: str, **items) -> list[str]:
-    """The arguments of a training stage's ``cmd`` in dvc.yaml (``python stages/X.py`` dropped), with the
+    """The arguments of a training stage's ``cmd`` in dvc.yaml (``accelerate launch ... stages/X.py``: from the
+    script on), with the
     foreach/matrix items filled in (``item=0`` for ``${item}``, ``variant=1`` for ``${item.variant}``)."""
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
     cmd = (spec.get("do") or spec)["cmd"]
     for k, v in items.items():
         cmd = cmd.replace("${item}" if k == "item" else f"${{item.{k}}}", str(v))
-    argv = shlex.split(cmd)
-    assert argv[0] == "python" and argv[1].startswith("stages/") and "${" not in cmd, cmd
-    return argv[1:]
+    argv = shlex.split(cmd.replace("${train.launcher}", "configs/accelerate/single.yaml"))
+    assert argv[:5] == ["accelerate", "launch", "-q", "--config_file", "configs/accelerate/single.yaml"], cmd
+    assert argv[5].startswith("stages/") and "${" not in cmd.replace("${train.launcher}", ""), cmd
+    return argv[5:]
 
 
 def _with_option(argv: list[str], option: str, value: str) -> list[str]:
@@ -647,6 +653,7 @@ def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
     """train_idk_it@1, reference@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
     (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    (tmp_path / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
     shutil.copytree(world["base"], tmp_path / "models" / "base")
     shutil.copytree(world["data"], tmp_path / "data" / "constructed" / "s1")
     write_params(
@@ -672,3 +679,298 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
     assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it/s1"
     assert m["kind"] == "dpo"
     assert not [p for p in (tmp_path / "models").rglob("*") if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------------------------------------------------------
+# processes and devices: no silent nn.DataParallel, the launcher config agrees with the GPUs
+# ------------------------------------------------------------------------------------------------
+
+
+def _gpus(monkeypatch, n: int) -> None:
+    """Make this process see ``n`` CUDA devices (nothing is ever placed on them: the checks stop first)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: n > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+
+
+@pytest.mark.parametrize("train_fn", ["sft", "ca_dpo"])
+def test_one_process_on_several_gpus_refuses_before_any_work(world, tmp_path, monkeypatch, train_fn):
+    """One process that sees 8 GPUs would be wrapped by the Trainer in nn.DataParallel (batch x8, 8x fewer
+    steps): the training call stops with one line before it loads anything or writes anything."""
+    _gpus(monkeypatch, 8)
+    out, work = tmp_path / "out", tmp_path / "work"
+    kw = dict(lora=LORA, train=train_params(), seed=SEED, work_dir=work)
+    with pytest.raises(ParamError) as e:
+        if train_fn == "sft":
+            train_sft(world["data"] / "idk_it.jsonl", world["base"], out, **kw)
+        else:
+            train_preference(world["data"] / "preference.jsonl", world["base"], out, kind="ca_dpo", dpo=DPO, **kw)
+    assert "nn.DataParallel" in one_line(e) and "8 GPUs" in one_line(e)
+    assert not out.exists() and not work.exists()
+
+
+def test_the_global_batch_is_the_params_batch_whatever_the_process_count():
+    from types import SimpleNamespace
+
+    from inbol.training.runtime import check_global_batch, launch_error
+
+    tr = train_params(batch_size=16, grad_accum=2)
+    assert tr.per_device_batch(1) == 8 and tr.per_device_batch(2) == 4 and tr.per_device_batch(8) == 1
+    with pytest.raises(ParamError) as e:
+        tr.per_device_batch(3)
+    assert one_line(e) == "train.batch_size = 16: must be a multiple of grad_accum x processes (2 x 3)"
+    # a trainer whose batch per process covers 8 GPUs (nn.DataParallel) is refused before training
+    dp = SimpleNamespace(args=SimpleNamespace(train_batch_size=64, gradient_accumulation_steps=2))
+    with pytest.raises(ParamError) as e:
+        check_global_batch(dp, tr)
+    assert "global batch of 128" in one_line(e)
+    check_global_batch(SimpleNamespace(args=SimpleNamespace(train_batch_size=8, gradient_accumulation_steps=2)), tr)
+    assert launch_error(1, 0) is None and launch_error(2, 0) is None and launch_error(8, 8) is None
+    assert launch_error(1, 1) is None and "DataParallel" in launch_error(1, 2) and "4 visible" in launch_error(8, 4)
+
+
+@pytest.mark.parametrize(
+    "config, gpus, message",
+    [
+        ("single.yaml", 8, "one training process sees 8 GPUs"),
+        ("multi_gpu.yaml", 0, "8 GPU processes (MULTI_GPU) but no GPU is visible"),
+        ("multi_gpu.yaml", 4, "8 training processes but 4 visible GPU(s)"),
+        ("multi_gpu.yaml", 8, "says num_processes: 8 but 1 process(es) run"),
+        ("missing.yaml", 0, "not a readable accelerate config"),
+    ],
+)
+def test_a_launcher_config_that_disagrees_with_the_gpus_is_a_one_line_error(monkeypatch, config, gpus, message):
+    from inbol.training import check_launcher
+
+    _gpus(monkeypatch, gpus)
+    with pytest.raises(ParamError) as e:
+        check_launcher(ROOT / "configs" / "accelerate" / config)
+    assert message in one_line(e) and one_line(e).startswith("train.launcher = ")
+
+
+def test_the_single_process_launcher_passes_on_this_machine(monkeypatch):
+    from inbol.training import check_launcher
+
+    _gpus(monkeypatch, 1)
+    assert check_launcher(ROOT / "configs" / "accelerate" / "single.yaml")["num_processes"] == 1
+    monkeypatch.undo()
+    if not torch.cuda.is_available():
+        check_launcher(ROOT / "configs" / "accelerate" / "single.yaml")
+
+
+def test_training_stages_are_launched_by_dvc_through_the_configured_accelerate_config():
+    """Every training stage's dvc.yaml command is `accelerate launch` with train.launcher; the embedded
+    default names the one-process config, the 7B profile the multi-GPU one; both files exist."""
+    from inbol.profiles import compose
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    scripts = {"train_sft.py", "train_preference.py", "reference.py", "sweep_cell.py", "sweep_idk_it.py"}
+    launched = set()
+    for spec in stages.values():
+        cmd = (spec.get("do") or spec)["cmd"]
+        script = cmd.split("stages/", 1)[1].split()[0]
+        if script in scripts:
+            assert cmd.startswith("accelerate launch -q --config_file ${train.launcher} stages/"), cmd
+            launched.add(script)
+        else:
+            assert "accelerate" not in cmd, cmd
+    assert launched == scripts
+    default = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["launcher"]
+    paper = compose(ROOT / "configs" / "llava-1.5-7b.yaml")["train"]
+    assert default == "configs/accelerate/single.yaml" and paper["launcher"] == "configs/accelerate/multi_gpu.yaml"
+    assert paper["dtype"] == "bfloat16"
+    for name in (default, paper["launcher"]):
+        assert (ROOT / name).is_file()
+
+
+def test_docs_and_accelerate_configs_name_only_existing_stage_scripts():
+    import re
+
+    files = [*(ROOT / "configs" / "accelerate").glob("*.yaml"), *(ROOT / "docs").glob("*.md"), ROOT / "README.md"]
+    named = {(f.name, m) for f in files for m in re.findall(r"stages/[\w/]+\.py", f.read_text())}
+    assert named and not {(f, m) for f, m in named if not (ROOT / m).is_file()}
+
+
+def _train_repo(root, world, launcher: dict | None) -> Path:
+    """A project folder (stages, configs, the tiny base model, seed 0's constructed data) whose params name
+    ``launcher`` (written to launch.yaml) or the shipped one-process config."""
+    root.mkdir()
+    (root / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    (root / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    shutil.copytree(world["base"], root / "models" / "base")
+    shutil.copytree(world["data"], root / "data" / "constructed" / "s0")
+    if launcher:
+        (root / "launch.yaml").write_text(yaml.safe_dump(launcher))
+    write_params(
+        root,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0, "modules_to_save": []},
+        train={
+            **TRAIN,
+            "max_steps": None,
+            "epochs": 1,
+            "lr": 0.01,
+            "save_steps": 100,
+            "launcher": "launch.yaml" if launcher else "configs/accelerate/single.yaml",
+        },
+        dpo={"beta": 0.1, "lr": None, "epochs": None},
+    )
+    return root
+
+
+def _curve(repo, name) -> list[float]:
+    lines = (repo / "dvclive" / name / "s0" / "plots" / "metrics" / "loss.tsv").read_text().splitlines()[1:]
+    return [float(ln.split("\t")[1]) for ln in lines]
+
+
+def _outputs(repo) -> set[str]:
+    return {str(p.relative_to(repo)) for d in ("models", "data", "metrics", "dvclive") for p in (repo / d).rglob("*")}
+
+
+@pytest.mark.e2e
+def test_two_gloo_processes_train_like_one_with_the_same_global_batch(world, tmp_path):
+    """train_idk_it@0, reference@0 and train_ca_dpo@0 as dvc.yaml runs them (accelerate launch, one process)
+    and the same stages under 2 CPU processes (torchrun, gloo) with the same global batch of 4 (2 per
+    process): the same steps, loss curves, reference log-probs and merged weights within 1e-4, and the same
+    output files, written once (only rank 0 writes)."""
+    one = _train_repo(tmp_path / "one", world, None)
+    two = _train_repo(tmp_path / "two", world, {"distributed_type": "MULTI_CPU", "num_processes": 2, "use_cpu": True})
+    stages = [
+        dvc_stage_argv("train_idk_it", item=0),
+        dvc_stage_argv("reference", item=0),
+        dvc_stage_argv("train_ca_dpo", item=0),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    for argv in stages:
+        launch = ["accelerate", "launch", "-q", "--config_file", "configs/accelerate/single.yaml"]
+        p1 = subprocess.run([*launch, *argv], cwd=one, env=env, capture_output=True, text=True, timeout=300)
+        assert p1.returncode == 0, p1.stderr[-3000:]
+        # torchrun would read the stage's own options (--start ...) as abbreviations of its own: the argv
+        # reaches the script through the environment
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"]
+        env2 = {
+            **env,
+            "STAGE_ARGV": json.dumps(argv),
+            "PYTHONPATH": f"{ROOT / 'tests'}{os.pathsep}{env.get('PYTHONPATH', '')}",
+        }
+        p2 = subprocess.run([*torchrun, "stage_argv"], cwd=two, env=env2, capture_output=True, text=True, timeout=300)
+        assert p2.returncode == 0, p2.stderr[-3000:]
+    assert _outputs(one) == _outputs(two)
+    assert not [p for p in two.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("tmp")]
+    worst = {}
+    for name in ("idk_it", "ca_dpo"):
+        m1, m2 = (json.loads((r / "metrics" / "train" / f"{name}-s0.json").read_text()) for r in (one, two))
+        assert m1["steps"] == m2["steps"] == 6 and m1["effective_batch_size"] == m2["effective_batch_size"] == 4
+        assert (m1["processes"], m2["processes"]) == (1, 2)
+        c1, c2 = _curve(one, name), _curve(two, name)
+        assert len(c1) == len(c2) == 6
+        worst[f"{name} loss"] = max(abs(a - b) for a, b in zip(c1, c2))
+        w1, w2 = (load_file(r / "models" / name / "s0" / "model.safetensors") for r in (one, two))
+        worst[f"{name} weights"] = max((w1[k] - w2[k]).abs().max().item() for k in w1)
+    r1, r2 = (json.loads((r / "data" / "reference" / "s0.json").read_text()) for r in (one, two))
+    worst["reference"] = max(abs(r1[q][c] - r2[q][c]) for q in r1 for c in r1[q])
+    print("1 vs 2 processes, max abs difference:", {k: f"{v:.2e}" for k, v in worst.items()})
+    assert all(v <= 1e-4 for v in worst.values()), worst
+
+
+class Dtypes(TrainerCallback):
+    """The dtypes of the frozen and the trainable parameters as training starts."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+        self.trainable = {p.dtype for p in model.parameters() if p.requires_grad}
+
+
+def test_bf16_from_load_to_save_with_adapters_always_saved(world, tmp_path):
+    """train.dtype bfloat16 (the 7B profile's), here on the CPU: the frozen weights are bf16 while training
+    (no fp32 copy), PEFT's LoRA weights fp32, the adapter is saved and the merged model is saved in bf16;
+    for IDK-IT and for CA-DPO from it."""
+    tr = train_params(max_steps=2, dtype="bfloat16")
+    seen = {}
+    for name in ("idk_it", "ca_dpo"):
+        cb, out = Dtypes(), tmp_path / name
+        kw = dict(lora=LORA, train=tr, seed=SEED, work_dir=tmp_path / "work" / name, callbacks=[cb])
+        if name == "idk_it":
+            m = train_sft(world["data"] / "idk_it.jsonl", world["base"], out, **kw)
+        else:
+            m = train_preference(
+                world["data"] / "preference.jsonl", tmp_path / "idk_it", out, kind="ca_dpo", dpo=DPO, **kw
+            )
+        assert m["steps"] == 2 and math.isfinite(m["train_loss"])
+        assert cb.frozen == {torch.bfloat16} and cb.trainable == {torch.float32}, (cb.frozen, cb.trainable)
+        adapter = load_file(out / "adapter" / "adapter_model.safetensors")
+        assert adapter and all("lora_" in k and t.dtype == torch.float32 for k, t in adapter.items())
+        merged = load_file(out / "model.safetensors")
+        seen[name] = {t.dtype for t in merged.values()}
+        assert json.loads((out / "config.json").read_text())["text_config"]["dtype"] == "bfloat16"
+    assert seen == {"idk_it": {torch.bfloat16}, "ca_dpo": {torch.bfloat16}}
+
+
+def test_preference_diagnostics_run_on_the_trainers_model_in_the_training_dtype(world, tmp_path, monkeypatch):
+    """The P(refusal start) diagnostics (up to 300 forward passes) use the trainer's model, on its device and
+    in train.dtype, batched; never a separate fp32 copy on the CPU before the trainer exists."""
+    from peft import PeftModel
+
+    import inbol.training.ca_dpo as ca_dpo
+
+    seen, real = [], ca_dpo.refusal_start_probability
+
+    def spy(model, *args, **kwargs):
+        base = {p.dtype for n, p in model.named_parameters() if "lora_" not in n}  # the frozen weights
+        seen.append((isinstance(model, PeftModel), base))
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(ca_dpo, "refusal_start_probability", spy)
+    # a refusal among the responses makes the diagnostics run
+    train_preference(
+        world["data"] / "preference.jsonl",
+        world["base"],
+        tmp_path / "out",
+        kind="ca_dpo",
+        lora=LORA,
+        train=train_params(max_steps=1, dtype="bfloat16"),
+        dpo=DPO,
+        seed=SEED,
+        work_dir=tmp_path / "work",
+    )
+    assert seen == [(True, {torch.bfloat16}), (True, {torch.bfloat16})]  # before and after training
+
+
+def test_base_adapter_is_the_trained_model_as_one_lora_of_the_base(world, idk_run, tmp_path):
+    """Every trained model also writes base_adapter/, the LoRA of the BASE model a server serves: IDK-IT's is
+    its adapter; CA-DPO's (trained on the IDK-IT model) stacks IDK-IT's and its own (rank 4 + 4 = 8), and
+    the base with it gives the merged CA-DPO model's logits."""
+    from peft import PeftModel
+
+    idk, _ = idk_run
+    a, b = (load_file(idk / d / "adapter_model.safetensors") for d in ("adapter", "base_adapter"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    out = tmp_path / "ca_dpo"
+    train_preference(
+        world["data"] / "preference.jsonl",
+        idk,
+        out,
+        kind="ca_dpo",
+        lora=LORA,
+        train=train_params(max_steps=2),
+        dpo=section("dpo", lr=0.05, epochs=None),
+        seed=SEED,
+        work_dir=tmp_path / "work",
+    )
+    cfg = json.loads((out / "base_adapter" / "adapter_config.json").read_text())
+    assert cfg["r"] == 2 * LORA.r and cfg["lora_alpha"] == 2 * LORA.r
+    merged, proc = load_model(out, device="cpu", dtype="float32")
+    base, _ = load_model(world["base"], device="cpu", dtype="float32")
+    served = PeftModel.from_pretrained(base, str(out / "base_adapter")).eval()
+    idk_model, _ = load_model(idk, device="cpu", dtype="float32")
+    fmt = PromptFormat(proc)
+    rows = world["pool"][:4]
+    batch = proc(
+        images=[Image.open(r["image"]).convert("RGB") for r in rows],
+        text=[fmt.prompt(r["question"]) + " " + r["answers"][0] for r in rows],
+        return_tensors="pt",
+        padding=True,
+    )
+    with torch.no_grad():
+        want, got, start = (m(**batch).logits for m in (merged, served, idk_model))
+    assert (want - start).abs().max() > 1e-3  # CA-DPO moved the model away from IDK-IT
+    assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()

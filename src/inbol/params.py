@@ -578,6 +578,8 @@ class Train(Section):
     save_steps: PosInt  # checkpoint interval (resume after a kill)
     logging_steps: PosInt
     activation_checkpointing: bool
+    dtype: DType  # the weights from load to save (auto: bfloat16 on a CUDA device with bf16, else float32)
+    launcher: Name  # the accelerate config dvc.yaml launches every training stage with
 
     @model_validator(mode="after")
     def _accum(self):

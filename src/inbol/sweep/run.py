@@ -73,14 +73,15 @@ def run_cell(
     testsets_dir: str | Path,
     system: str | None = None,
     data_report: Mapping | None = None,
-) -> dict:
+) -> dict | None:
     """Train one cell's model (``seed``) from ``start_model`` on ``records``, evaluate it, and write
-    ``out_dir`` (cell.json, predictions.jsonl, adapter/).  Returns the cell summary."""
+    ``out_dir`` (cell.json, predictions.jsonl, adapter/).  Returns the cell summary.  Under a multi-process
+    launch every process trains; only the main one writes and evaluates (the others return None)."""
     from ..evaluation import evaluate_model, load_testsets
     from ..io import write_json, write_jsonl
     from ..judge import make_semantic_judge
     from ..models import PromptFormat, greedy_answer_fn, load_base
-    from ..training import train_preference, train_sft
+    from ..training import is_main_process, train_preference, train_sft, wait_for_everyone
 
     testsets = {n: ts for n, ts in load_testsets(testsets_dir).items() if ts.group in budget.groups}
     if not testsets:
@@ -89,8 +90,10 @@ def run_cell(
     work_dir, out_dir = Path(work_dir), Path(out_dir)
     data_path = work_dir / "data.jsonl"
     model_dir = work_dir / "model"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(data_path, records)
+    if is_main_process():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        write_jsonl(data_path, records)
+    wait_for_everyone()
     name = f"sweep_{kind}_{cell_name(kind, *values)}"
     if kind == "composition":
         tm = train_preference(
@@ -118,6 +121,8 @@ def run_cell(
             system=system,
             name=name,
         )
+    if not is_main_process():
+        return None
     model, processor = load_base(model_dir, evaluate_cfg.device, evaluate_cfg.dtype)
     answer = greedy_answer_fn(
         model,

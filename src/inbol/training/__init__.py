@@ -6,7 +6,15 @@ model (:mod:`.lora`).  TRL internals are used in :mod:`.trl_compat` only.  See d
 from .ca_dpo import REF_COLUMNS, CADPOCollator, CADPOTrainer, ca_dpo_loss, train_preference
 from .data import preference_dataset, read_records, sft_dataset
 from .lora import language_model_prefix, lora_config, merge_adapter
-from .runtime import CheckpointDir, hardware, is_main_process, publish_dir
+from .runtime import (
+    CheckpointDir,
+    check_launch,
+    check_launcher,
+    hardware,
+    is_main_process,
+    publish_dir,
+    wait_for_everyone,
+)
 from .sft import save_outputs, train_sft
 
 __all__ = [
@@ -22,6 +30,9 @@ __all__ = [
     "lora_config",
     "merge_adapter",
     "CheckpointDir",
+    "check_launch",
+    "check_launcher",
+    "wait_for_everyone",
     "hardware",
     "is_main_process",
     "publish_dir",

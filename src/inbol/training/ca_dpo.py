@@ -15,7 +15,7 @@ How it sits on TRL 1.16 (``CADPOTrainer`` subclasses ``trl.DPOTrainer``):
   (:class:`CADPOCollator`) and loss (:meth:`CADPOTrainer.ca_dpo_step`, installed as TRL's loss hook by
   :mod:`inbol.training.trl_compat`, the one place of TRL internals); everything else is TRL's:
   PEFT wrapping, the fused LM head (per-token log-probs without materialising the logits), dropout
-  disabled, metric averaging/logging, checkpoints, accelerate/DeepSpeed/FSDP handling.
+  disabled, metric averaging/logging, checkpoints, accelerate handling.
 - The collator deduplicates the up-to-four completions of a row (Known/Unknown: 2 distinct sequences;
   Mixed: 3, since l1 = l2 = the incorrect answer), so p1 = p2 costs nothing extra.
 - The reference is the starting model = the policy with the LoRA adapter disabled.  Its sequence
@@ -55,7 +55,9 @@ from .data import PAIR_KEYS, preference_dataset, read_records
 from .lora import lora_config
 from .runtime import (
     CheckpointDir,
+    check_launch,
     checkpoint_step,
+    device,
     file_digest,
     fingerprint,
     last_mean,
@@ -63,6 +65,7 @@ from .runtime import (
     model_stamp,
     summary,
     timed_train,
+    train_dtype,
     trainer_kwargs,
 )
 from .sft import save_outputs
@@ -343,6 +346,23 @@ class CADPOTrainer(DPOTrainer):
             self.model.train(was_training)
         return torch.cat(out) if out else torch.zeros((0, 4))
 
+    def refusal_start(
+        self, fmt: PromptFormat, records: Sequence[dict], refusals: Sequence[str], *, reference: bool = False
+    ) -> list[float]:
+        """:func:`refusal_start_probability` of ``records`` on this process's device, batched: under the
+        start model (``reference``: adapter off, eval mode) or the policy as it is; [] without ``refusals``."""
+        if not refusals:
+            return []
+        was_training = self.model.training
+        if reference:
+            self.model.eval()
+        ctx = self.reference_context() if reference else torch.no_grad()
+        try:
+            with ctx, self.accelerator.autocast():
+                return refusal_start_probability(self.accelerator.unwrap_model(self.model), fmt, records, refusals)
+        finally:
+            self.model.train(was_training)
+
     # ---------------------------------------------------------------------------------------------
     # loss and metrics
     # ---------------------------------------------------------------------------------------------
@@ -510,8 +530,10 @@ def train_preference(
     train = dpo.apply(train)
     if dpo.modules_to_save is not None:
         lora = lora.replace(modules_to_save=dpo.modules_to_save)
+    check_launch(train)  # ParamError: several GPUs for one process, or a batch that does not divide
+    dtype = train_dtype(train)
     set_seed(seed)
-    model, processor = load_base(start_model, device="cpu", dtype="float32")  # DataError if unloadable
+    model, processor = load_base(start_model, device=device(), dtype=dtype)  # DataError if unloadable
     fmt = PromptFormat(processor, system)
     ds = preference_dataset(data, fmt, kind)  # DataError if empty/bad
     peft_config = lora_config(lora, model)  # ParamError if no match
@@ -520,7 +542,6 @@ def train_preference(
     texts = {t for r in raw for t in _texts(r)}
     refusals = sorted(t for t in texts if is_refusal(t))
     diag_recs = [{"question": raw[i]["prompt"], "image": raw[i]["image"]} for i in diag]
-    start_before = refusal_start_probability(model, fmt, diag_recs, refusals) if refusals else []
     ckpt = CheckpointDir(
         work_dir,
         fingerprint(
@@ -551,19 +572,18 @@ def train_preference(
         ref_cache=Path(work_dir) / REF_CACHE,
         ref_table=None if reference is None else read_json(reference),
     )
-    result, seconds = timed_train(trainer, resume)
+    # the start model's P(refusal start) on the diagnostic rows: the reference (adapter off), on the
+    # trainer's device and in the training dtype, before the first step
+    start_before = trainer.refusal_start(fmt, diag_recs, refusals, reference=True)
+    result, seconds = timed_train(trainer, resume, train)
     sub = trainer.train_dataset.select(diag)
     before = torch.tensor([[row[c] for c in REF_COLUMNS] for row in sub.select_columns(list(REF_COLUMNS))])
     after = trainer.policy_logps(sub.remove_columns(list(REF_COLUMNS)))
-    start_after = (
-        refusal_start_probability(trainer.accelerator.unwrap_model(trainer.model), fmt, diag_recs, refusals)
-        if refusals
-        else []
-    )
+    start_after = trainer.refusal_start(fmt, diag_recs, refusals)
     diag_metrics = diagnostics(
         sub["bucket"], sub["conf"], before, after, start_before or [0.0] * len(diag), start_after or [0.0] * len(diag)
     )
-    save_outputs(trainer, start_model, out_dir)
+    save_outputs(trainer, start_model, out_dir, dtype)
     hist = trainer.state.log_history
     metrics = summary(trainer, result, seconds, len(ds), resume)
     metrics.update(
@@ -609,7 +629,8 @@ def write_reference(
     from ..io import write_json
 
     t0 = time.time()
-    model, processor = load_base(start_model, device="cpu", dtype="float32")
+    check_launch(dpo.apply(train))
+    model, processor = load_base(start_model, device=device(), dtype=train_dtype(train))
     ds = preference_dataset(data, PromptFormat(processor, system), "ca_dpo")
     if dpo.modules_to_save is not None:
         lora = lora.replace(modules_to_save=dpo.modules_to_save)
@@ -628,8 +649,10 @@ def write_reference(
             peft_config=lora_config(lora, model),
             precompute_ref=False,
         )
-        table = trainer.reference_table()
-    write_json(out, table)
+        table = trainer.reference_table()  # gathered: every process holds the whole table
+    if trainer.accelerator.is_main_process:
+        write_json(out, table)
+    trainer.accelerator.wait_for_everyone()
     return {
         "questions": len(table),
         "sequences": sum(len(v) for v in table.values()),

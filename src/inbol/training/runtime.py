@@ -3,8 +3,14 @@ checkpoint directory, dvclive logging, the multi-process-safe output directory a
 
 Precision and device come from the hardware, never from a hard-coded choice: on CUDA bf16 mixed
 precision when supported (else fp16), on Apple MPS fp32, on a machine without an accelerator fp32 with
-``use_cpu=True`` (TRL 1.x configs default to ``bf16=True``, which fails there).  Master weights stay fp32,
-so merging the LoRA update into the saved model loses nothing to bf16 rounding.
+``use_cpu=True`` (TRL 1.x configs default to ``bf16=True``, which fails there).  The weights are loaded in
+``train.dtype`` (``auto``: bf16 on a CUDA device that supports it, else fp32) and stay so from load to
+save: the frozen weights are never copied to fp32; PEFT keeps the LoRA weights fp32.
+
+Processes: the Trainer wraps a model in ``nn.DataParallel`` when one process sees several GPUs (the batch
+then grows by the GPU count and the run takes that many times fewer steps).  :func:`check_launch` refuses
+that, and any process count that disagrees with the visible GPUs, before any work; ``train.launcher`` is the
+accelerate config that dvc.yaml launches every training stage with (:func:`check_launcher`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import torch
 from accelerate import PartialState
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..errors import ParamError
 from ..io import atomic_dir
 from ..params import Train
 
@@ -50,6 +57,87 @@ def is_main_process() -> bool:
     return state().is_main_process
 
 
+def wait_for_everyone() -> None:
+    state().wait_for_everyone()
+
+
+def device() -> str:
+    """This process's device (``cuda:<local rank>`` under a multi-GPU launch): models load straight onto it."""
+    return str(state().device)
+
+
+def visible_gpus() -> int:
+    """The CUDA devices this process sees (``CUDA_VISIBLE_DEVICES`` applied); 0 without CUDA."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def launch_error(processes: int, gpus: int) -> str | None:
+    """Why ``processes`` training processes on a machine with ``gpus`` visible GPUs would not train with
+    the params' batch on one GPU each; None when they would."""
+    if gpus > 1 and processes == 1:
+        return (
+            f"one training process sees {gpus} GPUs: the Trainer would wrap the model in nn.DataParallel "
+            f"(batch x{gpus}, {gpus}x fewer steps); launch with train.launcher = configs/accelerate/multi_gpu.yaml "
+            f"(num_processes: {gpus}) or make one GPU visible (CUDA_VISIBLE_DEVICES=0)"
+        )
+    if gpus and processes != gpus:
+        return (
+            f"{processes} training processes but {gpus} visible GPU(s): set num_processes in the accelerate "
+            f"config (train.launcher) to {gpus}, or CUDA_VISIBLE_DEVICES to {processes} GPU(s)"
+        )
+    return None
+
+
+def check_launch(train: Train) -> int:
+    """The per-device batch of ``train`` under this launch; a ParamError (one line) when one process
+    would drive several GPUs, the process count differs from the visible GPUs, or ``train.batch_size`` is
+    no multiple of grad_accum x processes.  Call it before any work."""
+    n = state().num_processes
+    error = launch_error(n, visible_gpus())
+    if error:
+        raise ParamError(error)
+    return train.per_device_batch(n)
+
+
+def check_launcher(path: str | Path) -> dict:
+    """The accelerate config ``path`` (``train.launcher``), checked against the visible GPUs and against the
+    processes that were actually launched: a ParamError (one line) naming the disagreement."""
+    import yaml
+
+    path = Path(path)
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ParamError(f"train.launcher = {str(path)!r}: not a readable accelerate config ({type(e).__name__})")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("num_processes", 1), int):
+        raise ParamError(f"train.launcher = {str(path)!r}: not an accelerate config (no num_processes)")
+    procs, gpus = int(cfg.get("num_processes", 1)), visible_gpus()
+    on_cpu = bool(cfg.get("use_cpu")) or str(cfg.get("distributed_type", "NO")) in ("NO", "MULTI_CPU")
+    if not gpus and procs > 1 and not on_cpu:
+        raise ParamError(
+            f"train.launcher = {str(path)!r}: {procs} GPU processes ({cfg.get('distributed_type')}) but no GPU "
+            f"is visible; use configs/accelerate/single.yaml here"
+        )
+    error = launch_error(procs, gpus)
+    if error:
+        raise ParamError(f"train.launcher = {str(path)!r}: {error}")
+    n = state().num_processes
+    if n != procs:
+        raise ParamError(
+            f"train.launcher = {str(path)!r} says num_processes: {procs} but {n} process(es) run: launch the "
+            f"stage with accelerate launch --config_file {path} (its dvc.yaml command)"
+        )
+    return cfg
+
+
+def train_dtype(train: Train) -> str:
+    """The dtype the model is loaded, trained (frozen weights) and saved in: ``train.dtype``, where
+    ``auto`` is bfloat16 on a CUDA device that supports it, else float32."""
+    if train.dtype != "auto":
+        return train.dtype
+    return "bfloat16" if hardware()["bf16"] else "float32"
+
+
 def trainer_kwargs(train: Train, work_dir: str | Path, seed: int, *, resumable: bool = True) -> dict:
     """Keyword arguments of an ``SFTConfig`` / ``DPOConfig`` for ``train`` and ``seed`` (checkpoints in
     ``work_dir``)."""
@@ -59,7 +147,7 @@ def trainer_kwargs(train: Train, work_dir: str | Path, seed: int, *, resumable: 
         learning_rate=train.lr,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps if train.max_steps is not None else -1,
-        per_device_train_batch_size=train.per_device_batch(state().num_processes),
+        per_device_train_batch_size=check_launch(train),
         gradient_accumulation_steps=train.grad_accum,
         warmup_steps=train.warmup_ratio,
         lr_scheduler_type=train.scheduler,
@@ -234,14 +322,31 @@ def summary(trainer, result, seconds: float, n_examples: int, resumed_from: str 
         "resumed_from_step": checkpoint_step(resumed_from),
         "device": hardware()["device"],
         "processes": state().num_processes,
-        "effective_batch_size": trainer.args.per_device_train_batch_size
-        * trainer.args.gradient_accumulation_steps
-        * state().num_processes,
+        "effective_batch_size": global_batch(trainer),
     }
     return out
 
 
-def timed_train(trainer, resume_from: str | None):
+def global_batch(trainer) -> int:
+    """The examples per optimiser step the trainer really uses: its batch per process (x GPUs under
+    nn.DataParallel) x grad_accum x processes."""
+    return trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps * state().num_processes
+
+
+def check_global_batch(trainer, train: Train) -> None:
+    """A ParamError when the trainer's global batch is not ``train.batch_size`` (before training)."""
+    got = global_batch(trainer)
+    if got != train.batch_size:
+        raise ParamError(
+            f"train.batch_size = {train.batch_size}: the trainer would use a global batch of {got} "
+            f"({trainer.args.train_batch_size} per process x grad_accum {trainer.args.gradient_accumulation_steps} "
+            f"x {state().num_processes} processes)"
+        )
+
+
+def timed_train(trainer, resume_from: str | None, train: Train | None = None):
+    if train is not None:
+        check_global_batch(trainer, train)
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=resume_from)
     return result, time.time() - t0

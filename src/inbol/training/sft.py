@@ -22,10 +22,12 @@ from ..models.base import load_base
 from ..models.prompt import PromptFormat
 from ..params import Lora, Train
 from .data import sft_dataset
-from .lora import lora_config, merge_adapter
+from .lora import base_adapter, lora_config, merge_adapter
 from .runtime import (
     CheckpointDir,
+    check_launch,
     checkpoint_step,
+    device,
     file_digest,
     fingerprint,
     last_mean,
@@ -33,18 +35,22 @@ from .runtime import (
     model_stamp,
     summary,
     timed_train,
+    train_dtype,
     trainer_kwargs,
 )
 
 ADAPTER = "adapter"
 
 
-def save_outputs(trainer, start_model: str | Path, out_dir: str | Path) -> None:
-    """The LoRA adapter in ``out_dir/adapter`` and the merged model + processor at the top of ``out_dir``."""
+def save_outputs(trainer, start_model: str | Path, out_dir: str | Path, dtype: str = "float32") -> None:
+    """The LoRA adapter (of the start model) in ``out_dir/adapter``, the model as one adapter of the base
+    model in ``out_dir/base_adapter`` (what a server serves) and the merged model (in ``dtype``) + processor
+    at the top of ``out_dir``; only the main process writes."""
     adapter = Path(out_dir) / ADAPTER
-    trainer.save_model(str(adapter))  # every process (gathers sharded weights); the main one writes
+    trainer.save_model(str(adapter))  # Trainer.save_model: only the main process writes
     if trainer.accelerator.is_main_process:
-        merge_adapter(start_model, adapter, out_dir)
+        base_adapter(start_model, adapter, out_dir, dtype)
+        merge_adapter(start_model, adapter, out_dir, dtype)
     trainer.accelerator.wait_for_everyone()
 
 
@@ -65,8 +71,10 @@ def train_sft(
     """LoRA-tune ``start_model`` on the prompt/completion records of ``data``; write the adapter and the
     merged model to ``out_dir``; return the metrics.  Resumes from ``work_dir``'s last checkpoint when a
     previous run with the same params/data/model was interrupted."""
+    check_launch(train)  # ParamError: several GPUs for one process, or a batch that does not divide
+    dtype = train_dtype(train)
     set_seed(seed)
-    model, processor = load_base(start_model, device="cpu", dtype="float32")  # DataError if unloadable
+    model, processor = load_base(start_model, device=device(), dtype=dtype)  # DataError if unloadable
     ds = sft_dataset(data, PromptFormat(processor, system))  # DataError if empty/bad
     peft_config = lora_config(lora, model)  # ParamError if no match
     ckpt = CheckpointDir(
@@ -87,8 +95,8 @@ def train_sft(
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=ds, processing_class=processor, peft_config=peft_config, callbacks=cbs
     )
-    result, seconds = timed_train(trainer, resume)
-    save_outputs(trainer, start_model, out_dir)
+    result, seconds = timed_train(trainer, resume, train)
+    save_outputs(trainer, start_model, out_dir, dtype)
     metrics = summary(trainer, result, seconds, len(ds), resume)
     metrics.update(
         stage=name,
