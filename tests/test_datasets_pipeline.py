@@ -90,7 +90,11 @@ def stage_argv(stage: str, item=None, params: dict | None = None) -> list[str]:
         return str(node)
 
     # training stages: `accelerate launch` with train.launcher, without params the one-process config (a CPU)
-    cmd = re.sub(r"\$\{([\w.]+)\}", lookup, cmd) if params is not None else cmd.replace("${train.launcher}", str(CPU_LAUNCHER))
+    cmd = (
+        re.sub(r"\$\{([\w.]+)\}", lookup, cmd)
+        if params is not None
+        else cmd.replace("${train.launcher}", str(CPU_LAUNCHER))
+    )
     argv = shlex.split(cmd)
     assert "${" not in cmd, cmd
     if argv[:2] == ["accelerate", "launch"]:
