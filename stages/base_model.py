@@ -4,9 +4,9 @@ import tempfile
 
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, write_json
+from inbol.live import live_callback
 from inbol.models import build_base_model, check_base_inputs
 from inbol.params import load_params
-from inbol.training.runtime import live_callback
 
 
 def main() -> None:

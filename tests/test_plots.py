@@ -206,7 +206,7 @@ def test_live_callback_logs_the_optimizer_step(tmp_path):
     import torch
     from transformers import Trainer, TrainingArguments
 
-    from inbol.training.runtime import live_callback
+    from inbol.live import live_callback
 
     class Tiny(torch.nn.Module):
         def __init__(self):
