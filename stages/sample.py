@@ -25,8 +25,11 @@ def main() -> None:
         model, processor = load_base(args.model, cfg.device, cfg.dtype)
         sampler = make_sampler(cfg, PromptFormat(processor, p.prompt.system), model=model)
         extra = {"model": model_fingerprint(args.model), "system": p.prompt.system}
-    else:
+    else:  # the server's base model, checked to be listed before any work (inbol.serve)
+        from inbol.serve import require_models
+
         sampler, extra = make_sampler(cfg, system=p.prompt.system), {"system": p.prompt.system}
+        require_models(sampler.client, [cfg.openai.model])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "stats.json").unlink(missing_ok=True)  # the completion marker, written last: a killed run has none
