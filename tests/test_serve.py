@@ -5,6 +5,7 @@ layout that keeps in-process stages off the server's GPUs; against the local fak
 
 from __future__ import annotations
 
+import json
 import runpy
 import shlex
 import sys
@@ -124,3 +125,131 @@ def test_consistency_of_a_trained_model_asks_the_server_for_that_model(project, 
     assert [b["model"] for b in bodies] == ["idk_it-s0"] * n  # not the base model, not answered from its cache
     rows = read_jsonl(repo / "data/consistency/idk_it-s0.jsonl")
     assert len(rows) == n and {r["split"] for r in rows} == {"test", "val"}
+
+
+def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(
+    project, fake_openai, monkeypatch, tmp_path, capsys
+):
+    """The server lists only the base model: evaluate@idk_it-0 and consistency@idk_it-0 stop with one line
+    naming the missing adapter and what the server lists; no generation request is sent, nothing is written."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(project, repo)
+    monkeypatch.chdir(repo)
+    fake_openai.models = [BASE]
+    write_params(repo, **served_params(fake_openai.url))
+    for argv, out in (
+        (stage_argv("evaluate", model="idk_it", seed=0), "data/predictions/idk_it-s0.jsonl"),
+        (stage_argv("consistency", model="idk_it", seed=0), "data/consistency/idk_it-s0.jsonl"),
+    ):
+        before = (repo / out).read_bytes() if (repo / out).exists() else None
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            run_stage(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(
+            f"error: the server at {fake_openai.url} does not list model 'idk_it-s0' (it lists: {BASE});"
+        ), err
+        assert "\n" not in err and "--lora-modules" in err
+        assert fake_openai.n_requests == 0 and fake_openai.gets  # the model list only
+        assert ((repo / out).read_bytes() if (repo / out).exists() else None) == before
+
+
+def test_evaluation_through_the_server_names_the_model_and_scores_refusal_from_logprobs(
+    project, fake_openai, monkeypatch, tmp_path, tiny_model
+):
+    """evaluate@idk_it-0 through the server: greedy requests (temperature 0, BOS, the system sentence) naming the
+    adapter, first-token log-probs by token id; P(refusal start) is the probability mass of the refusal templates'
+    first tokens among them; no model is loaded in process."""
+    import math
+    import shutil
+
+    from inbol.models import PromptFormat
+    from inbol.models.generate import refusal_first_tokens
+    from inbol.refusals import REFUSAL_TEMPLATES
+
+    repo = tmp_path / "repo"
+    shutil.copytree(project, repo)
+    monkeypatch.chdir(repo)
+    refusal_ids = refusal_first_tokens(PromptFormat(tiny_model["processor"]), REFUSAL_TEMPLATES)
+    other = next(i for i in range(5, 400) if i not in refusal_ids)
+    fake_openai.answer = lambda body, i: "red"
+    fake_openai.first_logprobs = lambda body, i: {
+        f"token_id:{other}": math.log(0.6),
+        f"token_id:{refusal_ids[0]}": math.log(0.3),
+    }
+    fake_openai.models = [BASE, "idk_it-s0"]
+    write_params(repo, **served_params(fake_openai.url, prompt={"system": "Be brief."}))
+    monkeypatch.setattr("inbol.models.load_base", lambda *a, **k: pytest.fail("a model was loaded in process"))
+    run_stage(stage_argv("evaluate", model="idk_it", seed=0))
+    preds = read_jsonl(repo / "data/predictions/idk_it-s0.jsonl")
+    assert len(preds) == sum(len(read_jsonl(p)) for p in (repo / "data/testsets").glob("*.jsonl"))
+    assert {p["response"] for p in preds} == {"red"} and {p["p_refusal"] for p in preds} == {0.3}
+    bodies = fake_openai.bodies()
+    assert len(bodies) == len(preds)
+    for b in bodies:
+        assert b["model"] == "idk_it-s0" and b["n"] == 1 and b["temperature"] == 0.0 and b["max_tokens"] == 4
+        assert b["logprobs"] is True and b["top_logprobs"] == 20
+        assert b["add_special_tokens"] is True and b["return_tokens_as_token_ids"] is True
+        assert b["messages"][0] == {"role": "system", "content": "Be brief."}
+    metrics = json.loads((repo / "metrics/eval/idk_it-s0.json").read_text())
+    assert metrics["served_model"] == "idk_it-s0" and metrics["seed"] == 0
+    # the baselines name the base model; the Refusal Prompt appends the paper's prompt
+    fake_openai.requests.clear()
+    run_stage(stage_argv("evaluate_baseline", "refusal_prompt"))
+    from inbol.evaluation import REFUSAL_SUFFIX
+
+    bodies = fake_openai.bodies()
+    assert {b["model"] for b in bodies} == {BASE}
+    assert all(b["messages"][1]["content"][1]["text"].endswith(REFUSAL_SUFFIX) for b in bodies)
+
+
+def test_p_refusal_start_needs_token_ids():
+    from inbol.errors import LLMError
+    from inbol.serve import p_refusal_start
+
+    assert p_refusal_start({"token_id:3": math_log(0.25), "token_id:4": math_log(0.5)}, [3, 9]) == pytest.approx(0.25)
+    assert p_refusal_start({}, [3]) == 0.0  # an empty completion: no first token
+    with pytest.raises(LLMError, match=r"^the server named a token 'Sorry', not 'token_id:<id>'"):
+        p_refusal_start({"Sorry": -0.1}, [3])
+
+
+def math_log(x: float) -> float:
+    import math
+
+    return math.log(x)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_miniature_and_filter_answers_come_from_the_servers_base_model(project, fake_openai, monkeypatch, tmp_path):
+    """The miniature's greedy answers (with and without the refusal prompt) and its K samples per temperature,
+    and the unanswerable filter's base answers, are requests naming the base model; no model loads in process."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(project, repo)
+    monkeypatch.chdir(repo)
+    fake_openai.models = [BASE]
+    write_params(repo, **served_params(fake_openai.url))
+    monkeypatch.setattr("inbol.models.load_base", lambda *a, **k: pytest.fail("a model was loaded in process"))
+    run_stage(stage_argv("miniature"))
+    n_val = len(read_jsonl(repo / "data/valsets/perception.jsonl")) + len(
+        read_jsonl(repo / "data/valsets/ood_hard.jsonl")
+    )
+    bodies = fake_openai.bodies()
+    assert {b["model"] for b in bodies} == {BASE}
+    assert sorted(b["n"] for b in bodies) == [1] * (2 * n_val) + [3] * (2 * n_val)  # 2 prompts; 2 temperatures
+    assert {b["temperature"] for b in bodies if b["n"] == 3} == {0.5, 1.0}
+    assert json.loads((repo / "metrics/miniature.json").read_text())["k"] == 3
+    # the unanswerable filter: the original model's answers on what passes the criteria (the oracle's here)
+    fake_openai.requests.clear()
+    fake_openai.answer = lambda body, i: "blue"
+    run_stage(stage_argv("unanswerable_generate"))  # the template generator: no server
+    assert fake_openai.n_requests == 0
+    run_stage(stage_argv("unanswerable_filter"))
+    kept = read_jsonl(repo / "data/unanswerable/kept.jsonl")
+    bodies = fake_openai.bodies()
+    assert kept and len(bodies) == len(kept) and {b["model"] for b in bodies} == {BASE}
+    assert {b["n"] for b in bodies} == {1} and {r["incorrect_response"] for r in kept} == {"blue"}

@@ -285,13 +285,13 @@ class LLMClient:
     def _cache_get(self, req: dict) -> list[Completion] | None:
         if self.cache is None:
             return None
-        hit = self.cache.get_completions(request_key(req), n=req["n"])
+        entry = self.cache.get_completions(request_key(req), n=req["n"])
+        hit = None if entry is None else [Completion(*c) for c in entry]
         if hit is not None and req.get("logprobs") and any(c.first_logprobs is None for c in hit):
-            hit = None
+            hit = None  # an entry written without them: asked again
         if hit is not None:
             self._count("cache_hits")
             self._count("calls")
-            hit = [Completion(*c) for c in hit]
         return hit
 
     def _run(self, req: dict) -> list[Completion]:
