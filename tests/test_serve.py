@@ -253,3 +253,82 @@ def test_miniature_and_filter_answers_come_from_the_servers_base_model(project, 
     bodies = fake_openai.bodies()
     assert kept and len(bodies) == len(kept) and {b["model"] for b in bodies} == {BASE}
     assert {b["n"] for b in bodies} == {1} and {r["incorrect_response"] for r in kept} == {"blue"}
+
+
+# ------------------------------------------------------------------ the GPU layout of one node
+
+LAYOUT = {"server": [0, 1, 2, 3], "train": [4, 5, 6, 7]}
+
+
+def test_a_stage_that_would_load_onto_a_server_gpu_stops_with_one_line(monkeypatch):
+    """The documented 8-GPU layout: the server on GPUs 0-3, everything in process on 4-7.  The device a stage
+    picks (CUDA device 0, or LOCAL_RANK under a launcher, through CUDA_VISIBLE_DEVICES) is checked before any
+    model loads; CPU-only here, so CUDA is declared available."""
+    import torch
+
+    from helpers import section
+    from inbol.errors import ParamError
+    from inbol.models import pick_device
+    from inbol.models.build import check_gpu_layout
+
+    layout = section("gpus", **LAYOUT)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(ParamError) as e:
+        pick_device("auto", layout=layout, env={})  # nothing set: CUDA device 0 is GPU 0, the server's
+    assert str(e.value) == (
+        "this stage would load a model onto GPU 0 (CUDA_VISIBLE_DEVICES = unset), which gpus.server (0, 1, 2, 3) "
+        "gives to the OpenAI-compatible server; set CUDA_VISIBLE_DEVICES to a GPU of gpus.train (4, 5, 6, 7)"
+    )
+    assert pick_device("auto", layout=layout, env={"CUDA_VISIBLE_DEVICES": "4"}).type == "cuda"
+    with pytest.raises(ParamError, match=r"onto GPU 2 \(CUDA_VISIBLE_DEVICES = '5,2'\), which gpus.server"):
+        pick_device("cuda", layout=layout, env={"CUDA_VISIBLE_DEVICES": "5,2", "LOCAL_RANK": "1"})
+    assert check_gpu_layout(3, layout, {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}) == 7  # rank 3 of a 4-GPU launch
+    with pytest.raises(ParamError, match=r"^this stage would load a model onto GPU 8 .*not one of gpus.train"):
+        check_gpu_layout(0, layout, {"CUDA_VISIBLE_DEVICES": "8"})
+    with pytest.raises(ParamError, match=r"^CUDA_VISIBLE_DEVICES = 'GPU-1a2b': the gpus layout needs GPU indices"):
+        check_gpu_layout(0, layout, {"CUDA_VISIBLE_DEVICES": "GPU-1a2b"})
+    # the embedded default has no server: any GPU will do; the CPU is never checked
+    assert check_gpu_layout(0, section("gpus"), {}) == 0
+    assert pick_device("cpu", layout=layout, env={}).type == "cpu"
+
+
+def test_the_layout_comes_from_the_params_a_stage_loads(tmp_path, monkeypatch):
+    """load_params makes its gpus section the layout the model-loading helpers check (load_model -> pick_device),
+    so a stage that loads a model onto a server GPU stops before the weights are read."""
+    import torch
+
+    from inbol.errors import ParamError
+    from inbol.models import load_model
+    from inbol.params import gpu_layout, load_params
+
+    write_params(tmp_path, gpus=LAYOUT)
+    p = load_params(tmp_path / "params.yaml")
+    assert gpu_layout() == p.gpus and p.gpus.server == [0, 1, 2, 3]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    try:
+        with pytest.raises(ParamError, match=r"^this stage would load a model onto GPU 0 .*gpus.server"):
+            load_model(tmp_path / "no-such-model")  # stops on the device, before looking for weights
+    finally:
+        load_params(ROOT / "params.yaml")  # the default layout (no server) for the tests after this one
+
+
+@pytest.mark.parametrize(
+    "gpus, message",
+    [
+        (
+            {"server": [0, 1], "train": [1, 2]},
+            "gpus.train = [1, 2]: must not share a GPU with gpus.server (both name 1)",
+        ),
+        ({"server": [0, 0]}, "gpus.server = [0, 0]: must not repeat a value"),
+        ({"train": [-1]}, "gpus.train[0] = -1: must be an integer >= 0"),
+    ],
+)
+def test_bad_layouts_are_one_line_errors(gpus, message):
+    from helpers import params
+    from inbol.errors import ParamError
+
+    with pytest.raises(ParamError) as e:
+        params(gpus=gpus)
+    assert str(e.value) == message
