@@ -332,3 +332,80 @@ def test_bad_layouts_are_one_line_errors(gpus, message):
     with pytest.raises(ParamError) as e:
         params(gpus=gpus)
     assert str(e.value) == message
+
+
+# ------------------------------------------------------------------ adapters and the server's command
+
+
+def _random_lora(model, lora, seed):
+    import torch
+    from peft import get_peft_model
+
+    from inbol.training.lora import lora_config
+
+    peft = get_peft_model(model, lora_config(lora, model))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, prm in peft.named_parameters():
+            if "lora_B" in n:  # PEFT starts B at zero: give the adapter a delta
+                prm.copy_(torch.randn(prm.shape, generator=g) * 0.05)
+    return peft
+
+
+def test_a_chain_of_adapters_is_one_adapter_of_the_base(tiny_model, tmp_path):
+    """CA-DPO's adapter is trained on the merged IDK-IT model; served as a LoRA adapter of the base it is the
+    two adapters combined (rank r1 + r2): the base with the combined adapter merged equals the base with IDK-IT
+    merged, then CA-DPO merged."""
+    import copy
+
+    import torch
+    from peft import PeftModel
+
+    from helpers import section
+    from inbol.serve import combine_adapters
+
+    base = copy.deepcopy(tiny_model["model"]).float()
+    first = _random_lora(copy.deepcopy(base), section("lora", r=4, alpha=8, target_modules=["q_proj", "v_proj"]), 0)
+    first.save_pretrained(tmp_path / "idk_it")
+    merged = first.merge_and_unload()
+    second = _random_lora(merged, section("lora", r=2, alpha=3, target_modules=["q_proj", "down_proj"]), 1)
+    second.save_pretrained(tmp_path / "ca_dpo")
+    final = second.merge_and_unload()
+    cfg = combine_adapters([tmp_path / "idk_it", tmp_path / "ca_dpo"], tmp_path / "served")
+    assert cfg["r"] == 6 and cfg["lora_alpha"] == 6
+    served = PeftModel.from_pretrained(copy.deepcopy(base), str(tmp_path / "served")).merge_and_unload()
+    want, got = final.state_dict(), served.state_dict()
+    assert set(want) == set(got)
+    changed = [k for k in want if not torch.equal(want[k], base.state_dict()[k])]
+    assert any("down_proj" in k for k in changed) and any("q_proj" in k for k in changed)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=0, atol=1e-6)
+
+
+def test_the_vllm_command_serves_every_trained_model_and_seed(tmp_path):
+    """The command of the 7B profile: data-parallel over gpus.server, the base model under its request name,
+    one --lora-modules entry per trained model and seed (CA-DPO and DPO as combined adapters)."""
+    from inbol.params import load_params
+    from inbol.profiles import apply
+    from inbol.serve import adapter_chain, served_adapters, vllm_command
+
+    apply(ROOT / "configs/llava-1.5-7b.yaml", tmp_path / "params.yaml")
+    p = load_params(tmp_path / "params.yaml")
+    load_params(ROOT / "params.yaml")  # the default layout for the tests after this one
+    assert adapter_chain("dpo_2", 1, "m") == [Path("m/idk_it/s1/adapter"), Path("m/dpo_2/s1/adapter")]
+    fake = {}
+    for model in p.models.trained:
+        for seed in p.seeds:
+            folder = tmp_path / "models" / model / f"s{seed}" / "adapter"
+            folder.mkdir(parents=True)
+            (folder / "adapter_config.json").write_text(json.dumps({"r": 16, "peft_type": "LORA"}))
+            fake[f"{model}-s{seed}"] = folder
+    cmd = vllm_command(p, {**fake, "sft-s9": None})
+    assert cmd.startswith("CUDA_VISIBLE_DEVICES=0,1,2,3 vllm serve llava-hf/llava-1.5-7b-hf \\\n")
+    flat = " ".join(cmd.replace("\\\n", " ").split())
+    assert "--served-model-name llava-hf/llava-1.5-7b-hf" in flat and "--data-parallel-size 4" in flat
+    assert "--enable-lora --max-lora-rank 16" in flat and "--max-logprobs 20" in flat and "--port 8000" in flat
+    modules = flat.split("--lora-modules ")[1].split()
+    assert modules == [f"{n}={f}" for n, f in fake.items()] and len(modules) == 6 * 3
+    assert "sft-s9" not in flat  # not trained: left out
+    assert served_adapters(p, tmp_path / "nothing", tmp_path / "served") == {n: None for n in fake}

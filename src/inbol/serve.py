@@ -153,19 +153,6 @@ def load_processor(model_dir: str | Path):
         raise DataError(f"cannot load the processor of {model_dir!s}: {first}") from e
 
 
-__all__ = [
-    "BASELINES",
-    "adapter_name",
-    "served_model",
-    "require_models",
-    "p_refusal_start",
-    "ServerGenerator",
-    "server_answer_fn",
-    "server_client",
-    "load_processor",
-]
-
-
 def server_answer_fn(
     p, name: str, seed: int | None, model_dir: str | Path, *, prompt_suffix: str = "", refusal_score: bool = True
 ):
@@ -193,3 +180,176 @@ def server_answer_fn(
         top_logprobs=p.evaluate.top_logprobs,
     )
     return answer, served
+
+
+# --------------------------------------------------------------------------------------------
+# the adapters the server serves, and its command
+# --------------------------------------------------------------------------------------------
+
+ADAPTER_DIR = "adapter"  # where a training stage saves a model's LoRA adapter (models/<model>/s<seed>/adapter)
+# what a trained model's training starts from (dvc.yaml --start): a model absent here starts from the base
+STARTS_FROM = {"ca_dpo": "idk_it", "dpo_1": "idk_it", "dpo_2": "idk_it", "dpo_3": "idk_it"}
+
+
+def adapter_chain(model: str, seed: int, models_dir: str | Path = "models") -> list[Path]:
+    """The adapters that make trained model ``model``/``seed`` from the base, in training order: its own, after
+    the adapter of the model its training started from (CA-DPO and DPO start from the merged IDK-IT model)."""
+    chain = [Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR]
+    while model in STARTS_FROM:
+        model = STARTS_FROM[model]
+        chain.insert(0, Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR)
+    return chain
+
+
+def _read_adapter(folder: Path) -> tuple[dict, dict]:
+    from safetensors.torch import load_file
+
+    cfg_path, weights = folder / "adapter_config.json", folder / "adapter_model.safetensors"
+    if not cfg_path.is_file() or not weights.is_file():
+        raise DataError(f"{folder}: no LoRA adapter (adapter_config.json + adapter_model.safetensors)")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("peft_type") != "LORA" or cfg.get("use_dora") or cfg.get("modules_to_save"):
+        raise DataError(
+            f"{folder}: only a plain LoRA adapter (no DoRA, no modules_to_save) can be served as a vLLM LoRA "
+            f"adapter of the base (peft_type {cfg.get('peft_type')!r}, modules_to_save {cfg.get('modules_to_save')!r})"
+        )
+    return cfg, load_file(str(weights))
+
+
+def combine_adapters(chain: Sequence[str | Path], out_dir: str | Path) -> dict:
+    """One LoRA adapter of the base for a chain of adapters each trained on the previous one's merged model:
+    the deltas add up (W0 + s1 B1 A1 + s2 B2 A2), which is one LoRA of rank r1 + r2 with A = [A1; A2],
+    B = [s1 B1, s2 B2] and scaling 1 (alpha = rank).  Written to ``out_dir`` (PEFT format, which vLLM loads);
+    returns its config."""
+    import torch
+    from safetensors.torch import save_file
+
+    parts = [_read_adapter(Path(c)) for c in chain]
+    ranks = [int(cfg["r"]) for cfg, _ in parts]
+    scales = [
+        float(cfg["lora_alpha"]) / (math.sqrt(r) if cfg.get("use_rslora") else r) for (cfg, _), r in zip(parts, ranks)
+    ]
+    modules = sorted({k.split(".lora_A.")[0] for _, w in parts for k in w if ".lora_A." in k})
+    out: dict[str, torch.Tensor] = {}
+    for m in modules:
+        a_key, b_key = f"{m}.lora_A.weight", f"{m}.lora_B.weight"
+        shapes = [(w[a_key].shape[1], w[b_key].shape[0]) for _, w in parts if a_key in w]
+        d_in, d_out = shapes[0]
+        a_rows, b_cols = [], []
+        for (_, w), r, sc in zip(parts, ranks, scales):
+            if a_key in w:
+                a_rows.append(w[a_key].float())
+                b_cols.append(w[b_key].float() * sc)
+            else:  # this adapter leaves the module as it is: a zero block
+                a_rows.append(torch.zeros(r, d_in))
+                b_cols.append(torch.zeros(d_out, r))
+        dtype = parts[-1][1][b_key if b_key in parts[-1][1] else next(iter(parts[-1][1]))].dtype
+        out[a_key] = torch.cat(a_rows, 0).to(dtype).contiguous()
+        out[b_key] = torch.cat(b_cols, 1).to(dtype).contiguous()
+    rank = sum(ranks)
+    cfg = {**parts[0][0], "r": rank, "lora_alpha": rank, "use_rslora": False, "lora_dropout": 0.0}
+    targets = [c.get("target_modules") for c, _ in parts]
+    if all(isinstance(t, str) for t in targets):  # PEFT full-matches a string: the union of the expressions
+        cfg["target_modules"] = targets[0] if len(set(targets)) == 1 else "|".join(f"(?:{t})" for t in targets)
+    elif all(isinstance(t, list) for t in targets):
+        cfg["target_modules"] = sorted({m for t in targets for m in t})
+    else:
+        raise DataError(f"{chain[0]}: the adapters of the chain name their target modules in different forms")
+    cfg.pop("rank_pattern", None), cfg.pop("alpha_pattern", None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(out, str(out_dir / "adapter_model.safetensors"))
+    (out_dir / "adapter_config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    return cfg
+
+
+def served_adapters(p, models_dir: str | Path = "models", out_dir: str | Path = "models/served") -> dict:
+    """``{adapter name: folder}`` for every trained model (``models.trained``) and seed whose adapters exist:
+    its own adapter, or (a chain) the combined adapter written under ``out_dir``; and the names whose adapters
+    are missing (trained later), as ``{name: None}``."""
+    out: dict[str, Path | None] = {}
+    for model in p.models.trained:
+        for seed in p.seeds:
+            name, chain = adapter_name(model, seed), adapter_chain(model, seed, models_dir)
+            if not all((c / "adapter_config.json").is_file() for c in chain):
+                out[name] = None
+            elif len(chain) == 1:
+                out[name] = chain[0]
+            else:
+                combine_adapters(chain, Path(out_dir) / name)
+                out[name] = Path(out_dir) / name
+    return out
+
+
+def vllm_command(p, adapters: dict[str, Path | None] | None = None) -> str:
+    """The ``vllm serve`` command of params ``p``: the base model under ``sampling.openai.model`` on the port of
+    ``sampling.openai.base_url``, data-parallel over ``gpus.server``, with every adapter of ``adapters`` that
+    exists (``--lora-modules NAME=PATH``)."""
+    from urllib.parse import urlparse
+
+    endpoint = p.sampling.openai
+    url = urlparse(endpoint.base_url or "http://localhost:8000/v1")
+    gpus = list(p.gpus.server) or [0]
+    present = {n: f for n, f in (adapters or {}).items() if f is not None}
+    ranks = [json.loads((Path(f) / "adapter_config.json").read_text())["r"] for f in present.values()]
+    max_rank = next(r for r in (8, 16, 32, 64, 128, 256, 320, 512) if r >= max(ranks, default=p.lora.r))
+    lines = [
+        f"CUDA_VISIBLE_DEVICES={','.join(map(str, gpus))} vllm serve {p.base_model.source}",
+        f"--served-model-name {endpoint.model}",
+        f"--dtype {p.evaluate.dtype if p.evaluate.dtype != 'auto' else 'bfloat16'}",
+        f"--port {url.port or 8000} --max-model-len 4096 --enable-prefix-caching --gpu-memory-utilization 0.9",
+        f"--data-parallel-size {len(gpus)} --max-logprobs {p.evaluate.top_logprobs}",
+    ]
+    if present:
+        lines.append(f"--enable-lora --max-lora-rank {max_rank} --max-loras 4 --max-cpu-loras {len(present)}")
+        lines.append("--lora-modules " + " ".join(f"{n}={f}" for n, f in present.items()))
+    return " \\\n    ".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m inbol.serve``: write the combined adapters of the trained models that exist and print the
+    ``vllm serve`` command that serves the base model and all of them (missing adapters named on stderr)."""
+    import argparse
+    import sys
+
+    from .errors import run_stage
+    from .params import load_params
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--models", default="models", help="the trained models' folder (dvc.yaml's models/)")
+    ap.add_argument("--out", default="models/served", help="where combined adapters (CA-DPO, DPO) are written")
+    args = ap.parse_args(argv)
+
+    def run():
+        p = load_params(args.params)
+        adapters = served_adapters(p, args.models, args.out)
+        missing = [n for n, f in adapters.items() if f is None]
+        if missing:
+            print(f"not trained yet (left out): {', '.join(missing)}", file=sys.stderr)
+        print(vllm_command(p, adapters))
+
+    run_stage(run)
+
+
+__all__ = [
+    "BASELINES",
+    "adapter_name",
+    "served_model",
+    "require_models",
+    "p_refusal_start",
+    "ServerGenerator",
+    "server_answer_fn",
+    "server_client",
+    "load_processor",
+    "ADAPTER_DIR",
+    "STARTS_FROM",
+    "adapter_chain",
+    "combine_adapters",
+    "served_adapters",
+    "vllm_command",
+]
+
+
+if __name__ == "__main__":
+    main()
