@@ -301,8 +301,11 @@ def vllm_command(p, adapters: dict[str, Path | None] | None = None) -> str:
         f"--data-parallel-size {len(gpus)} --max-logprobs {p.evaluate.top_logprobs}",
     ]
     if present:
-        lines.append(f"--enable-lora --max-lora-rank {max_rank} --max-loras 4 --max-cpu-loras {len(present)}")
-        lines.append("--lora-modules " + " ".join(f"{n}={f}" for n, f in present.items()))
+        lines.append(f"--enable-lora --max-lora-rank {max_rank} --max-loras 4 --max-cpu-loras {max(4, len(present))}")
+        groups: dict[str, list[str]] = {}
+        for n, f in present.items():  # one line per trained model, its seeds side by side
+            groups.setdefault(n.rsplit("-s", 1)[0], []).append(f"{n}={f}")
+        lines.append("--lora-modules" + "".join(" \\\n      " + " ".join(g) for g in groups.values()))
     return " \\\n    ".join(lines)
 
 
