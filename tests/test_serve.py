@@ -307,11 +307,8 @@ def test_the_layout_comes_from_the_params_a_stage_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
-    try:
-        with pytest.raises(ParamError, match=r"^this stage would load a model onto GPU 0 .*gpus.server"):
-            load_model(tmp_path / "no-such-model")  # stops on the device, before looking for weights
-    finally:
-        load_params(ROOT / "params.yaml")  # the default layout (no server) for the tests after this one
+    with pytest.raises(ParamError, match=r"^this stage would load a model onto GPU 0 .*gpus.server"):
+        load_model(tmp_path / "no-such-model")  # stops on the device, before looking for weights
 
 
 @pytest.mark.parametrize(
@@ -391,7 +388,6 @@ def test_the_vllm_command_serves_every_trained_model_and_seed(tmp_path):
 
     apply(ROOT / "configs/llava-1.5-7b.yaml", tmp_path / "params.yaml")
     p = load_params(tmp_path / "params.yaml")
-    load_params(ROOT / "params.yaml")  # the default layout for the tests after this one
     assert adapter_chain("dpo_2", 1, "m") == [Path("m/idk_it/s1/adapter"), Path("m/dpo_2/s1/adapter")]
     fake = {}
     for model in p.models.trained:
