@@ -33,10 +33,11 @@ def main() -> None:
         greedy = {(x["set"], x["id"]): x["response"] for x in read_jsonl(preds_path)}
         splits.append((split, load_testsets(sets_dir), greedy))  # all inputs read before any model
     if cfg.backend == "openai":
-        from inbol.serve import require_models, served_model
+        from inbol.serve import model_version, require_models, served_model
 
         served = served_model(args.name, args.seed, cfg.openai.model)
-        sampler = make_sampler(cfg, system=p.prompt.system, served=served)
+        version = model_version(args.name, args.seed, args.model)
+        sampler = make_sampler(cfg, system=p.prompt.system, served=served, served_version=version)
         require_models(sampler.client, [served])
     else:
         from inbol.models import PromptFormat, load_base

@@ -125,6 +125,18 @@ def test_consistency_of_a_trained_model_asks_the_server_for_that_model(project, 
     assert [b["model"] for b in bodies] == ["idk_it-s0"] * n  # not the base model, not answered from its cache
     rows = read_jsonl(repo / "data/consistency/idk_it-s0.jsonl")
     assert len(rows) == n and {r["split"] for r in rows} == {"test", "val"}
+    # the same model again: every answer from the cache; a retrained adapter under the same name: asked again
+    fake_openai.requests.clear()
+    run_stage(stage_argv("consistency", model="idk_it", seed=0))
+    assert fake_openai.n_requests == 0
+    adapter = repo / "models/idk_it/s0/adapter"
+    adapter.mkdir()
+    for weights in (b"first training", b"retrained"):
+        (adapter / "adapter_model.safetensors").write_bytes(weights)
+        fake_openai.requests.clear()
+        run_stage(stage_argv("consistency", model="idk_it", seed=0))
+        assert [b["model"] for b in fake_openai.bodies()] == ["idk_it-s0"] * n
+        assert all("model_version" not in b for b in fake_openai.bodies())  # the cache's, never sent
 
 
 def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(

@@ -49,6 +49,28 @@ def served_model(name: str, seed: int | None, base: str) -> str:
     return adapter_name(name, seed)
 
 
+def model_version(name: str, seed: int | None, model_dir: str | Path) -> str | None:
+    """A hash of what the server answers for trained model ``name``/``seed`` (its adapter chain's files, under
+    the models folder that holds ``model_dir``; the model folder's fingerprint when it has no adapters), which
+    keys the disk cache with the request: a model retrained under the same adapter name is asked again.  None for
+    the original model (its name, the checkpoint's, says which weights)."""
+    import hashlib
+
+    from .sampling.run import model_fingerprint
+
+    if name in BASELINES:
+        return None
+    chain = adapter_chain(name, seed, Path(model_dir).parents[1])
+    if not all(c.is_dir() for c in chain):
+        return hashlib.sha256(json.dumps(model_fingerprint(model_dir), sort_keys=True).encode()).hexdigest()
+    h = hashlib.sha256()
+    for c in chain:
+        for f in sorted(x for x in c.rglob("*") if x.is_file()):
+            h.update(f"{f.relative_to(c)}\x00{f.stat().st_size}\x00".encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def require_models(client, needed: Iterable[str]) -> list[str]:
     """The server's model list, after checking that it holds every model of ``needed``; a one-line DataError
     naming the first missing one and what the server lists otherwise."""
@@ -99,8 +121,9 @@ class ServerGenerator:
         refusal_ids: Sequence[int] | None = None,
         top_logprobs: int = 20,
         progress: bool = True,
+        version: str | None = None,
     ):
-        self.client, self.model, self.system = client, model, system
+        self.client, self.model, self.system, self.version = client, model, system, version
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
         self.refusal_ids = None if refusal_ids is None else sorted(set(refusal_ids))
         self.top_logprobs, self.progress = top_logprobs, progress
@@ -116,6 +139,8 @@ class ServerGenerator:
             "top_p": 1.0,
             "max_tokens": self.max_new_tokens,
         }
+        if self.version is not None:
+            req["model_version"] = self.version  # the cache key's, not sent
         if self.refusal_ids is not None:
             req.update(logprobs=True, top_logprobs=self.top_logprobs)
             extra["return_tokens_as_token_ids"] = True
@@ -178,6 +203,7 @@ def server_answer_fn(
         prompt_suffix=prompt_suffix,
         refusal_ids=ids,
         top_logprobs=p.evaluate.top_logprobs,
+        version=model_version(name, seed, model_dir),
     )
     return answer, served
 
@@ -339,6 +365,7 @@ __all__ = [
     "BASELINES",
     "adapter_name",
     "served_model",
+    "model_version",
     "require_models",
     "p_refusal_start",
     "ServerGenerator",

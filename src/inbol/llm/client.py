@@ -43,6 +43,7 @@ DUMMY_API_KEY = "EMPTY"
 GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 # in a request (and its cache key) only when set, so that the keys of requests without them stay as they were
 LOGPROB_KEYS = ("logprobs", "top_logprobs")
+VERSION_KEY = "model_version"  # a request's served-weights hash: in its cache key, not sent
 RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx
 
 
@@ -180,9 +181,12 @@ class LLMClient:
             self.stats[key] += k
 
     # ---------------------------------------------------------------- requests
-    def build_request(self, messages: Sequence[dict], n: int = 1, model: str | None = None, **gen) -> dict:
+    def build_request(
+        self, messages: Sequence[dict], n: int = 1, model: str | None = None, model_version: str | None = None, **gen
+    ) -> dict:
         """The canonical request (also the cache key's input): model (``model``, else the endpoint's), messages,
-        n and every GEN_KEYS value."""
+        n and every GEN_KEYS value; ``model_version`` (a hash of the served weights, e.g. a LoRA adapter's) is
+        part of the cache key only, never sent: a model retrained under the same name is asked again."""
         unknown = sorted(set(gen) - set(GEN_KEYS) - set(LOGPROB_KEYS))
         if unknown:
             allowed = ", ".join(GEN_KEYS + LOGPROB_KEYS)
@@ -198,14 +202,18 @@ class LLMClient:
             v = gen.get(k)
             req[k] = self.defaults[k] if v is None else v
         req.update({k: gen[k] for k in LOGPROB_KEYS if gen.get(k) is not None})
+        if model_version is not None:
+            req[VERSION_KEY] = str(model_version)
         return req
 
     def _coerce_request(self, item) -> dict:
         if isinstance(item, dict):
             if "messages" not in item:
                 raise ValueError("a request dict needs a 'messages' key")
-            rest = {k: v for k, v in item.items() if k not in ("messages", "n", "model")}
-            return self.build_request(item["messages"], item.get("n", 1), item.get("model"), **rest)
+            rest = {k: v for k, v in item.items() if k not in ("messages", "n", "model", VERSION_KEY)}
+            return self.build_request(
+                item["messages"], item.get("n", 1), item.get("model"), item.get(VERSION_KEY), **rest
+            )
         return self.build_request(list(item))
 
     # ---------------------------------------------------------------- public API
@@ -326,7 +334,7 @@ class LLMClient:
     def _call_with_retries(self, req: dict) -> list[Completion]:
         oa = self._openai
         model = req["model"]
-        kwargs = {k: v for k, v in req.items() if v is not None}
+        kwargs = {k: v for k, v in req.items() if v is not None and k != VERSION_KEY}
         attempts = self.endpoint.max_retries + 1
         for attempt in range(attempts):
             self._count("http_requests")

@@ -31,12 +31,14 @@ def make_sampler(
     prompt_suffix: str = "",
     system: str | None = None,
     served: str | None = None,
+    served_version: str | None = None,
 ):
     """The sampler of ``cfg.backend``: ``hf`` needs the model and its :class:`~inbol.models.PromptFormat`
     (which holds the system sentence); ``openai`` builds an LLMClient on ``cfg.openai`` unless ``client`` is
     given, sends ``system`` (or ``fmt.system``) as the system message and names ``served`` in every request
     (the server's name of the model to sample: a trained model's adapter, :func:`inbol.serve.adapter_name`;
-    None: the base model, ``cfg.openai.model``)."""
+    None: the base model, ``cfg.openai.model``) and keys the disk cache with ``served_version`` (a hash of the
+    served weights, :func:`inbol.serve.model_version`)."""
     gen = dict(
         k=cfg.k,
         temperature=cfg.temperature,
@@ -60,6 +62,7 @@ def make_sampler(
         client,
         system=system if system is not None else getattr(fmt, "system", None),
         model=served or cfg.openai.model,
+        model_version=served_version,
         **gen,
     )
 

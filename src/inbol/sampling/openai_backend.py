@@ -44,11 +44,13 @@ class OpenAISampler:
         system: str | None = None,
         add_special_tokens: bool = True,
         model: str | None = None,
+        model_version: str | None = None,
     ):
         """``model``: the server's name of the model sampled, named in every request (a trained model's LoRA
         adapter, or the base model; None: the client endpoint's model)."""
         self.client, self.system = client, system
         self.model = model or client.endpoint.model
+        self.model_version = model_version  # a hash of the served weights: keys the disk cache, not sent
         self.k, self.temperature, self.top_p = k, temperature, top_p
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
         self.add_special_tokens = add_special_tokens
@@ -71,6 +73,8 @@ class OpenAISampler:
             "max_tokens": self.max_new_tokens,
             "seed": int(seed) % SEED_MODULUS,
         }
+        if self.model_version is not None:
+            req["model_version"] = self.model_version
         if self.add_special_tokens:
             req["extra_body"] = {"add_special_tokens": True}
         return req
