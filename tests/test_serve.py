@@ -381,6 +381,8 @@ def test_a_chain_of_adapters_is_one_adapter_of_the_base(tiny_model, tmp_path):
     second.save_pretrained(tmp_path / "ca_dpo")
     final = second.merge_and_unload()
     cfg = combine_adapters([tmp_path / "idk_it", tmp_path / "ca_dpo"], tmp_path / "served")
+    first_re, second_re = (json.loads((tmp_path / d / "adapter_config.json").read_text()) for d in ("idk_it", "ca_dpo"))
+    assert cfg["target_modules"] == f"(?:{first_re['target_modules']})|(?:{second_re['target_modules']})"
     assert cfg["r"] == 6 and cfg["lora_alpha"] == 6
     served = PeftModel.from_pretrained(copy.deepcopy(base), str(tmp_path / "served")).merge_and_unload()
     want, got = final.state_dict(), served.state_dict()
@@ -417,3 +419,32 @@ def test_the_vllm_command_serves_every_trained_model_and_seed(tmp_path):
     assert modules == [f"{n}={f}" for n, f in fake.items()] and len(modules) == 6 * 3
     assert "sft-s9" not in flat  # not trained: left out
     assert served_adapters(p, tmp_path / "nothing", tmp_path / "served") == {n: None for n in fake}
+
+
+def test_python_m_inbol_serve_writes_the_combined_adapters_and_prints_the_command(tmp_path, capsys, monkeypatch):
+    """Trained models whose adapters exist are served (CA-DPO as IDK-IT + its own, combined under models/served);
+    the others are named on stderr and left out of the command."""
+    import torch
+    from safetensors.torch import save_file
+
+    from inbol.serve import main
+
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, seeds=[0, 1], models={"trained": ["idk_it", "ca_dpo"]}, gpus={"server": [0, 1]})
+    cfg = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": "x"}
+    for model in ("idk_it", "ca_dpo"):
+        folder = tmp_path / "models" / model / "s0" / "adapter"
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text(json.dumps(cfg))
+        save_file(
+            {"m.q_proj.lora_A.weight": torch.ones(2, 3), "m.q_proj.lora_B.weight": torch.ones(5, 2)},
+            str(folder / "adapter_model.safetensors"),
+        )
+    main([])
+    out, err = capsys.readouterr()
+    assert err.strip() == "not trained yet (left out): idk_it-s1, ca_dpo-s1"
+    flat = " ".join(out.replace("\\\n", " ").split())
+    assert flat.startswith("CUDA_VISIBLE_DEVICES=0,1 vllm serve ") and "--data-parallel-size 2" in flat
+    assert flat.endswith("--lora-modules idk_it-s0=models/idk_it/s0/adapter ca_dpo-s0=models/served/ca_dpo-s0")
+    served = json.loads((tmp_path / "models/served/ca_dpo-s0/adapter_config.json").read_text())
+    assert served["r"] == 4 and "--max-lora-rank 8" in flat
