@@ -50,24 +50,26 @@ def served_model(name: str, seed: int | None, base: str) -> str:
 
 
 def model_version(name: str, seed: int | None, model_dir: str | Path) -> str | None:
-    """A hash of what the server answers for trained model ``name``/``seed`` (its adapter chain's files, under
-    the models folder that holds ``model_dir``; the model folder's fingerprint when it has no adapters), which
-    keys the disk cache with the request: a model retrained under the same adapter name is asked again.  None for
-    the original model (its name, the checkpoint's, says which weights)."""
+    """A hash of what the server answers for trained model ``name``/``seed``: its adapter chain's files (under
+    the models folder that holds ``model_dir``), or, without adapters, the model folder's file names, sizes and
+    modification times.  It keys the disk cache with the request, so a model retrained under the same adapter
+    name is asked again.  None for the original model (the checkpoint's name says which weights)."""
     import hashlib
-
-    from .sampling.run import model_fingerprint
 
     if name in BASELINES:
         return None
     chain = adapter_chain(name, seed, Path(model_dir).parents[1])
-    if not all(c.is_dir() for c in chain):
-        return hashlib.sha256(json.dumps(model_fingerprint(model_dir), sort_keys=True).encode()).hexdigest()
     h = hashlib.sha256()
-    for c in chain:
-        for f in sorted(x for x in c.rglob("*") if x.is_file()):
-            h.update(f"{f.relative_to(c)}\x00{f.stat().st_size}\x00".encode())
-            h.update(f.read_bytes())
+    if all(c.is_dir() for c in chain):
+        for c in chain:
+            for f in sorted(x for x in c.rglob("*") if x.is_file()):
+                h.update(f"{f.relative_to(c)}\x00{f.stat().st_size}\x00".encode())
+                h.update(f.read_bytes())
+    else:
+        root = Path(model_dir)
+        for f in sorted(x for x in root.rglob("*") if x.is_file()):
+            st = f.stat()
+            h.update(f"{f.relative_to(root)}\x00{st.st_size}\x00{st.st_mtime_ns}\x00".encode())
     return h.hexdigest()
 
 
