@@ -1,6 +1,8 @@
 """Stages `evaluate_baseline@<name>` and `evaluate@<name>-<seed>`: greedy answers of one model on every test
 set, verdicts (hybrid evaluator in domain, string matching out of domain) and metrics.  `refusal_prompt`
-is the original model with the paper's refusal prompt appended to each question.
+is the original model with the paper's refusal prompt appended to each question.  With `sampling.backend:
+openai` the answers (and P(refusal start), from the server's log-probs) come from the server's model of this
+name and seed (a trained model's LoRA adapter, inbol.serve), checked to be listed before any work.
 
     python stages/evaluate.py --name idk_it --seed 0 --model models/idk_it/s0 --testsets data/testsets
         --predictions data/predictions/idk_it-s0.jsonl --metrics metrics/eval/idk_it-s0.json
@@ -32,18 +34,24 @@ def main() -> None:
     check_model_dir(args.model, args.name)
     semantic = make_semantic_judge(judge_cfg)
 
-    from inbol.models import PromptFormat, greedy_answer_fn, load_base
-
-    model, processor = load_base(args.model, cfg.device, cfg.dtype)
     suffix = prompt_suffix(args.name)
-    answer = greedy_answer_fn(
-        model,
-        PromptFormat(processor, p.prompt.system),
-        batch_size=cfg.batch_size,
-        max_new_tokens=cfg.max_new_tokens,
-        prompt_suffix=suffix,
-        refusal_score=True,
-    )
+    if p.sampling.backend == "openai":  # the server's model of this name and seed (data-parallel vLLM)
+        from inbol.serve import server_answer_fn
+
+        answer, served = server_answer_fn(p, args.name, args.seed, args.model, prompt_suffix=suffix)
+    else:
+        from inbol.models import PromptFormat, greedy_answer_fn, load_base
+
+        model, processor = load_base(args.model, cfg.device, cfg.dtype)
+        served = None
+        answer = greedy_answer_fn(
+            model,
+            PromptFormat(processor, p.prompt.system),
+            batch_size=cfg.batch_size,
+            max_new_tokens=cfg.max_new_tokens,
+            prompt_suffix=suffix,
+            refusal_score=True,
+        )
     preds, metrics = evaluate_model(
         answer,
         testsets,
@@ -54,6 +62,7 @@ def main() -> None:
             "seed": args.seed,
             "model_path": args.model,
             "refusal_prompt": bool(suffix),
+            **({"served_model": served} if served else {}),
             "judge": {
                 "in_domain": f"hybrid ({judge_cfg.backend})",
                 "ood": "string matching",

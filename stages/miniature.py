@@ -1,18 +1,25 @@
 """Stage `miniature`: how the original model meets each synthetic analogue, on the validation sets only:
 greedy accuracy (with and without the paper's refusal prompt), Known shares, and the calibration of the
 K-sample confidence against greedy correctness at each temperature of `calibration.temperatures` (ECE and
-the reliability diagram), with the issue's targets checked (inbol.miniature)."""
+the reliability diagram), with the issue's targets checked (inbol.miniature).  With `sampling.backend:
+openai` every answer and sample comes from the server's base model (inbol.serve), checked to be listed before
+any work."""
 
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import REFUSAL_SUFFIX, judge_sets, load_testsets
 from inbol.io import write_json
-from inbol.judge import judge_samples, make_semantic_judge
-from inbol.miniature import PAPER_ORIGINAL, PAPER_REFUSAL_PROMPT, calibration, check_targets, set_summary
-from inbol.models import PromptFormat, greedy_answer_fn, load_base
+from inbol.judge import make_semantic_judge
+from inbol.miniature import (
+    PAPER_ORIGINAL,
+    PAPER_REFUSAL_PROMPT,
+    calibration,
+    check_targets,
+    sample_confidences,
+    set_summary,
+)
 from inbol.params import load_params
 from inbol.plots import plot_reliability, write_csv
 from inbol.sampling import make_sampler
-from inbol.seeding import stable_seed
 
 
 def main() -> None:
@@ -20,13 +27,29 @@ def main() -> None:
     p = load_params()
     valsets = {n: ts for n, ts in load_testsets(args.valsets).items() if ts.answerable}
     semantic = make_semantic_judge(p.judge)
-    model, processor = load_base(args.model, p.evaluate.device, p.evaluate.dtype)
-    fmt = PromptFormat(processor, p.prompt.system)
+    served = p.sampling.backend == "openai"  # the server's base model (inbol.serve), checked before any work
+    if served:
+        from inbol.serve import require_models, server_answer_fn
+
+        model = fmt = None
+        require_models(make_sampler(p.sampling).client, [p.sampling.openai.model])
+    else:
+        from inbol.models import PromptFormat, greedy_answer_fn, load_base
+
+        model, processor = load_base(args.model, p.evaluate.device, p.evaluate.dtype)
+        fmt = PromptFormat(processor, p.prompt.system)
     verdicts = {}
     for suffix in ("", REFUSAL_SUFFIX):
-        answer = greedy_answer_fn(
-            model, fmt, batch_size=p.evaluate.batch_size, max_new_tokens=p.evaluate.max_new_tokens, prompt_suffix=suffix
-        )
+        if served:
+            answer, _ = server_answer_fn(p, "base", None, args.model, prompt_suffix=suffix, refusal_score=False)
+        else:
+            answer = greedy_answer_fn(
+                model,
+                fmt,
+                batch_size=p.evaluate.batch_size,
+                max_new_tokens=p.evaluate.max_new_tokens,
+                prompt_suffix=suffix,
+            )
         responses = {
             n: answer(ts.records, f"miniature: {n}{' + refusal prompt' if suffix else ''}") for n, ts in valsets.items()
         }
@@ -54,16 +77,11 @@ def main() -> None:
     correct = [v == "correct" for n in valsets for v in verdicts[""][n]]
 
     def sample_conf(recs, temperature):
-        sampler = make_sampler(p.sampling.replace(temperature=temperature), fmt, model=model)
-        out = []
-        for i in range(0, len(recs), p.sampling.batch_size):
-            chunk = recs[i : i + p.sampling.batch_size]
-            responses = sampler.sample(chunk, [stable_seed(p.sampling.seed, r["id"]) for r in chunk])
-            out += [
-                sum(v == "correct" for v in vs) / len(vs)
-                for vs in judge_samples(chunk, responses, semantic, lenient=p.judge.lenient)
-            ]
-        return out
+        cfg = p.sampling.replace(temperature=temperature)
+        sampler = make_sampler(cfg, fmt, model=model, system=p.prompt.system)
+        return sample_confidences(
+            sampler, recs, cfg, semantic, lenient=p.judge.lenient, desc=f"miniature: T={temperature:g}"
+        )
 
     summary, rows = calibration(sample_conf, records, correct, p.calibration.temperatures, p.delta_k, p.delta_uk)
     best = min(summary.values(), key=lambda s: s["ece"])["temperature"]

@@ -12,6 +12,11 @@ def main() -> None:
     args = stage_args(__doc__, "world", "model", "out", "metrics")
     p = load_params()
     cfg = p.sampling
+    if cfg.backend == "openai":  # the server's base model, checked to be listed before any work (inbol.serve)
+        from inbol.serve import require_models
+
+        sampler, extra = make_sampler(cfg, system=p.prompt.system), {"system": p.prompt.system}
+        require_models(sampler.client, [cfg.openai.model])
     inputs = {}
     for split in cfg.splits:
         path = Path(args.world) / f"{split}.jsonl"
@@ -25,8 +30,6 @@ def main() -> None:
         model, processor = load_base(args.model, cfg.device, cfg.dtype)
         sampler = make_sampler(cfg, PromptFormat(processor, p.prompt.system), model=model)
         extra = {"model": model_fingerprint(args.model), "system": p.prompt.system}
-    else:
-        sampler, extra = make_sampler(cfg, system=p.prompt.system), {"system": p.prompt.system}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "stats.json").unlink(missing_ok=True)  # the completion marker, written last: a killed run has none

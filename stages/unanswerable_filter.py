@@ -1,10 +1,10 @@
 """Stage `unanswerable_filter`: the paper's three criteria, then drop what the original model already
-refuses; keep its answer as the incorrect response (conf = 0)."""
+refuses; keep its answer as the incorrect response (conf = 0).  With `sampling.backend: openai` the original
+model's answers come from the server's base model (inbol.serve), checked to be listed before any work."""
 
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_json, read_jsonl, write_json, write_jsonl
 from inbol.judge import is_refusal
-from inbol.models import PromptFormat, generate, load_base
 from inbol.params import load_params
 from inbol.unanswerable import filter_unanswerable
 from inbol.world import load_scenes
@@ -20,22 +20,37 @@ def main() -> None:
 
         client = LLMClient(p.llm.replace(model=cfg.model), max_tokens=cfg.max_tokens)
     records = read_jsonl(args.generated)
-    model, processor = load_base(args.model)
-    fmt = PromptFormat(processor, p.prompt.system)
+    if p.sampling.backend == "openai":  # the server's base model (inbol.serve), checked before any work
+        from inbol.serve import ServerGenerator, require_models, server_client
 
-    def answer_fn(recs):
-        return [
-            o[0]
-            for o in generate(
-                model,
-                processor,
-                recs,
-                fmt=fmt,
-                batch_size=cfg.batch_size,
-                max_new_tokens=cfg.max_new_tokens,
-                desc="unanswerable: base answers",
-            )
-        ]
+        server = server_client(p.sampling.openai, max_tokens=cfg.max_new_tokens)
+        require_models(server, [p.sampling.openai.model])
+        generator = ServerGenerator(
+            server, p.sampling.openai.model, system=p.prompt.system, max_new_tokens=cfg.max_new_tokens
+        )
+
+        def answer_fn(recs):
+            return generator(recs, "unanswerable: base answers")
+
+    else:
+        from inbol.models import PromptFormat, generate, load_base
+
+        model, processor = load_base(args.model)
+        fmt = PromptFormat(processor, p.prompt.system)
+
+        def answer_fn(recs):
+            return [
+                o[0]
+                for o in generate(
+                    model,
+                    processor,
+                    recs,
+                    fmt=fmt,
+                    batch_size=cfg.batch_size,
+                    max_new_tokens=cfg.max_new_tokens,
+                    desc="unanswerable: base answers",
+                )
+            ]
 
     kept, stats = filter_unanswerable(
         records, load_scenes(args.world), cfg, client=client, answer_fn=answer_fn, is_refusal=is_refusal

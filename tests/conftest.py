@@ -16,6 +16,16 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(autouse=True)
+def no_gpu_layout():
+    """The GPU layout of params a test loads (a paper profile's server GPUs) ends with the test: on a GPU machine
+    it would stop the later tests' model loading (inbol.params.gpu_layout)."""
+    yield
+    from inbol import params as P
+
+    P._LAYOUT.clear()
+
+
 @pytest.fixture(scope="session")
 def default_params():
     """params.yaml, validated."""

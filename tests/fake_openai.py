@@ -8,7 +8,13 @@ script: one entry per call, in order, then the ``default`` responder for all lat
 - a callable ``f(request: dict) -> Reply | dict`` (``request`` is the recorded request, below).
 
 The default responder answers every request with ``n`` choices whose contents come from
-``answer(request, i) -> str`` (by default ``"answer {i}"``).
+``answer(request, i) -> str`` (by default ``"answer {i}"``); a request with ``logprobs`` gets, per choice, its
+first token's top log-probs from ``first_logprobs(request, i) -> {token: logprob}`` (tokens named as vLLM's
+``return_tokens_as_token_ids`` names them, ``"token_id:<id>"``).
+
+``GET /v1/models`` lists ``models`` (the server's base model and LoRA adapters, as vLLM lists them; by default
+:data:`DEFAULT_MODELS`, the names the test suite's fakes stand for); every GET is recorded in ``gets``, not in
+``requests``.
 
 Use it directly::
 
@@ -30,6 +36,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+# what the fake lists unless told otherwise: the base models the tests' params name, and the LoRA adapter of
+# every trained model and seed 0..2 (inbol.serve.adapter_name)
+DEFAULT_MODELS = (
+    "fake-model",
+    "fake-llava",
+    "llava-test",
+    "llava-hf/llava-1.5-7b-hf",
+    "llava-hf/llava-1.5-13b-hf",
+    *(f"{m}-s{s}" for m in ("sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3") for s in range(3)),
+)
 
 
 @dataclass
@@ -57,6 +74,32 @@ def completion(contents: list[str], model: str = "fake-model") -> dict:
     }
 
 
+def model_list(ids: list[str]) -> dict:
+    """A ``GET /v1/models`` body as vLLM sends it (adapters carry their ``parent``)."""
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "vllm", "root": m} for m in ids],
+    }
+
+
+def with_first_logprobs(body: dict, first: list[dict[str, float]]) -> dict:
+    """A completion ``body`` whose choice i carries ``first[i]`` as its first token's top log-probs."""
+    for c, top in zip(body["choices"], first):
+        items = sorted(top.items(), key=lambda kv: -kv[1])
+        head = items[0] if items else ("token_id:0", 0.0)
+        c["logprobs"] = {
+            "content": [
+                {
+                    "token": head[0],
+                    "logprob": head[1],
+                    "bytes": None,
+                    "top_logprobs": [{"token": t, "logprob": lp, "bytes": None} for t, lp in items],
+                }
+            ]
+        }
+    return body
+
+
 def error_body(status: int) -> dict:
     return {"error": {"message": f"fake error {status}", "type": "fake_error", "code": str(status)}}
 
@@ -67,11 +110,16 @@ class FakeOpenAI:
         script: list | None = None,
         answer: Callable[[dict, int], str] | None = None,
         default: Callable[[dict], Reply | dict] | None = None,
+        models: list[str] | None = None,
+        first_logprobs: Callable[[dict, int], dict[str, float]] | None = None,
     ):
         self.script = list(script or [])
         self.answer = answer or (lambda req, i: f"answer {i}")
         self.default = default
+        self.models = list(DEFAULT_MODELS if models is None else models)  # what GET /v1/models lists
+        self.first_logprobs = first_logprobs or (lambda req, i: {"token_id:0": 0.0})
         self.requests: list[dict] = []  # {method, path, headers, body (parsed JSON or None), raw}
+        self.gets: list[str] = []  # the paths of GET requests
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -85,6 +133,19 @@ class FakeOpenAI:
 
             def log_message(self, *args):  # keep test output quiet
                 pass
+
+            def do_GET(self):
+                with fake._lock:
+                    fake.gets.append(self.path)
+                if self.path.rstrip("/").endswith("/models"):
+                    status, data = 200, json.dumps(model_list(fake.models)).encode()
+                else:
+                    status, data = 404, json.dumps(error_body(404)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -189,7 +250,10 @@ class FakeOpenAI:
     def _echo(self, req: dict) -> Reply:
         body = req["body"] or {}
         n = int(body.get("n") or 1)
-        return Reply(200, completion([self.answer(body, i) for i in range(n)], model=body.get("model", "fake")))
+        out = completion([self.answer(body, i) for i in range(n)], model=body.get("model", "fake"))
+        if body.get("logprobs"):
+            out = with_first_logprobs(out, [self.first_logprobs(body, i) for i in range(n)])
+        return Reply(200, out)
 
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")

@@ -225,7 +225,8 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
     assert sampled["backend"] == "openai" and set(sampled["splits"]) == set(WORLD_SPLITS)
     assert all(s["n_bad"] == 0 for s in sampled["splits"].values())
     # the sampler's requests: the profile's system sentence first, BOS asked for, one hashed seed per question
-    sample_bodies = [b for b in srv.bodies() if b.get("model") == "llava-hf/llava-1.5-7b-hf"]
+    # (every generation goes to the server: the samples are its seeded requests, greedy answers carry no seed)
+    sample_bodies = [b for b in srv.bodies() if b.get("model") == "llava-hf/llava-1.5-7b-hf" and "seed" in b]
     assert sample_bodies
     bad = [b for b in sample_bodies if b.get("add_special_tokens") is not True]
     assert not bad, {k: v for k, v in bad[0].items() if k != "messages"}

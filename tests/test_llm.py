@@ -455,3 +455,66 @@ def test_chat_many_empty_and_all_cached(fake_openai, key, tmp_path):
     assert client.chat_many(reqs) == first and fake_openai.n_requests == 2
     with pytest.raises(ValueError, match="'messages'"):
         client.chat_many([{"n": 1}])
+
+
+# ----------------------------------------------------------------------------------------------- serving
+
+
+def test_a_request_names_its_own_model_and_the_model_keys_the_cache(fake_openai, key, tmp_path):
+    """A request for a LoRA adapter names it (not the endpoint's base model); the same conversation for two
+    models is two cache entries, never one answered for the other."""
+    client = make_client(fake_openai, tmp_path)
+    fake_openai.answer = lambda body, i: body["model"]
+    msgs = [user_message("hi")]
+    out = client.chat_many([{"messages": msgs}, {"messages": msgs, "model": "idk_it-s0"}])
+    assert out == [["fake-model"], ["idk_it-s0"]]
+    assert sorted(b["model"] for b in fake_openai.bodies()) == ["fake-model", "idk_it-s0"]  # concurrent
+    again = make_client(fake_openai, tmp_path).chat_many([{"messages": msgs, "model": "idk_it-s0"}])
+    assert again == [["idk_it-s0"]] and fake_openai.n_requests == 2  # a cache hit, of its own model
+    r1 = client.build_request(msgs, model="idk_it-s0")
+    r2 = client.build_request(msgs, model="ca_dpo-s0")
+    assert request_key(r1) != request_key(r2) != request_key(client.build_request(msgs))
+    assert request_key(client.build_request(msgs)) == request_key(client.build_request(msgs, model="fake-model"))
+    with pytest.raises(ValueError, match="model = ''"):
+        client.build_request(msgs, model="")
+
+
+def test_first_token_logprobs_are_parsed_and_cached(fake_openai, key, tmp_path):
+    fake_openai.first_logprobs = lambda body, i: {"token_id:7": -0.5, "token_id:9": -1.5}
+    client = make_client(fake_openai, tmp_path)
+    req = {"messages": [user_message("hi")], "logprobs": True, "top_logprobs": 2}
+    [[c]] = client.complete_many([req])
+    assert c.text == "answer 0" and c.first_logprobs == {"token_id:7": -0.5, "token_id:9": -1.5}
+    body = fake_openai.bodies()[0]
+    assert body["logprobs"] is True and body["top_logprobs"] == 2
+    [[again]] = make_client(fake_openai, tmp_path).complete_many([req])
+    assert again == c and fake_openai.n_requests == 1
+    # a request without them keeps its old form (and cache key): no logprobs keys at all
+    client.chat([user_message("hi")])
+    assert "logprobs" not in fake_openai.bodies()[-1] and "top_logprobs" not in fake_openai.bodies()[-1]
+
+
+def test_missing_logprobs_are_a_one_line_error(fake_openai, key):
+    fake_openai.script = [completion(["x"])]
+    client = make_client(fake_openai, max_retries=0)
+    with pytest.raises(LLMError, match=r"^malformed response, HTTP 200 .*asked for logprobs, the choice has none$"):
+        client.complete_many([{"messages": [user_message("hi")], "logprobs": True, "top_logprobs": 5}])
+
+
+def test_list_models(fake_openai, key):
+    fake_openai.models = ["base-7b", "idk_it-s0"]
+    client = make_client(fake_openai, max_retries=0)
+    assert client.list_models() == ["base-7b", "idk_it-s0"] and fake_openai.gets == ["/v1/models"]
+
+
+def test_list_models_of_a_dead_server_is_one_line(key, no_proxy):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = LLMClient(
+        endpoint(f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, timeout_s=2.0),
+        sleep=lambda s: None,
+        progress=False,
+    )
+    with pytest.raises(LLMError, match=r"^connection error from http://127.0.0.1:\d+/v1/models after 2 attempt"):
+        client.list_models()

@@ -285,7 +285,9 @@ def test_the_cli_check_only_validates(tmp_path):
 def test_the_accelerate_configs_are_referenced_and_parse():
     shipped = sorted(p.name for p in (ROOT / "configs" / "accelerate").glob("*.yaml"))
     assert shipped == ["multi_gpu.yaml", "single.yaml"]  # each exercised by a test (tests/test_training.py)
-    for name, procs, precision in (("multi_gpu.yaml", 8, "bf16"), ("single.yaml", 1, "no")):
+    # the paper-scale launcher runs one process per GPU that the 7B profile's layout gives to training
+    train_gpus = len(compose(ROOT / "configs" / "llava-1.5-7b.yaml")["gpus"]["train"])
+    for name, procs, precision in (("multi_gpu.yaml", train_gpus, "bf16"), ("single.yaml", 1, "no")):
         cfg = yaml.safe_load((ROOT / "configs" / "accelerate" / name).read_text())
         assert cfg["mixed_precision"] == precision and cfg["num_machines"] == 1 and cfg["num_processes"] == procs
     # the 7B profile says how to train at scale; the 13B profile is an overlay on it

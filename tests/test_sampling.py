@@ -415,3 +415,14 @@ def test_vllm_child_seeds_of_different_questions_rarely_meet():
     so two questions' seed ranges overlap only by chance."""
     seeds = sorted(stable_seed(0, f"pool-{i:05d}") % 2**31 for i in range(20000))
     assert sum(b - a < 10 for a, b in zip(seeds, seeds[1:])) <= 3
+
+
+def test_openai_sampler_names_the_served_model_in_every_request(tiny, tmp_path, fake_openai):
+    """A trained model's samples are asked of its adapter (``served``), the original model's of the endpoint's
+    model; the two runs share no cache entry."""
+    recs = tiny["pool"][:2]
+    cfg = openai_cfg(fake_openai.url)
+    cfg = cfg.replace(openai=cfg.openai.replace(cache_dir=str(tmp_path / "cache")))
+    sample_split(make_sampler(cfg), recs, tmp_path / "base.jsonl", cfg, progress=False)
+    sample_split(make_sampler(cfg, served="idk_it-s0"), recs, tmp_path / "idk.jsonl", cfg, progress=False)
+    assert [b["model"] for b in fake_openai.bodies()] == ["llava-test"] * 2 + ["idk_it-s0"] * 2

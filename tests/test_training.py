@@ -733,9 +733,9 @@ def test_the_global_batch_is_the_params_batch_whatever_the_process_count():
     "config, gpus, message",
     [
         ("single.yaml", 8, "one training process sees 8 GPUs"),
-        ("multi_gpu.yaml", 0, "8 GPU processes (MULTI_GPU) but no GPU is visible"),
-        ("multi_gpu.yaml", 4, "8 training processes but 4 visible GPU(s)"),
-        ("multi_gpu.yaml", 8, "says num_processes: 8 but 1 process(es) run"),
+        ("multi_gpu.yaml", 0, "4 GPU processes (MULTI_GPU) but no GPU is visible"),
+        ("multi_gpu.yaml", 8, "4 training processes but 8 visible GPU(s)"),
+        ("multi_gpu.yaml", 4, "says num_processes: 4 but 1 process(es) run"),
         ("missing.yaml", 0, "not a readable accelerate config"),
     ],
 )

@@ -164,7 +164,31 @@ def calibration(
     return summary, rows
 
 
+def sample_confidences(
+    sampler, records: Sequence[dict], cfg, semantic=None, *, lenient: bool = True, desc: str = "miniature"
+) -> list[float]:
+    """The K-sample confidence of each record: the share of ``sampler``'s K responses judged correct (batches of
+    ``cfg.batch_size``, each question seeded by ``stable_seed(cfg.seed, id)``), with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from .judge import judge_samples
+    from .seeding import stable_seed
+
+    out: list[float] = []
+    with tqdm(total=len(records), desc=desc, unit="q", mininterval=2) as bar:
+        for i in range(0, len(records), cfg.batch_size):
+            chunk = records[i : i + cfg.batch_size]
+            responses = sampler.sample(chunk, [stable_seed(cfg.seed, r["id"]) for r in chunk])
+            out += [
+                sum(v == "correct" for v in vs) / len(vs)
+                for vs in judge_samples(chunk, responses, semantic, lenient=lenient)
+            ]
+            bar.update(len(chunk))
+    return out
+
+
 __all__ = [
+    "sample_confidences",
     "TARGETS",
     "PAPER_ORIGINAL",
     "PAPER_REFUSAL_PROMPT",

@@ -632,6 +632,22 @@ class Evaluate(Section):
     max_new_tokens: Int(1, 4096)
     device: Device
     dtype: DType
+    top_logprobs: Int(1, 20)  # sampling.backend openai: P(refusal start) from the first token's top log-probs
+
+
+class Gpus(Section):
+    """The GPU layout of one node (physical indices, as nvidia-smi numbers them): the OpenAI-compatible server's
+    GPUs and those the in-process stages (training, hf generation) may load a model onto (docs/gpu.md)."""
+
+    server: UniqueList(Int(0), nonempty=False)  # the vLLM server's GPUs (data-parallel over them); []: no server
+    train: UniqueList(Int(0), nonempty=False)  # in-process stages' GPUs; []: any GPU not the server's
+
+    @model_validator(mode="after")
+    def _disjoint(self):
+        shared = sorted(set(self.server) & set(self.train))
+        if shared:
+            raise _fail(f"must not share a GPU with {{p}}server (both name {shared[0]})", "train", self.train)
+        return self
 
 
 class Stats(Section):
@@ -819,6 +835,7 @@ class Params(Section):
     dpo: DPO
     testsets: Testsets
     evaluate: Evaluate
+    gpus: Gpus
     stats: Stats
     selective: Selective
     models: Models
@@ -1016,9 +1033,20 @@ def _yaml_where(e: yaml.YAMLError) -> str:
     return (f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "") + f": {what}"
 
 
+_LAYOUT: list = []  # the gpus section of the params file loaded last (what the model-loading helpers check)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """The whole params file, validated (a ParamError naming every problem anywhere, one line each)."""
-    return validate(Params, read_yaml(path))
+    """The whole params file, validated (a ParamError naming every problem anywhere, one line each).  Its ``gpus``
+    layout becomes the one :func:`gpu_layout` returns, which the model-loading helpers check a device against."""
+    p = validate(Params, read_yaml(path))
+    _LAYOUT[:] = [p.gpus]
+    return p
+
+
+def gpu_layout():
+    """The :class:`Gpus` layout of the params file a stage loaded (None before any was loaded)."""
+    return _LAYOUT[0] if _LAYOUT else None
 
 
 __all__ = [
@@ -1031,6 +1059,8 @@ __all__ = [
     "Section",
     "Endpoint",
     "load_params",
+    "gpu_layout",
+    "Gpus",
     "validate",
     "read_yaml",
     "error_line",

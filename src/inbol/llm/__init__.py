@@ -9,6 +9,7 @@ from .cache import ResponseCache, canonical_json, request_key
 from .client import (
     DUMMY_API_KEY,
     GEN_KEYS,
+    Completion,
     LLMClient,
     api_key,
     image_data_url,
@@ -19,6 +20,7 @@ from .client import (
 
 __all__ = [
     "LLMClient",
+    "Completion",
     "LLMError",
     "ResponseCache",
     "request_key",

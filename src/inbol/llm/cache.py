@@ -6,8 +6,9 @@ address are not part of a request and never reach this module.  Each entry is wr
 file and renamed into place (``os.replace``), so an interrupted run never leaves an entry that looks
 complete, and a re-run repeats no completed call.
 
-Layout: ``<cache_dir>/<key[:2]>/<key>.json`` holding ``{key, model, n, gen, choices}`` (the messages
-themselves are not stored: they can hold large base64 images).
+Layout: ``<cache_dir>/<key[:2]>/<key>.json`` holding ``{key, model, n, gen, choices[, first_logprobs]}`` (the
+messages themselves are not stored: they can hold large base64 images; ``first_logprobs``: each choice's
+first-token top log-probs, for requests that asked for them).
 """
 
 from __future__ import annotations
@@ -50,10 +51,28 @@ class ResponseCache:
             return None
         return choices
 
-    def put(self, key: str, choices: list[str], meta: dict | None = None) -> Path:
+    def get_completions(self, key: str, n: int | None = None) -> list[tuple[str, dict | None]] | None:
+        """``[(text, first-token top log-probs or None), ...]`` for ``key``, or None (as :meth:`get`)."""
+        choices = self.get(key, n)
+        if choices is None:
+            return None
+        try:
+            with open(self.path(key), encoding="utf-8") as fh:
+                first = json.load(fh).get("first_logprobs")
+        except (OSError, ValueError):
+            return None
+        if first is None:
+            return [(c, None) for c in choices]
+        if not isinstance(first, list) or len(first) != len(choices):
+            return None
+        return list(zip(choices, first))
+
+    def put(self, key: str, choices: list[str], meta: dict | None = None, first_logprobs: list | None = None) -> Path:
         p = self.path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         entry = {**(meta or {}), "key": key, "choices": list(choices)}
+        if first_logprobs is not None:
+            entry["first_logprobs"] = list(first_logprobs)
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=p.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

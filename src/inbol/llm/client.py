@@ -8,6 +8,10 @@
 - :class:`LLMClient`: ``chat(messages, n=1, **gen) -> [n strings]`` and ``chat_many(requests)`` with
   bounded concurrency and a progress bar; on-disk cache by request hash (see :mod:`inbol.llm.cache`);
   default generation settings are the client's (``temperature``, ``top_p``, ``max_tokens``, ``seed``).
+  A request may name its own ``model`` (a LoRA adapter the server serves beside the endpoint's base model);
+  the model is part of the request, so of its cache key.  ``complete_many`` also returns each choice's
+  first-token top log-probs (requests with ``logprobs``/``top_logprobs``); ``list_models`` is the server's
+  ``GET /models``.
 - Retries: the SDK's own retries are switched off (``max_retries=0``) and this module retries HTTP 408,
   409, 429 and 5xx, timeouts and connection errors with exponential backoff
   (``retry_base_s * 2**attempt``, capped at ``retry_max_s``, at least a server's ``Retry-After``).  When
@@ -27,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import LLMError
 from ..params import Endpoint
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 DUMMY_API_KEY = "EMPTY"
 GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
+# in a request (and its cache key) only when set, so that the keys of requests without them stay as they were
+LOGPROB_KEYS = ("logprobs", "top_logprobs")
+VERSION_KEY = "model_version"  # a request's served-weights hash: in its cache key, not sent
 RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx
 
 
@@ -88,6 +95,35 @@ def system_message(text: str) -> dict:
 def _one_line(text: Any, limit: int = 200) -> str:
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+class Completion(NamedTuple):
+    """One choice: its text and, when asked for, ``{token: logprob}`` of the first generated token's top
+    alternatives (vLLM with ``return_tokens_as_token_ids`` names tokens ``"token_id:<id>"``)."""
+
+    text: str
+    first_logprobs: dict[str, float] | None = None
+
+
+def _first_logprobs(choice: dict, where: str) -> dict[str, float]:
+    """The first token's top log-probs of a choice that was asked for them (a one-line LLMError otherwise)."""
+    lp = choice.get("logprobs")
+    content = lp.get("content") if isinstance(lp, dict) else None
+    if not content:  # an empty completion has no first token: nothing is known of its distribution
+        if isinstance(content, list):
+            return {}
+        raise LLMError(f"malformed response, {where}: asked for logprobs, the choice has none")
+    first = content[0] if isinstance(content[0], dict) else {}
+    top = first.get("top_logprobs")
+    if not isinstance(top, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("token"), str) and isinstance(t.get("logprob"), (int, float))
+        for t in top
+    ):
+        raise LLMError(f"malformed response, {where}: the first token has no list of top_logprobs")
+    out = {t["token"]: float(t["logprob"]) for t in top}
+    if isinstance(first.get("token"), str) and isinstance(first.get("logprob"), (int, float)):
+        out.setdefault(first["token"], float(first["logprob"]))
+    return out
 
 
 class LLMClient:
@@ -145,43 +181,62 @@ class LLMClient:
             self.stats[key] += k
 
     # ---------------------------------------------------------------- requests
-    def build_request(self, messages: Sequence[dict], n: int = 1, **gen) -> dict:
-        """The canonical request (also the cache key's input): model, messages, n and every GEN_KEYS value."""
-        unknown = sorted(set(gen) - set(GEN_KEYS))
+    def build_request(
+        self, messages: Sequence[dict], n: int = 1, model: str | None = None, model_version: str | None = None, **gen
+    ) -> dict:
+        """The canonical request (also the cache key's input): model (``model``, else the endpoint's), messages,
+        n and every GEN_KEYS value; ``model_version`` (a hash of the served weights, e.g. a LoRA adapter's) is
+        part of the cache key only, never sent: a model retrained under the same name is asked again."""
+        unknown = sorted(set(gen) - set(GEN_KEYS) - set(LOGPROB_KEYS))
         if unknown:
-            raise TypeError(f"unknown generation setting {unknown[0]!r}; allowed: {', '.join(GEN_KEYS)}")
+            allowed = ", ".join(GEN_KEYS + LOGPROB_KEYS)
+            raise TypeError(f"unknown generation setting {unknown[0]!r}; allowed: {allowed}")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n = {n!r}: must be an integer >= 1")
         if not messages:
             raise ValueError("messages must not be empty")
-        req = {"model": self.endpoint.model, "messages": list(messages), "n": n}
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ValueError(f"model = {model!r}: must be a non-empty string")
+        req = {"model": model or self.endpoint.model, "messages": list(messages), "n": n}
         for k in GEN_KEYS:
             v = gen.get(k)
             req[k] = self.defaults[k] if v is None else v
+        req.update({k: gen[k] for k in LOGPROB_KEYS if gen.get(k) is not None})
+        if model_version is not None:
+            req[VERSION_KEY] = str(model_version)
         return req
 
     def _coerce_request(self, item) -> dict:
         if isinstance(item, dict):
             if "messages" not in item:
                 raise ValueError("a request dict needs a 'messages' key")
-            rest = {k: v for k, v in item.items() if k not in ("messages", "n")}
-            return self.build_request(item["messages"], item.get("n", 1), **rest)
+            rest = {k: v for k, v in item.items() if k not in ("messages", "n", "model", VERSION_KEY)}
+            return self.build_request(
+                item["messages"], item.get("n", 1), item.get("model"), item.get(VERSION_KEY), **rest
+            )
         return self.build_request(list(item))
 
     # ---------------------------------------------------------------- public API
     def chat(self, messages: Sequence[dict], n: int = 1, **gen) -> list[str]:
         """``n`` completions (strings) for one conversation; cached; retried."""
-        return self._run(self.build_request(messages, n, **gen))
+        return [c.text for c in self._run(self.build_request(messages, n, **gen))]
 
     def chat_many(self, requests: Sequence, *, desc: str = "llm", progress: bool | None = None) -> list[list[str]]:
-        """Run many requests (each a list of messages, or a dict ``{messages, n?, temperature?, ...}``),
+        """Run many requests (each a list of messages, or a dict ``{messages, n?, model?, temperature?, ...}``),
         at most ``endpoint.concurrency`` at a time; results in input order.  Cached answers are returned
         without a call.  The first failure cancels what has not started and is raised (completed calls
         stay cached, so a re-run resumes)."""
+        return [[c.text for c in cs] for cs in self.complete_many(requests, desc=desc, progress=progress)]
+
+    def complete_many(
+        self, requests: Sequence, *, desc: str = "llm", progress: bool | None = None
+    ) -> list[list[Completion]]:
+        """As :meth:`chat_many`, each choice a :class:`Completion`: its text and, when the request asks for
+        ``logprobs``/``top_logprobs``, the top log-probs of its first token."""
         from tqdm.auto import tqdm
 
         reqs = [self._coerce_request(r) for r in requests]
-        out: list[list[str] | None] = [None] * len(reqs)
+        out: list[list[Completion] | None] = [None] * len(reqs)
         todo = []
         for i, r in enumerate(reqs):
             hit = self._cache_get(r)
@@ -213,24 +268,54 @@ class LLMClient:
                     pool.shutdown(wait=True, cancel_futures=True)
         return out  # type: ignore[return-value]
 
+    def list_models(self) -> list[str]:
+        """The ids the server lists (``GET /models``): its base model and the LoRA adapters it serves.  A failure
+        (after the endpoint's retries on connection errors and 5xx) is a one-line LLMError."""
+        oa = self._openai
+        url = self.url.removesuffix("/chat/completions") + "/models"
+        attempts = self.endpoint.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                return sorted(m.id for m in self._client.models.list())
+            except oa.APIStatusError as e:
+                what, retryable = f"HTTP {e.status_code}", e.status_code in RETRY_STATUS or e.status_code >= 500
+                detail, err = _one_line(getattr(e, "message", e)), e
+            except (oa.APITimeoutError, oa.APIConnectionError) as e:
+                what, retryable, detail, err = "connection error", True, _one_line(e.__cause__ or e), e
+            except (AttributeError, TypeError, ValueError) as e:
+                raise LLMError(f"malformed response from {url}: not a model list ({_one_line(e, 120)})") from None
+            if not retryable or attempt == attempts - 1:
+                raise LLMError(f"{what} from {url} after {attempt + 1} attempt(s): {detail}") from None
+            self._sleep(self._retry_delay(attempt, err))
+        raise AssertionError("unreachable")
+
     # ---------------------------------------------------------------- internals
-    def _cache_get(self, req: dict) -> list[str] | None:
+    def _cache_get(self, req: dict) -> list[Completion] | None:
         if self.cache is None:
             return None
-        hit = self.cache.get(request_key(req), n=req["n"])
+        entry = self.cache.get_completions(request_key(req), n=req["n"])
+        hit = None if entry is None else [Completion(*c) for c in entry]
+        if hit is not None and req.get("logprobs") and any(c.first_logprobs is None for c in hit):
+            hit = None  # an entry written without them: asked again
         if hit is not None:
             self._count("cache_hits")
             self._count("calls")
         return hit
 
-    def _run(self, req: dict) -> list[str]:
+    def _run(self, req: dict) -> list[Completion]:
         hit = self._cache_get(req)
         if hit is not None:
             return hit
         choices = self._call_with_retries(req)
         if self.cache is not None:
             meta = {"model": req["model"], "n": req["n"], "gen": {k: req[k] for k in GEN_KEYS}}
-            self.cache.put(request_key(req), choices, meta)
+            first = [c.first_logprobs for c in choices]
+            self.cache.put(
+                request_key(req),
+                [c.text for c in choices],
+                meta,
+                first_logprobs=first if any(f is not None for f in first) else None,
+            )
         self._count("calls")
         return choices
 
@@ -246,10 +331,10 @@ class LLMClient:
                 delay = min(self.retry_max_s, ra)
         return delay
 
-    def _call_with_retries(self, req: dict) -> list[str]:
+    def _call_with_retries(self, req: dict) -> list[Completion]:
         oa = self._openai
         model = req["model"]
-        kwargs = {k: v for k, v in req.items() if v is not None}
+        kwargs = {k: v for k, v in req.items() if v is not None and k != VERSION_KEY}
         attempts = self.endpoint.max_retries + 1
         for attempt in range(attempts):
             self._count("http_requests")
@@ -286,7 +371,7 @@ class LLMClient:
             self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _parse(self, status: int, text: str, req: dict) -> list[str]:
+    def _parse(self, status: int, text: str, req: dict) -> list[Completion]:
         where = f"HTTP {status} from {self.url} (model {req['model']})"
         try:
             data = json.loads(text)
@@ -309,7 +394,7 @@ class LLMClient:
                 content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
             elif not isinstance(content, str):
                 raise LLMError(f"malformed response, {where}: message content is {type(content).__name__}")
-            out.append(content)
+            out.append(Completion(content, _first_logprobs(c, where) if req.get("logprobs") else None))
         if len(out) != req["n"]:
             raise LLMError(
                 f"malformed response, {where}: asked for n={req['n']} choices, got {len(out)} "
@@ -320,6 +405,7 @@ class LLMClient:
 
 __all__ = [
     "LLMClient",
+    "Completion",
     "LLMError",
     "api_key",
     "image_message",

@@ -7,7 +7,8 @@ tokenizer trained locally on the world's text; at paper scale ``source`` is a hu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -23,8 +24,8 @@ from transformers import (
 )
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from ..errors import DataError
-from ..params import Arch
+from ..errors import DataError, ParamError
+from ..params import Arch, gpu_layout
 
 IMAGE_TOKEN = "<image>"
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -153,15 +154,74 @@ def init_from_scratch(model: torch.nn.Module) -> None:
                 torch.nn.init.zeros_(m.bias)
 
 
-def pick_device(preferred: str = "auto") -> torch.device:
-    """``auto``: CUDA when present, else Apple MPS, else CPU."""
+def visible_gpus(env: Mapping[str, str] | None = None) -> list[int] | None:
+    """The physical GPU indices this process sees, in CUDA's order (``CUDA_VISIBLE_DEVICES``); None when unset
+    (every GPU, in the node's order).  A ParamError for entries that are not indices (e.g. GPU UUIDs)."""
+    env = os.environ if env is None else env
+    raw = env.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return None
+    parts = [x.strip() for x in raw.split(",") if x.strip()]
+    if not all(x.isdigit() for x in parts):
+        raise ParamError(f"CUDA_VISIBLE_DEVICES = {raw!r}: the gpus layout needs GPU indices (e.g. 4,5,6,7)")
+    return [int(x) for x in parts]
+
+
+def check_gpu_layout(index: int, layout, env: Mapping[str, str] | None = None) -> int:
+    """The physical GPU that CUDA device ``index`` of this process is (through ``CUDA_VISIBLE_DEVICES`` of
+    ``env``), after checking it against the :class:`inbol.params.Gpus` ``layout``: a one-line ParamError when
+    it is one of the server's GPUs or, with ``gpus.train`` set, not one of training's."""
+    visible = visible_gpus(env)
+    if visible is not None and index >= len(visible):
+        raise ParamError(f"CUDA device {index} is not visible (CUDA_VISIBLE_DEVICES = {','.join(map(str, visible))})")
+    physical = visible[index] if visible is not None else index
+    if layout is None:
+        return physical
+    where = (
+        f"set CUDA_VISIBLE_DEVICES to a GPU of gpus.train ({_ids(layout.train)})"
+        if layout.train
+        else ("set CUDA_VISIBLE_DEVICES to a GPU outside gpus.server")
+    )
+    if physical in layout.server:
+        raise ParamError(
+            f"this stage would load a model onto GPU {physical} (CUDA_VISIBLE_DEVICES = "
+            f"{_env_text(env)}), which gpus.server ({_ids(layout.server)}) gives to the OpenAI-compatible server; {where}"
+        )
+    if layout.train and physical not in layout.train:
+        raise ParamError(
+            f"this stage would load a model onto GPU {physical} (CUDA_VISIBLE_DEVICES = {_env_text(env)}), not one "
+            f"of gpus.train ({_ids(layout.train)}); {where}"
+        )
+    return physical
+
+
+def _ids(xs) -> str:
+    return ", ".join(map(str, xs)) or "none"
+
+
+def _env_text(env: Mapping[str, str] | None) -> str:
+    raw = (os.environ if env is None else env).get("CUDA_VISIBLE_DEVICES")
+    return "unset" if raw is None else repr(raw)
+
+
+def pick_device(preferred: str = "auto", *, layout=None, env: Mapping[str, str] | None = None) -> torch.device:
+    """``auto``: CUDA when present, else Apple MPS, else CPU.  A CUDA device is checked against the GPU layout
+    (``layout``, else the ``gpus`` section of the params a stage loaded: :func:`inbol.params.gpu_layout`) before
+    anything loads onto it: the device of this process (``LOCAL_RANK`` under a launcher, else 0) must not be
+    one of the server's GPUs (:func:`check_gpu_layout`)."""
     if preferred != "auto":
-        return torch.device(preferred)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        device = torch.device(preferred)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda":
+        env = os.environ if env is None else env
+        index = device.index if device.index is not None else int(env.get("LOCAL_RANK", 0) or 0)
+        check_gpu_layout(index, layout if layout is not None else gpu_layout(), env)
+    return device
 
 
 def pick_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:

@@ -23,11 +23,22 @@ from .run import (
 
 
 def make_sampler(
-    cfg: Sampling, fmt=None, *, model=None, client=None, prompt_suffix: str = "", system: str | None = None
+    cfg: Sampling,
+    fmt=None,
+    *,
+    model=None,
+    client=None,
+    prompt_suffix: str = "",
+    system: str | None = None,
+    served: str | None = None,
+    served_version: str | None = None,
 ):
     """The sampler of ``cfg.backend``: ``hf`` needs the model and its :class:`~inbol.models.PromptFormat`
     (which holds the system sentence); ``openai`` builds an LLMClient on ``cfg.openai`` unless ``client`` is
-    given, and sends ``system`` (or ``fmt.system``) as the system message."""
+    given, sends ``system`` (or ``fmt.system``) as the system message and names ``served`` in every request
+    (the server's name of the model to sample: a trained model's adapter, :func:`inbol.serve.adapter_name`;
+    None: the base model, ``cfg.openai.model``) and keys the disk cache with ``served_version`` (a hash of the
+    served weights, :func:`inbol.serve.model_version`)."""
     gen = dict(
         k=cfg.k,
         temperature=cfg.temperature,
@@ -47,7 +58,13 @@ def make_sampler(
         client = LLMClient(
             cfg.openai, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens, progress=False
         )
-    return OpenAISampler(client, system=system if system is not None else getattr(fmt, "system", None), **gen)
+    return OpenAISampler(
+        client,
+        system=system if system is not None else getattr(fmt, "system", None),
+        model=served or cfg.openai.model,
+        model_version=served_version,
+        **gen,
+    )
 
 
 def __getattr__(name: str):

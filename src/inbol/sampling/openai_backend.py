@@ -1,6 +1,7 @@
 """Sampling through an OpenAI-compatible Chat Completions server (vLLM serving LLaVA at paper scale).
 
-One request per question: the conversation of :class:`inbol.models.PromptFormat` (the system sentence, then the
+One request per question, naming the model sampled (the base model, or a trained model's LoRA adapter:
+:mod:`inbol.serve`): the conversation of :class:`inbol.models.PromptFormat` (the system sentence, then the
 image as a base64 data URL and the question), ``n = k`` choices, the section's temperature /
 top_p / max_tokens, and a per-question ``seed``.  Requests go through :class:`inbol.llm.LLMClient` (bounded
 concurrency, retries, optional disk cache).
@@ -42,8 +43,14 @@ class OpenAISampler:
         prompt_suffix: str = "",
         system: str | None = None,
         add_special_tokens: bool = True,
+        model: str | None = None,
+        model_version: str | None = None,
     ):
+        """``model``: the server's name of the model sampled, named in every request (a trained model's LoRA
+        adapter, or the base model; None: the client endpoint's model)."""
         self.client, self.system = client, system
+        self.model = model or client.endpoint.model
+        self.model_version = model_version  # a hash of the served weights: keys the disk cache, not sent
         self.k, self.temperature, self.top_p = k, temperature, top_p
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
         self.add_special_tokens = add_special_tokens
@@ -58,6 +65,7 @@ class OpenAISampler:
 
     def request(self, record: dict, seed: int) -> dict:
         req = {
+            "model": self.model,
             "messages": self.messages(record),
             "n": self.k,
             "temperature": self.temperature,
@@ -65,6 +73,8 @@ class OpenAISampler:
             "max_tokens": self.max_new_tokens,
             "seed": int(seed) % SEED_MODULUS,
         }
+        if self.model_version is not None:
+            req["model_version"] = self.model_version
         if self.add_special_tokens:
             req["extra_body"] = {"add_special_tokens": True}
         return req
