@@ -8,10 +8,7 @@ PEFT gets that as one anchored regular expression, which is also what the saved 
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -82,38 +79,3 @@ def merge_adapter(
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(str(out_dir))
     processor.save_pretrained(str(out_dir))
-
-
-BASE_ADAPTER = "base_adapter"
-
-
-def base_adapter(start_model: str | Path, adapter_dir: str | Path, out_dir: str | Path, dtype: str = "float32"):
-    """Write ``out_dir/base_adapter``: the trained model as ONE LoRA adapter of the base model, which is what
-    an inference server serves (vLLM ``--enable-lora``).  Trained from the base (IDK-IT, SFT), that is the
-    adapter itself; trained from a trained model (CA-DPO and DPO from IDK-IT), the start model's base adapter
-    and the new one stacked exactly: PEFT's ``cat`` combination (ranks add up, r 16 + 16 = 32, scalings folded
-    in).  Returns the folder, or None when an adapter also trains whole modules (``modules_to_save``), which
-    a LoRA-only server cannot take."""
-    dest = Path(out_dir) / BASE_ADAPTER
-    start_base = Path(start_model) / BASE_ADAPTER
-    configs = [
-        json.loads((Path(d) / "adapter_config.json").read_text())
-        for d in (adapter_dir, start_base)
-        if (Path(d) / "adapter_config.json").is_file()
-    ]
-    if any(c.get("modules_to_save") for c in configs):
-        return None
-    if not start_base.is_dir():  # trained from the base model itself
-        shutil.copytree(adapter_dir, dest)
-        return dest
-    from ..models.base import load_base
-
-    base_path = configs[1]["base_model_name_or_path"]
-    base, _ = load_base(base_path, device="cpu", dtype=dtype)
-    model = PeftModel.from_pretrained(base, str(start_base), adapter_name="start")
-    model.load_adapter(str(adapter_dir), adapter_name="trained")
-    model.add_weighted_adapter(["start", "trained"], [1.0, 1.0], "combined", combination_type="cat")
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, selected_adapters=["combined"])
-        shutil.move(str(Path(tmp) / "combined"), str(dest))
-    return dest

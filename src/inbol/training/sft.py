@@ -22,7 +22,7 @@ from ..models.base import load_base
 from ..models.prompt import PromptFormat
 from ..params import Lora, Train
 from .data import sft_dataset
-from .lora import base_adapter, lora_config, merge_adapter
+from .lora import lora_config, merge_adapter
 from .runtime import (
     CheckpointDir,
     check_launch,
@@ -43,13 +43,12 @@ ADAPTER = "adapter"
 
 
 def save_outputs(trainer, start_model: str | Path, out_dir: str | Path, dtype: str = "float32") -> None:
-    """The LoRA adapter (of the start model) in ``out_dir/adapter``, the model as one adapter of the base
-    model in ``out_dir/base_adapter`` (what a server serves) and the merged model (in ``dtype``) + processor
-    at the top of ``out_dir``; only the main process writes."""
+    """The LoRA adapter (of the start model) in ``out_dir/adapter`` (what a server serves, combined with the
+    start model's adapters by :func:`inbol.serve.combine_adapters`) and the merged model (in ``dtype``) +
+    processor at the top of ``out_dir``; only the main process writes."""
     adapter = Path(out_dir) / ADAPTER
     trainer.save_model(str(adapter))  # Trainer.save_model: only the main process writes
     if trainer.accelerator.is_main_process:
-        base_adapter(start_model, adapter, out_dir, dtype)
         merge_adapter(start_model, adapter, out_dir, dtype)
     trainer.accelerator.wait_for_everyone()
 
