@@ -5,11 +5,17 @@
   trained on a few sentences) with llava-hf/llava-1.5-7b-hf's ``chat_template.json``.  The prompt ids that TRL's
   SFT collator and the CA-DPO collator build equal those generation uses, and the completion ids equal what the
   model has to generate after that prompt: LLaVA-1.5's ``USER: <image>\\n{q} ASSISTANT: {a}</s>``.
+- Pixels: for a non-square image, the pixel values of the in-process path (the model's processor on the opened
+  image) equal those a server gets (the data URL the OpenAI sampler sends, decoded, through the checkpoint's own
+  processor, as vLLM runs it) and LLaVA-1.5's (``expand2square`` with the mean colour, then the processor).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import types
 
 import pytest
 import torch
@@ -18,8 +24,13 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import LlamaTokenizer, LlavaProcessor
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from inbol.errors import DataError
-from inbol.models import PromptFormat
+from helpers import section
+from inbol.errors import DataError, ParamError
+from inbol.io import write_json
+from inbol.models import PromptFormat, open_images
+from inbol.models.base import load_base
+from inbol.models.build import set_image_aspect_ratio
+from inbol.sampling import make_sampler
 from inbol.training.data import check_token_parity, preference_dataset, sft_dataset
 
 # llava-hf/llava-1.5-7b-hf's chat_template.json (also llava-v1.6-vicuna's)
@@ -166,3 +177,106 @@ def test_training_refuses_a_template_whose_training_ids_differ(records):
         sft_dataset("sft.jsonl", fmt)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("sft.jsonl: record 'q0'") and "expected identical ids" in msg
+
+
+# ------------------------------------------------------------------------------------------------------
+# pixels: the in-process path and the server path see LLaVA-1.5's padded square
+# ------------------------------------------------------------------------------------------------------
+
+
+def striped(path, size):
+    """An image whose left, middle and right thirds differ (a centre crop loses the outer ones)."""
+    w, h = size
+    im = Image.new("RGB", size, (20, 200, 40))
+    im.paste(Image.new("RGB", (w // 3, h), (230, 20, 20)), (0, 0))
+    im.paste(Image.new("RGB", (w // 3, h), (20, 20, 230)), (w - w // 3, 0))
+    im.save(path)
+    return str(path)
+
+
+def base_pointing_at(checkpoint, folder, mode):
+    """A base-model folder as the base_model stage writes it for a hub/local source."""
+    write_json(folder / "source.json", {"source": str(checkpoint), "image_aspect_ratio": mode})
+    return folder
+
+
+def server_pixels(sampler, record, checkpoint):
+    """What a vLLM server computes from the sampler's request: the data URL decoded, then the checkpoint's own
+    processor (llava-hf ships a centre-cropping CLIP processor)."""
+    from transformers import AutoProcessor
+
+    parts = sampler.messages(record)[-1]["content"]
+    url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+    served = AutoProcessor.from_pretrained(str(checkpoint))
+    return served.image_processor(images=[image], return_tensors="pt")["pixel_values"]
+
+
+def test_hf_and_server_paths_receive_llava_padded_pixels(tiny_model, tmp_path):
+    checkpoint = tiny_model["dir"]
+    assert type(AutoProcessorOf(checkpoint).image_processor).__name__.startswith("CLIPImageProcessor")
+    record = {"id": "q", "question": "What colour is the left side?", "image": striped(tmp_path / "wide.png", (90, 48))}
+    _, processor = load_base(base_pointing_at(checkpoint, tmp_path, "pad"))
+    fmt = PromptFormat(processor)
+    hf = processor(images=open_images([record["image"]]), text=[fmt.prompt(record["question"])], return_tensors="pt")
+    sampler = make_sampler(section("sampling", backend="openai"), fmt, client=object())
+    served = server_pixels(sampler, record, checkpoint)
+    # LLaVA-1.5: expand2square with int(255 * image_mean), then the CLIP processor (a square: no crop)
+    clip = AutoProcessorOf(checkpoint).image_processor
+    fill = tuple(int(255 * m) for m in clip.image_mean)
+    wide = Image.open(record["image"]).convert("RGB")
+    square = Image.new("RGB", (90, 90), fill)
+    square.paste(wide, (0, (90 - 48) // 2))
+    reference = clip(images=[square], return_tensors="pt")["pixel_values"]
+    assert hf["pixel_values"].shape == served.shape == reference.shape
+    torch.testing.assert_close(hf["pixel_values"], reference, rtol=0, atol=1e-6)
+    torch.testing.assert_close(served, reference, rtol=0, atol=1e-6)
+    # and it is not the centre crop the checkpoint's processor gives the raw image
+    cropped = clip(images=[wide], return_tensors="pt")["pixel_values"]
+    assert (cropped - reference).abs().max() > 0.1
+
+
+def test_crop_keeps_the_checkpoints_processor_on_both_paths(tiny_model, tmp_path):
+    checkpoint = tiny_model["dir"]
+    record = {"id": "q", "question": "What is it?", "image": striped(tmp_path / "tall.png", (40, 72))}
+    _, processor = load_base(base_pointing_at(checkpoint, tmp_path, "crop"))
+    fmt = PromptFormat(processor)
+    assert fmt.image_pad is None
+    hf = processor.image_processor(images=open_images([record["image"]]), return_tensors="pt")["pixel_values"]
+    sampler = make_sampler(section("sampling", backend="openai"), fmt, client=object())
+    torch.testing.assert_close(hf, server_pixels(sampler, record, checkpoint), rtol=0, atol=1e-6)
+
+
+def test_square_images_are_unchanged_by_padding(tiny_model, tiny_world, tmp_path, monkeypatch):
+    """The embedded default's synthetic images are square: padding changes neither pixels nor requests."""
+    from inbol.io import read_jsonl
+    from inbol.llm import image_data_url
+
+    monkeypatch.chdir(tiny_world["root"])
+    record = read_jsonl(tiny_world["dir"] / "pool.jsonl")[0]
+    assert Image.open(record["image"]).size[0] == Image.open(record["image"]).size[1]
+    _, padded = load_base(base_pointing_at(tiny_model["dir"], tmp_path, "pad"))
+    assert PromptFormat(padded).image_pad is not None
+    images = open_images([record["image"]])
+    pad = padded.image_processor(images=images, return_tensors="pt")["pixel_values"]
+    crop = tiny_model["processor"].image_processor(images=images, return_tensors="pt")["pixel_values"]
+    assert torch.equal(pad, crop)
+    assert image_data_url(record["image"], PromptFormat(padded).image_pad) == image_data_url(record["image"])
+
+
+def test_image_aspect_ratio_bad_values_are_one_line_errors():
+    with pytest.raises(ParamError, match=r"^base_model\.image_aspect_ratio = 'square': must be one of"):
+        section("base_model", image_aspect_ratio="square")
+
+    class OtherImageProcessor:
+        image_mean = (0.5, 0.5, 0.5)
+
+    with pytest.raises(DataError, match=r"^m: image_aspect_ratio = 'pad' needs a CLIP or LLaVA image processor") as e:
+        set_image_aspect_ratio(types.SimpleNamespace(image_processor=OtherImageProcessor()), "pad", "m")
+    assert "\n" not in str(e.value)
+
+
+def AutoProcessorOf(path):  # noqa: N802 - reads like the class it calls
+    from transformers import AutoProcessor
+
+    return AutoProcessor.from_pretrained(str(path))

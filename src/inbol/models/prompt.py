@@ -55,6 +55,14 @@ class PromptFormat:
         self.system = system
         self._bos_sep: str | None = None  # "" or " " after the BOS text (found on the first bos_prompt)
 
+    @property
+    def image_pad(self) -> tuple[int, ...] | None:
+        """The colour the processor pads non-square images with (None: it does not pad); the server path pads
+        with it before sending an image (:func:`inbol.llm.image_data_url`)."""
+        from .build import square_fill
+
+        return square_fill(self.processor)
+
     def messages(
         self, question: str, answer: str | None = None, *, image: bool = True, system: bool = True
     ) -> list[dict]:

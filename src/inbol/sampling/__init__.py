@@ -47,7 +47,8 @@ def make_sampler(
         client = LLMClient(
             cfg.openai, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens, progress=False
         )
-    return OpenAISampler(client, system=system if system is not None else getattr(fmt, "system", None), **gen)
+    system = system if system is not None else getattr(fmt, "system", None)
+    return OpenAISampler(client, system=system, image_pad=getattr(fmt, "image_pad", None), **gen)
 
 
 def __getattr__(name: str):

@@ -42,8 +42,12 @@ class OpenAISampler:
         prompt_suffix: str = "",
         system: str | None = None,
         add_special_tokens: bool = True,
+        image_pad: tuple[int, ...] | None = None,
     ):
-        self.client, self.system = client, system
+        """``image_pad``: the colour the model's processor pads non-square images with
+        (:attr:`inbol.models.PromptFormat.image_pad`); such images are sent padded, as the ``hf`` backend sees
+        them."""
+        self.client, self.system, self.image_pad = client, system, image_pad
         self.k, self.temperature, self.top_p = k, temperature, top_p
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
         self.add_special_tokens = add_special_tokens
@@ -54,7 +58,7 @@ class OpenAISampler:
         ``vllm/renderers/chat_utils/chat_message.py`` ``parse_chat_message_content``), then the image and the
         question."""
         system = [system_message(self.system)] if self.system else []
-        return system + [image_message(record["question"] + self.prompt_suffix, record["image"])]
+        return system + [image_message(record["question"] + self.prompt_suffix, record["image"], self.image_pad)]
 
     def request(self, record: dict, seed: int) -> dict:
         req = {
