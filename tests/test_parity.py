@@ -156,6 +156,16 @@ def test_llama_tokenizer_ca_dpo_collator_ids_equal_inference_ids(records):
     assert torch.equal(batch["pixel_values"][0], batch["pixel_values"][1])  # one image per row, repeated
 
 
+def test_llava_hf_completion_ends_with_the_answer_then_eos():
+    """llava-hf's template closes the assistant turn with a space, not EOS: the space is not generated."""
+    proc = llava_hf_processor()
+    fmt = PromptFormat(proc)
+    assert fmt.completion("What colour is the ball?", "red") == " red</s>"
+    ids = proc.tokenizer(fmt.completion("What colour is the ball?", "red"), add_special_tokens=False)["input_ids"]
+    assert proc.tokenizer.convert_ids_to_tokens(ids) == ["▁red", "</s>"]
+    assert fmt.bos_prompt("Is it?") == "<s> " + fmt.prompt("Is it?")  # the space the Llama tokenizer needs
+
+
 def test_tiny_byte_level_tokenizer_renders_as_before(tiny_model):
     """The embedded default's byte-level tokenizer and template: no space after the BOS text, EOS as rendered."""
     fmt = PromptFormat(tiny_model["processor"])
