@@ -9,7 +9,7 @@ For a response and the annotators' answers of a question (VQAv2: 10):
 2. the annotators' answers are compared as they are stored, except that when they are not all the same
    answer each goes through ``processPunctuation`` (only: no lower-casing, no digit or article rule);
 3. for each annotator i, acc_i = min(1, #{j != i: answer_j == response} / 3), and the question scores the mean
-   of acc_i (3 or more matching annotators give 1, 2 give 0.9, 1 gives 0.6 with 10 annotators).
+   of acc_i (with 10 annotators: 4 or more matching give 1, 3 give 0.9, 2 give 0.6, 1 gives 0.3).
 
 So the response "none" never matches an annotator's "none" (it becomes "0"), and "two" matches "2" only.  This
 is the script as released in 2016 (commit 458a8b2, in place until 2021), which ``VERSION_2016`` names and the
