@@ -219,7 +219,10 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
         "mmmu": 3,
     }
     # the base model is the local folder, by pointer (as a hub id would be), not a copy
-    assert json.loads((tmp_path / "models" / "base" / "source.json").read_text()) == {"source": str(model)}
+    assert json.loads((tmp_path / "models" / "base" / "source.json").read_text()) == {
+        "source": str(model),
+        "image_aspect_ratio": "pad",
+    }
     assert not (tmp_path / "models" / "base" / "model.safetensors").exists()
     sampled = json.loads((tmp_path / "metrics" / "sampling.json").read_text())
     assert sampled["backend"] == "openai" and set(sampled["splits"]) == set(WORLD_SPLITS)

@@ -665,3 +665,69 @@ def test_pick_refusal_from_the_first_n_templates():
     assert {pick_refusal(random.Random(i), 1) for i in range(20)} == {PAPER_REFUSAL}
     assert {pick_refusal(random.Random(i), 3) for i in range(200)} == set(REFUSAL_TEMPLATES[:3])
     assert len({pick_refusal(random.Random(i)) for i in range(500)}) > 10
+
+
+# ------------------------------------------------------------------------------------------------------
+# VQA accuracy: the official vqaEval.py, where it and a normalisation of both sides disagree.  Each expected
+# value is worked out by hand from the script: the response goes through processPunctuation and
+# processDigitArticle; the annotators' answers go through processPunctuation only, and only when they are not
+# all the same; acc = mean over annotators i of min(1, #{j != i matching} / 3).
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "response, gts, expected",
+    [
+        # "none" becomes "0" in the response only: no annotator's "none" ever matches (both sides normalised: 0.3)
+        ("none", ["none"] + ["no"] * 9, 0.0),
+        ("none", ["none"] * 10, 0.0),
+        # ...while an annotator's "0" does
+        ("none", ["0"] * 10, 1.0),
+        # number words: the response's "two" is "2"; the annotators' "two" stays "two"
+        ("two", ["two"] * 10, 0.0),
+        ("two", ["two"] * 4 + ["2"] * 6, 1.0),
+        # articles are dropped from the response only: "the beach" never matches an annotator's "the beach"
+        ("the beach", ["the beach"] * 9 + ["sand"], 0.0),
+        ("beach", ["the beach"] * 9 + ["sand"], 0.0),
+        # unanimous annotators are compared raw: "t-shirt" (the response's "-" becomes a space) does not match...
+        ("t-shirt", ["t-shirt"] * 10, 0.0),
+        # ...but as soon as one annotator disagrees, theirs lose the "-" too: 6 matches, every annotator scores 1
+        ("t-shirt", ["t-shirt"] * 6 + ["shirt"] * 4, 1.0),
+        # the annotators are not lower-cased, the response is
+        ("Red", ["Red"] * 10, 0.0),
+        # a refusal scores what its text scores: here 1 of 10 annotators said it (9 x 1/3 + 0) / 10
+        ("I don't know", ["i don't know"] + ["yes"] * 9, 0.3),
+    ],
+)
+def test_vqa_accuracy_scores_as_the_official_script(response, gts, expected):
+    from inbol.judge.vqa_accuracy import vqa_accuracy
+
+    assert vqa_accuracy(response, gts) == pytest.approx(expected)
+
+
+def test_vqa_accuracy_punctuation_and_period_rules_are_the_scripts():
+    from inbol.judge.vqa_accuracy import process_digit_article, process_punctuation, vqa_accuracy
+
+    # a mark next to a space is deleted, elsewhere replaced by a space; with a digit-comma-digit all are deleted
+    assert process_punctuation("red, white") == "red white"
+    assert process_punctuation("black/white") == "black white"
+    assert process_punctuation("1,000 (approx)") == "1000 approx"
+    # periods go unless a digit follows ("2.5" and ".5" keep theirs), at most 32 of them
+    assert process_punctuation("2.5 m.") == "2.5 m"
+    assert process_punctuation("." * 40) == "." * 8
+    # the response: lower case, digits, no articles, contractions restored with their apostrophe
+    assert process_digit_article("The Two dogs dont") == "2 dogs don't"
+    assert vqa_accuracy("1,000", ["1000"] * 10) == 1.0
+    assert vqa_accuracy("Red.", ["red"] * 3 + ["dark red"] * 2 + ["maroon"] + ["blue"] * 4) == pytest.approx(0.9)
+
+
+def test_vqa_accuracy_2021_revision_normalises_both_sides_only_when_annotators_disagree():
+    from inbol.judge.vqa_accuracy import VERSION_2021, vqa_accuracy
+
+    # disagreeing annotators: both sides get both rules, so "none" matches the one "none" (9 x 1/3 + 0) / 10
+    assert vqa_accuracy("none", ["none"] + ["no"] * 9, version=VERSION_2021) == pytest.approx(0.3)
+    # unanimous annotators: nothing is normalised, so "Yes" is not "yes" (the 2016 script gives 1)
+    assert vqa_accuracy("Yes", ["yes"] * 10, version=VERSION_2021) == 0.0
+    assert vqa_accuracy("Yes", ["yes"] * 10) == 1.0
+    with pytest.raises(ValueError, match="version = '2020'"):
+        vqa_accuracy("yes", ["yes"], version="2020")

@@ -442,6 +442,7 @@ class BaseEval(Section):
 
 class BaseModelParams(Section):
     source: Name  # scratch | a hub id | a local folder saved with save_pretrained
+    image_aspect_ratio: Literal["pad", "crop"]  # non-square images: pad to a square (LLaVA-1.5) | centre-crop
     seed: Seed
     device: Device
     dtype: DType

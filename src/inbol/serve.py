@@ -124,8 +124,12 @@ class ServerGenerator:
         top_logprobs: int = 20,
         progress: bool = True,
         version: str | None = None,
+        image_pad: tuple[int, ...] | None = None,
     ):
+        """``image_pad``: the colour the model's processor pads non-square images with; such images are sent
+        padded, as the in-process path sees them (:attr:`inbol.models.PromptFormat.image_pad`)."""
         self.client, self.model, self.system, self.version = client, model, system, version
+        self.image_pad = image_pad
         self.max_new_tokens, self.prompt_suffix = max_new_tokens, prompt_suffix
         self.refusal_ids = None if refusal_ids is None else sorted(set(refusal_ids))
         self.top_logprobs, self.progress = top_logprobs, progress
@@ -135,7 +139,8 @@ class ServerGenerator:
         extra = {"add_special_tokens": True}  # BOS in front, as the hf path (inbol.sampling.openai_backend)
         req = {
             "model": self.model,
-            "messages": system + [image_message(record["question"] + self.prompt_suffix, record["image"])],
+            "messages": system
+            + [image_message(record["question"] + self.prompt_suffix, record["image"], self.image_pad)],
             "n": 1,
             "temperature": 0.0,
             "top_p": 1.0,
@@ -194,9 +199,8 @@ def server_answer_fn(
     served = served_model(name, seed, p.sampling.openai.model)
     client = server_client(p.sampling.openai, max_tokens=p.evaluate.max_new_tokens)
     require_models(client, [served])
-    ids = None
-    if refusal_score:
-        ids = refusal_first_tokens(PromptFormat(load_processor(model_dir), p.prompt.system), REFUSAL_TEMPLATES)
+    fmt = PromptFormat(load_processor(model_dir), p.prompt.system)
+    ids = refusal_first_tokens(fmt, REFUSAL_TEMPLATES) if refusal_score else None
     answer = ServerGenerator(
         client,
         served,
@@ -206,6 +210,7 @@ def server_answer_fn(
         refusal_ids=ids,
         top_logprobs=p.evaluate.top_logprobs,
         version=model_version(name, seed, model_dir),
+        image_pad=fmt.image_pad,
     )
     return answer, served
 

@@ -150,9 +150,10 @@ def build_base_model(
             train_seconds=round(time.time() - t0, 1),
         )
     else:
-        model, processor = load_model(cfg.source, cfg.device, cfg.dtype)  # fails early when unloadable
+        # fails early when unloadable or when the processor cannot follow image_aspect_ratio
+        model, processor = load_model(cfg.source, cfg.device, cfg.dtype, cfg.image_aspect_ratio)
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / SOURCE_FILE, {"source": cfg.source})
+        write_json(out_dir / SOURCE_FILE, {"source": cfg.source, "image_aspect_ratio": cfg.image_aspect_ratio})
     model, processor = load_base(out_dir, cfg.device, cfg.dtype)
     held = heldout_slice(read_jsonl(world_dir / "pool.jsonl"), cfg.eval.n_per_family)
     metrics["heldout"] = evaluate_greedy(model, PromptFormat(processor, system), held, cfg.eval)
@@ -161,11 +162,15 @@ def build_base_model(
 
 def load_base(path: str | Path, device: str = "auto", dtype: str = "auto"):
     """Load (model, processor) from a model folder, following ``source.json`` when the folder points at
-    an external model (hub id or path) instead of holding weights."""
+    an external model (hub id or path) instead of holding weights; the pointer's ``image_aspect_ratio`` (the
+    ``base_model`` setting) sets how the processor treats non-square images (a folder with weights holds its
+    processor as saved)."""
     path = Path(path)
     pointer = path / SOURCE_FILE
-    target = json.loads(pointer.read_text())["source"] if pointer.exists() else path
-    return load_model(target, device, dtype)
+    if not pointer.exists():
+        return load_model(path, device, dtype)
+    info = json.loads(pointer.read_text())
+    return load_model(info["source"], device, dtype, info.get("image_aspect_ratio"))
 
 
 def check_base_inputs(cfg: BaseModelParams, world_dir: str | Path) -> None:

@@ -3,6 +3,16 @@
 The embedded default is a tiny LLaVA (CLIP vision tower + Llama text model) with a byte-level BPE
 tokenizer trained locally on the world's text; at paper scale ``source`` is a hub id such as
 ``llava-hf/llava-1.5-7b-hf``.  Either way, later stages load the model with ``from_pretrained``.
+
+Images: LLaVA-1.5 pads a non-square image to a square with the mean colour of its image processor before the
+CLIP preprocessing (``image_aspect_ratio: pad``, ``expand2square``); llava-hf's ``CLIPImageProcessor`` instead
+resizes the short side and centre-crops, which cuts off the ends of the long side.  :func:`load_model` with
+``image_aspect_ratio="pad"`` swaps in transformers' ``LlavaImageProcessor`` with ``do_pad=True`` (the same
+settings, padding first with ``int(255 * image_mean)``), so every in-process path (generation, sampling, the
+probe, the training collators) pads; the server path pads the same way before it encodes the image
+(:func:`inbol.llm.image_data_url` with :func:`square_fill`'s colour), so a vLLM server, whose llava-hf processor
+centre-crops, receives a square image that its crop leaves whole.  ``crop`` keeps the checkpoint's processor.
+A square image (the synthetic world's) is the same either way.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
 from ..errors import DataError, ParamError
 from ..params import Arch, gpu_layout
@@ -233,15 +244,69 @@ def pick_dtype(device: torch.device, dtype: str = "auto") -> torch.dtype:
     return torch.float32
 
 
-def load_model(path: str | Path, device: str | torch.device = "auto", dtype: str = "auto"):
-    """Load (model, processor) saved with ``save_pretrained`` (a local folder or a hub id)."""
+ASPECT_RATIOS = ("pad", "crop")
+_CLIP_TYPES = ("CLIPImageProcessor", "CLIPImageProcessorPil", "CLIPImageProcessorFast")
+_LLAVA_TYPES = ("LlavaImageProcessor", "LlavaImageProcessorPil", "LlavaImageProcessorFast")
+
+
+def set_image_aspect_ratio(processor, mode: str, where: str = "model") -> None:
+    """Make ``processor`` pad non-square images to a square with its mean colour (``pad``, LLaVA-1.5) or keep
+    its own resize and centre crop (``crop``).  ``pad`` replaces a CLIP image processor by transformers'
+    ``LlavaImageProcessor`` with the same settings and ``do_pad=True``; a one-line DataError for another kind."""
+    if mode not in ASPECT_RATIOS:
+        raise DataError(f"{where}: image_aspect_ratio = {mode!r}: must be one of {', '.join(ASPECT_RATIOS)}")
+    ip = processor.image_processor
+    kind = type(ip).__name__
+    if kind in _LLAVA_TYPES:
+        ip.do_pad = mode == "pad"
+        return
+    if mode == "crop":
+        return
+    if kind not in _CLIP_TYPES:
+        raise DataError(
+            f"{where}: image_aspect_ratio = 'pad' needs a CLIP or LLaVA image processor (pads with its image_mean); "
+            f"{kind} has no such padding: use 'crop'"
+        )
+    settings = {k: v for k, v in ip.to_dict().items() if k not in ("image_processor_type", "processor_class")}
+    if isinstance(ip, CLIPImageProcessorPil):
+        processor.image_processor = LlavaImageProcessorPil(**settings, do_pad=True)
+    else:
+        from transformers import LlavaImageProcessor
+
+        processor.image_processor = LlavaImageProcessor(**settings, do_pad=True)
+
+
+def square_fill(processor) -> tuple[int, int, int] | None:
+    """The colour ``processor`` pads non-square images with (``int(255 * image_mean)`` per channel, as
+    LLaVA's ``expand2square`` and transformers' ``LlavaImageProcessor``), or None when it does not pad."""
+    ip = getattr(processor, "image_processor", None)
+    if ip is None or not getattr(ip, "do_pad", False):
+        return None
+    return tuple(int(x * 255) for x in ip.image_mean)
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "auto", dtype: str = "auto", image_aspect_ratio: str | None = None
+):
+    """Load (model, processor) saved with ``save_pretrained`` (a local folder or a hub id); with
+    ``image_aspect_ratio`` (``pad`` | ``crop``) the processor is set to it (:func:`set_image_aspect_ratio`),
+    otherwise it is the saved one."""
     dev = pick_device(device) if isinstance(device, str) else device
+
+    def fail(e: Exception):
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return DataError(f"cannot load model from {path!s}: {first}")
+
     try:
         processor = AutoProcessor.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        raise fail(e) from e
+    if image_aspect_ratio is not None:  # before the weights: a bad setting costs no load
+        set_image_aspect_ratio(processor, image_aspect_ratio, str(path))
+    try:
         model = LlavaForConditionalGeneration.from_pretrained(str(path), dtype=pick_dtype(dev, dtype))
     except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"cannot load model from {path!s}: {first}") from e
+        raise fail(e) from e
     processor.tokenizer.padding_side = "left"
     model.to(dev).eval()
     return model, processor

@@ -63,6 +63,7 @@ def make_sampler(
         system=system if system is not None else getattr(fmt, "system", None),
         model=served or cfg.openai.model,
         model_version=served_version,
+        image_pad=getattr(fmt, "image_pad", None),
         **gen,
     )
 

@@ -45,10 +45,13 @@ class OpenAISampler:
         add_special_tokens: bool = True,
         model: str | None = None,
         model_version: str | None = None,
+        image_pad: tuple[int, ...] | None = None,
     ):
         """``model``: the server's name of the model sampled, named in every request (a trained model's LoRA
-        adapter, or the base model; None: the client endpoint's model)."""
-        self.client, self.system = client, system
+        adapter, or the base model; None: the client endpoint's model).  ``image_pad``: the colour the model's
+        processor pads non-square images with (:attr:`inbol.models.PromptFormat.image_pad`); such images are
+        sent padded, as the ``hf`` backend sees them."""
+        self.client, self.system, self.image_pad = client, system, image_pad
         self.model = model or client.endpoint.model
         self.model_version = model_version  # a hash of the served weights: keys the disk cache, not sent
         self.k, self.temperature, self.top_p = k, temperature, top_p
@@ -61,7 +64,7 @@ class OpenAISampler:
         ``vllm/renderers/chat_utils/chat_message.py`` ``parse_chat_message_content``), then the image and the
         question."""
         system = [system_message(self.system)] if self.system else []
-        return system + [image_message(record["question"] + self.prompt_suffix, record["image"])]
+        return system + [image_message(record["question"] + self.prompt_suffix, record["image"], self.image_pad)]
 
     def request(self, record: dict, seed: int) -> dict:
         req = {

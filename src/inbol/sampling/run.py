@@ -56,8 +56,8 @@ def model_fingerprint(path: str | Path, max_hash_bytes: int = 1 << 30) -> dict:
     of files up to ``max_hash_bytes``, name/size/mtime of larger ones)."""
     path = Path(path)
     pointer = path / "source.json"
-    if pointer.exists():
-        return {"source": json.loads(pointer.read_text())["source"]}
+    if pointer.exists():  # the source and how its processor treats images (base_model.image_aspect_ratio)
+        return dict(json.loads(pointer.read_text()))
     if not path.is_dir():
         return {"source": str(path)}
     h = hashlib.sha256()

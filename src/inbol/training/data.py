@@ -13,6 +13,13 @@ Rendering: :class:`inbol.models.PromptFormat` (the one prompt formatter): the pr
 conversation adds after the prompt, ending with EOS.  For the embedded tiny LLaVA that is
 ``<s>USER: <image>\\n{q} ASSISTANT:`` + `` {a}</s>``, token for token the sequence the base model was
 pretrained on and is prompted with.
+
+Token parity: before a dataset is built, :func:`check_token_parity` tokenizes its first examples as the
+collators do (prompt and completion apart, without special tokens) and as inference does (the prompt with
+special tokens; the answer as the continuation of that prompt, then EOS), and stops with a one-line DataError
+when the ids differ.  That catches a tokenizer or chat template for which the rendering above does not hold
+(e.g. a sentencepiece-style Llama tokenizer, ``▁A`` vs ``A`` after the BOS; a template whose assistant turn
+ends in a space, a lone ``▁`` before ``</s>``).
 """
 
 from __future__ import annotations
@@ -31,6 +38,45 @@ SFT_FIELDS = ("id", "image", "prompt", "completion")
 CA_DPO_FIELDS = ("id", "image", "prompt", "p1", "p2", "conf")
 DPO_FIELDS = ("id", "image", "prompt", "chosen", "rejected")
 PAIR_KEYS = ("w1", "l1", "w2", "l2")  # chosen/rejected of p1, then of p2
+PARITY_EXAMPLES = 32  # examples whose training ids are checked against inference before a dataset is built
+
+
+def _diff(tok, a: list[int], b: list[int]) -> str:
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    show = lambda ids: tok.convert_ids_to_tokens(ids[max(0, i - 1) : i + 2])  # noqa: E731
+    return f"at token {i}: training {show(a)} vs inference {show(b)}"
+
+
+def check_token_parity(fmt: PromptFormat, examples: Sequence[tuple[str, str, str]], where: str) -> None:
+    """A one-line DataError unless, for each ``(id, question, answer)``, the ids the training collators build
+    (``fmt.bos_prompt`` and ``fmt.completion`` tokenized apart, without special tokens) are those of inference:
+    the prompt as generation tokenizes it (``fmt.prompt`` with special tokens), and a completion that is the
+    continuation of that prompt up to EOS with no whitespace-only token before EOS."""
+    tok = fmt.tokenizer
+    for rid, question, answer in examples:
+        prompt = fmt.prompt(question)
+        infer = tok(prompt)["input_ids"]
+        train = tok(fmt.bos_prompt(question), add_special_tokens=False)["input_ids"]
+        if train != infer:
+            raise DataError(
+                f"{where}: record {rid!r}: the tokenizer gives the prompt other ids in training than at inference "
+                f"({_diff(tok, train, infer)}); expected identical ids"
+            )
+        completion_text = fmt.completion(question, answer)
+        completion = tok(completion_text, add_special_tokens=False)["input_ids"]
+        joint = tok(prompt + completion_text)["input_ids"]
+        if train + completion != joint:
+            raise DataError(
+                f"{where}: record {rid!r}: the completion {completion_text!r} tokenizes apart into other ids than "
+                f"as the prompt's continuation ({_diff(tok, train + completion, joint)}); expected identical ids"
+            )
+        if fmt.eos and (
+            completion[-1:] != [tok.eos_token_id] or (len(completion) > 1 and not tok.decode(completion[-2:-1]).strip())
+        ):
+            raise DataError(
+                f"{where}: record {rid!r}: the completion {completion_text!r} gives "
+                f"{tok.convert_ids_to_tokens(completion[-2:])} at its end; expected the answer's last token, then EOS"
+            )
 
 
 def read_records(path: str | Path, fields: Sequence[str]) -> list[dict]:
@@ -60,6 +106,8 @@ def sft_dataset(path: str | Path, fmt: PromptFormat) -> datasets.Dataset:
     """IDK-IT / SFT records as TRL's vision prompt-completion dataset ``{id, image, prompt, completion,
     bucket}`` (``image`` decoded by ``datasets.Image``, texts rendered by ``fmt``)."""
     render = fmt
+    records = read_records(path, SFT_FIELDS)
+    check_token_parity(fmt, [(r["id"], r["prompt"], r["completion"]) for r in records[:PARITY_EXAMPLES]], str(path))
     rows = [
         {
             "id": str(r["id"]),
@@ -68,7 +116,7 @@ def sft_dataset(path: str | Path, fmt: PromptFormat) -> datasets.Dataset:
             "completion": render.completion(r["prompt"], r["completion"]),
             "bucket": str(r.get("bucket", "")),
         }
-        for r in read_records(path, SFT_FIELDS)
+        for r in records
     ]
     return _with_images(rows)
 
@@ -91,8 +139,9 @@ def preference_dataset(path: str | Path, fmt: PromptFormat, kind: str = "ca_dpo"
     if kind not in ("ca_dpo", "dpo"):
         raise ValueError(f"kind must be 'ca_dpo' or 'dpo', got {kind!r}")
     render = fmt
-    rows = []
-    for r in read_records(path, CA_DPO_FIELDS if kind == "ca_dpo" else DPO_FIELDS):
+    records = read_records(path, CA_DPO_FIELDS if kind == "ca_dpo" else DPO_FIELDS)
+    rows, parity = [], []
+    for r in records:
         q = r["prompt"]
         if kind == "ca_dpo":
             for p in ("p1", "p2"):
@@ -117,4 +166,7 @@ def preference_dataset(path: str | Path, fmt: PromptFormat, kind: str = "ca_dpo"
         }
         row.update({k: render.completion(q, t) for k, t in zip(PAIR_KEYS, texts)})
         rows.append(row)
+        if len(parity) < PARITY_EXAMPLES:
+            parity += [(row["id"], q, t) for t in dict.fromkeys(texts)]
+    check_token_parity(fmt, parity, str(path))
     return _with_images(rows)
