@@ -6,14 +6,15 @@ It builds a model with LLaVA-1.5-7B's shapes from a config (random weights): the
 model (hidden 4096, MLP 11008, 32 heads, vocab 32064), with only ``--vision-layers`` / ``--text-layers`` layers
 (2 + 2 by default, about 0.75 B parameters), and a tokenizer built locally (byte-level BPE filled to the 32,002
 entries of the llava-hf tokenizer).  It saves it like a hub checkpoint, then runs, with the profile's params
-(``lora``, ``train``, ``dpo``, ``sampling``, ``evaluate``, ``prompt``), the project's own functions:
+(``lora``, ``train``, ``dpo``, ``sampling``, ``evaluate``, ``prompt``, ``gpus``), the project's own functions:
 
 | check | the project's function (what the DAG stage calls) |
 | --- | --- |
-| placement: inference load | ``models.load_base`` (evaluate, consistency, sample with ``backend: hf``) |
+| launcher + layout | ``training.check_launcher`` on configs/accelerate/single.yaml (this one process on one GPU, as a training stage checks its launch); the profile's ``train.launcher`` against ``gpus.train`` and ``train.batch_size``; ``models.build.check_gpu_layout`` on the profile's ``gpus`` |
+| placement: inference load | ``models.load_base`` in ``evaluate.dtype`` (hf-backend evaluate, consistency, sample) |
 | idk_it (N steps) | ``training.train_sft`` (train_idk_it / train_sft): LoRA, TRL ``SFTTrainer``, adapter + merge |
-| placement: IDK-IT training | a Trainer callback inside ``train_sft``: frozen weights on the device in the dtype |
-| reference pass | ``training.ca_dpo.write_reference`` (reference@seed) |
+| placement: IDK-IT training | a Trainer callback inside ``train_sft``: frozen weights on the device in ``train.dtype`` |
+| reference pass | ``training.ca_dpo.write_reference`` (reference@seed), in ``train.dtype`` |
 | ca_dpo (N steps) | ``training.train_preference`` (train_ca_dpo / train_dpo@v), with the shared reference table |
 | placement: CA-DPO training | the same callback inside ``train_preference`` |
 | evaluate (greedy) | ``models.greedy_answer_fn`` over a batch of questions with images (evaluate@model) |
@@ -21,17 +22,23 @@ entries of the llava-hf tokenizer).  It saves it like a hub checkpoint, then run
 
 and prints a table of seconds, tokens, tokens/s and peak GPU memory per check; the exit status is 1 when a check
 failed (each failure is named on one line).  The placement checks fail when any frozen weight is not on the GPU
-or not in the profile's dtype (``base_model.dtype``, bfloat16): a float32 copy of frozen weights is reported with
-its size.
+or not in its dtype (inference: the profile's ``evaluate.dtype``; training: ``train.dtype`` as
+``training.train_dtype`` resolves it; bfloat16 in the profile): a float32 copy of frozen weights is reported
+with its size.  ``--dtype`` sets both.
 
     python scripts/gpu_check.py                       # on one GPU (target: under 8 minutes on an H100)
     python scripts/gpu_check.py --json gpu_check.json # also the rows as JSON
     python scripts/gpu_check.py --dry-run             # CPU, tiny sizes, float32: the same code path (the tests run it)
+    python scripts/gpu_check.py --dry-run --dtype bfloat16   # the same in the profile's dtype, on the CPU
+
+Run it on one GPU (``CUDA_VISIBLE_DEVICES=0``): the launcher row fails, with the training stages' own message,
+when one process sees several GPUs.
 
 What it does not reach: the vLLM server (at paper scale the sample stage, and wherever the profile routes
-generation, go through the OpenAI-compatible server; its throughput is vLLM's, not measured here: the
-``evaluate``/``sample`` rows time the in-process ``hf`` path), ``accelerate launch`` over several GPUs (it runs
-one process on one GPU), the real checkpoint and Llama tokenizer (random weights generate to
+generation, go through the OpenAI-compatible server, trained models as LoRA adapters; its throughput is vLLM's,
+not measured here: the ``evaluate``/``sample`` rows time the in-process ``hf`` path), ``accelerate launch`` over
+several GPUs (it runs one process on one GPU; the launcher row checks the multi-GPU config's numbers only), the
+real checkpoint and Llama tokenizer (random weights generate to
 ``max_new_tokens`` almost always, so the generation rows are the worst case for answer length), the datasets,
 the LLM judge and the unanswerable generator/filter.
 
@@ -126,6 +133,62 @@ def refusal_texts() -> list[str]:
     from inbol.refusals import REFUSAL_TEMPLATES
 
     return list(REFUSAL_TEMPLATES)
+
+
+ONE_PROCESS = ROOT / "configs" / "accelerate" / "single.yaml"
+
+
+def check_one_process() -> None:
+    """What a training stage checks of its launch (dvc.yaml: ``accelerate launch --config_file
+    <train.launcher>``), for this one process with the one-process config: a ParamError (one line) when it sees
+    several GPUs (the Trainer would wrap the model in nn.DataParallel)."""
+    from inbol.training import check_launcher
+
+    check_launcher(ONE_PROCESS)
+
+
+def launcher_processes(path: str) -> int:
+    """``num_processes`` of the accelerate config ``path`` (relative to the repository, as params name it)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / path).read_text())
+    return int(cfg.get("num_processes", 1))
+
+
+def layout_problems(p) -> list[str]:
+    """The profile's GPU layout, checked as a stage checks it before loading a model: each training GPU
+    (``CUDA_VISIBLE_DEVICES`` = gpus.train, one process per GPU) passes, and a stage on GPU 0 with
+    ``CUDA_VISIBLE_DEVICES`` unset is refused when gpus.server holds GPU 0."""
+    from inbol.errors import ParamError
+    from inbol.models.build import check_gpu_layout
+
+    env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, p.gpus.train))} if p.gpus.train else {}
+    out = []
+    for rank in range(len(p.gpus.train)):
+        try:
+            check_gpu_layout(rank, p.gpus, env)
+        except ParamError as e:
+            out.append(f"rank {rank}: {e}")
+    if 0 in p.gpus.server:
+        try:
+            check_gpu_layout(0, p.gpus, {})
+            out.append("a stage on GPU 0 (the server's) was not refused")
+        except ParamError:
+            pass
+    return out
+
+
+def per_device_batch(train, processes: int) -> int:
+    """The per-GPU batch of ``train`` under ``processes`` training processes (a ParamError when it does not
+    divide)."""
+    return train.per_device_batch(processes)
+
+
+def resolved_train_dtype(train) -> str:
+    """The dtype a training stage loads, trains (frozen weights) and saves in."""
+    from inbol.training.runtime import train_dtype
+
+    return train_dtype(train)
 
 
 def run_idk_it(p, data: Path, start: Path, out: Path, work: Path, train, callback) -> dict:
@@ -437,14 +500,18 @@ def run_checks(args) -> list[Row]:
     device = "cuda" if cuda else "cpu"
     dtype_name = args.dtype or ("float32" if args.dry_run else None)
     p = profile_params()
-    dtype_name = dtype_name or p.base_model.dtype
+    dtype_name = dtype_name or (p.evaluate.dtype if p.evaluate.dtype != "auto" else "bfloat16")
     dtype = getattr(torch, dtype_name)
     _SYSTEM[0] = p.prompt.system
     shapes = TINY if args.dry_run else FULL
     steps, batch = args.steps, args.batch_size or p.train.batch_size
     train = p.train.replace(max_steps=steps, batch_size=batch, grad_accum=1, save_steps=10**6, logging_steps=1)
+    if args.dtype or args.dry_run:  # --dtype sets the training dtype too; the dry run trains in float32
+        train = train.replace(dtype=args.dtype or "float32")
     pref_train = p.dpo.apply(train).replace(max_steps=steps)
-    rows: list[Row] = []
+    train_dtype_name = resolved_train_dtype(train)
+    train_torch_dtype = getattr(torch, train_dtype_name)
+    rows: list[Row] = [launcher_row(p, cuda)]
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="gpu_check-"))
     work.mkdir(parents=True, exist_ok=True)
 
@@ -463,7 +530,7 @@ def run_checks(args) -> list[Row]:
         data = write_data(work, images, steps * batch)
     build.note = (
         f"{n_params / 1e6:,.1f} M parameters ({args.vision_layers} vision + {args.text_layers} text layers), "
-        f"{dtype_name}; {steps * batch} training rows"
+        f"{dtype_name}; {steps * batch} training rows, trained in {train_dtype_name}"
     )
     rows.append(build)
     if build.status != "ok":
@@ -494,7 +561,7 @@ def run_checks(args) -> list[Row]:
 
     # training: IDK-IT, the reference pass, CA-DPO
     idk = Row(f"idk_it: {steps} steps")
-    probe = Probe(device, dtype)
+    probe = Probe(device, train_torch_dtype)
     idk_out = work / "models" / "idk_it"
     with measured(idk, cuda):
         m = run_idk_it(p, data["idk_it"], base, idk_out, work / "ckpt" / "idk_it", train, probe.callback())
@@ -518,7 +585,7 @@ def run_checks(args) -> list[Row]:
     rows.append(ref)
 
     dpo = Row(f"ca_dpo: {steps} steps")
-    probe = Probe(device, dtype)
+    probe = Probe(device, train_torch_dtype)
     if ref.status != "ok":
         dpo.status, dpo.note = "skipped", "needs the reference table"
         rows.append(dpo)
@@ -531,6 +598,29 @@ def run_checks(args) -> list[Row]:
             check_training(dpo, m, probe, steps)
         rows += training_rows(dpo, probe, "placement: CA-DPO training", batch)
     return rows
+
+
+def launcher_row(p, cuda: bool) -> Row:
+    """This process as a one-process training launch, and the numbers of the profile's multi-GPU launch."""
+    row = Row("launcher + layout")
+    with measured(row, cuda):
+        check_one_process()
+        procs = launcher_processes(p.train.launcher)
+        if p.gpus.train and procs != len(p.gpus.train):
+            row.fail(
+                f"train.launcher {p.train.launcher} starts {procs} processes, but gpus.train has "
+                f"{len(p.gpus.train)} GPUs ({', '.join(map(str, p.gpus.train))})"
+            )
+        per_gpu = per_device_batch(p.train, procs)
+        for prob in layout_problems(p):
+            row.fail(prob)
+    if row.status == "ok":
+        row.note = (
+            f"one process ({ONE_PROCESS.name}); profile: {p.train.launcher} x {procs} on GPUs "
+            f"{','.join(map(str, p.gpus.train)) or 'any'}, server on {','.join(map(str, p.gpus.server)) or 'none'}, "
+            f"batch {p.train.batch_size} = {per_gpu} per GPU x {p.train.grad_accum} accum x {procs}"
+        )
+    return row
 
 
 def generation_rows(model, fmt, records: list[dict], p, args, cuda: bool) -> list[Row]:
@@ -629,7 +719,9 @@ def table(rows: list[Row]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes (the test suite runs this)")
-    ap.add_argument("--dtype", default=None, help="weights' dtype (default: the profile's; float32 with --dry-run)")
+    ap.add_argument(
+        "--dtype", default=None, help="inference and training dtype (default: the profile's; float32 with --dry-run)"
+    )
     ap.add_argument("--vision-layers", type=int, default=2)
     ap.add_argument("--text-layers", type=int, default=2)
     ap.add_argument("--steps", type=int, default=None, help="IDK-IT and CA-DPO steps (default 20; dry run 2)")

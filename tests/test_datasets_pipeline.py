@@ -3,7 +3,14 @@ profile on its release-format fixture (tests/dataset_fixtures.py; only the paths
 saved to a local folder as the base model (``base_model.source: <folder>``, the code path a hub id such as
 llava-hf/llava-1.5-7b-hf takes), and a local fake OpenAI-compatible server for the profile's LLM backends (the
 vLLM sampler, the unanswerable generator and filter, the semantic judge) - then the stage scripts, as dvc runs
-them, from the world to the evaluation."""
+them, from the world to the evaluation.
+
+With the profile's settings a CPU can run: activation checkpointing on, every training stage through
+``accelerate launch`` with the one-process config (a probe records each stage process and whether accelerate
+started it), and the trained models served as LoRA adapters: the fake server lists the base model only, then
+(after training) the adapters ``python -m inbol.serve`` names, and the evaluation and consistency stages of a
+trained model name its adapter ``idk_it-s0`` in every request; a server that does not list it stops the stage
+with one line before any work."""
 
 from __future__ import annotations
 
@@ -51,13 +58,27 @@ TO_EVALUATION = [
     ("evaluate_baseline", "base"),
     ("evaluate", {"model": "idk_it", "seed": 0}),
     ("evaluate_val_baseline", "base"),
+    ("evaluate_val", {"model": "idk_it", "seed": 0}),
     ("miniature", None),
     ("consistency_base", None),
+    ("consistency", {"model": "idk_it", "seed": 0}),  # a trained model's self-consistency: its adapter's samples
     ("selective", None),
     ("report", None),
 ]
 # the profile's limits, cut to a few questions per source (a seeded sample where a fixture has more)
 LIMITS = {"pool": 5, "test": 5}
+TRAINING_SCRIPTS = {"train_sft.py", "reference.py", "train_preference.py"}  # what accelerate launches
+# a sitecustomize for the stage processes: at exit, each appends its script and the mixed precision that
+# `accelerate launch` hands its processes (unset in a process it did not start) to $INBOL_TEST_LAUNCH_LOG
+LAUNCH_PROBE = """import atexit, json, multiprocessing, os, sys
+_log = os.environ.get("INBOL_TEST_LAUNCH_LOG")
+if _log and multiprocessing.parent_process() is None:  # a stage's process, not a worker of it
+    def _record():
+        with open(_log, "a") as f:
+            script = os.path.basename(sys.argv[0]) if sys.argv else ""
+            f.write(json.dumps({"script": script, "accelerate": os.environ.get("ACCELERATE_MIXED_PRECISION")}) + "\\n")
+    atexit.register(_record)
+"""
 SAMPLED_ANSWERS = ["red", "A", "Eiffel Tower", "yes", "green", "I am not sure."]
 PAPER_SETS = {  # each test set and the paper's set it stands for
     "perception": "VQAv2",
@@ -167,14 +188,30 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
     return p
 
 
-def run_stages(stages, cwd: Path, env: dict, times: dict, params: dict | None = None) -> None:
+def stage_label(stage: str, item=None) -> str:
+    """dvc's name of a stage's item: ``evaluate@idk_it-0`` style (values joined by '-')."""
+    if item is None:
+        return stage
+    return f"{stage}@{'-'.join(map(str, item.values())) if isinstance(item, dict) else item}"
+
+
+def run_stages(stages, cwd: Path, env: dict, times: dict, params: dict | None = None, srv=None, spans=None) -> None:
+    """Run each stage; ``spans[label]``: the (first, last + 1) indices of the requests it sent to ``srv``."""
     for stage, item in stages:
-        t0 = time.time()
+        t0, first = time.time(), srv.n_requests if srv is not None else 0
         proc = subprocess.run(
             stage_argv(stage, item, params), cwd=cwd, capture_output=True, text=True, env=env, timeout=600
         )
-        times[stage] = round(time.time() - t0, 1)
+        times[stage_label(stage, item)] = round(time.time() - t0, 1)
+        if spans is not None and srv is not None:
+            spans[stage_label(stage, item)] = (first, srv.n_requests)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
+
+
+def generations(srv, span: tuple[int, int]) -> list[dict]:
+    """The generation requests (a question with its image) among requests ``span`` of ``srv`` (the semantic
+    judge's text-only requests left out)."""
+    return [b for b in srv.bodies()[span[0] : span[1]] if b and "image_url" in json.dumps(b.get("messages"))]
 
 
 @pytest.mark.e2e
@@ -190,8 +227,14 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
             F.REFUSAL_OPTION,
         ],
     )
+    probe = tmp_path / "launch_probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(LAUNCH_PROBE)
+    launches = tmp_path / "launches.jsonl"
     env = {
-        **{k: v for k, v in os.environ.items() if k not in PROXY_VARS},
+        **{k: v for k, v in os.environ.items() if k not in PROXY_VARS and not k.startswith("ACCELERATE_")},
+        "PYTHONPATH": os.pathsep.join([str(probe), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "INBOL_TEST_LAUNCH_LOG": str(launches),
         "PYTHONWARNINGS": "ignore",
         "OMP_NUM_THREADS": "1",
         "OPENAI_API_KEY": "test-key",
@@ -199,14 +242,73 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
         "no_proxy": "127.0.0.1,localhost",
     }
     times: dict = {}
-    with FakeOpenAI(answer=fake_answer) as srv:
+    spans: dict = {}
+    base = compose(PROFILE)["sampling"]["openai"]["model"]
+    with FakeOpenAI(answer=fake_answer, models=[base]) as srv:  # the base model only, until adapters exist
         p = profile_params(tmp_path, model, srv.url)
         (tmp_path / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         assert load_params(tmp_path / "params.yaml").world.source == "datasets"  # complete and valid
-        run_stages(TO_TRAINING, tmp_path, env, times, p)
+        run_stages(TO_TRAINING, tmp_path, env, times, p, srv, spans)
         assert (tmp_path / "data" / "world" / "val.jsonl").is_file()  # the profile's validation sources
-        run_stages(TO_EVALUATION, tmp_path, env, times, p)
+        # the trained models' adapters, as the GPU user serves them: the server lists what inbol.serve names
+        served = subprocess.run(
+            [sys.executable, "-m", "inbol.serve"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300
+        )
+        assert served.returncode == 0, served.stderr[-3000:]
+        lora = dict(re.findall(r"(\S+-s\d+)=(\S+)", served.stdout.split("--lora-modules", 1)[-1]))
+        assert lora == {"idk_it-s0": "models/idk_it/s0/adapter", "ca_dpo-s0": "models/served/ca_dpo-s0"}, served.stdout
+        assert "--enable-lora" in served.stdout and "not trained yet" in served.stderr  # sft, dpo_*: no adapter
+        assert all((tmp_path / f / "adapter_config.json").is_file() for f in lora.values())
+        srv.models = [base, *lora]
+        run_stages(TO_EVALUATION, tmp_path, env, times, p, srv, spans)
+
+        # a server without the adapter: the trained model's stages stop with one line before any work
+        srv.models = [base]
+        for stage, out in (
+            ("evaluate", "data/predictions/idk_it-s0.jsonl"),
+            ("consistency", "data/consistency/idk_it-s0.jsonl"),
+        ):
+            before, n_gets = (tmp_path / out).read_bytes(), len(srv.gets)
+            n_requests, mtime = srv.n_requests, (tmp_path / out).stat().st_mtime_ns
+            proc = subprocess.run(
+                stage_argv(stage, {"model": "idk_it", "seed": 0}, p),
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=600,
+            )
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode != 0 and len(lines) == 1, proc.stderr[-3000:]
+            assert "does not list model 'idk_it-s0'" in lines[0] and "--lora-modules" in lines[0], lines[0]
+            assert len(srv.gets) > n_gets and srv.n_requests == n_requests  # it asked the list, nothing else
+            assert (tmp_path / out).read_bytes() == before and (tmp_path / out).stat().st_mtime_ns == mtime
     print(times)
+
+    # every training stage ran as one process started by `accelerate launch` with the one-process config
+    launched = [json.loads(x) for x in launches.read_text().splitlines()]
+    assert yaml.safe_load(CPU_LAUNCHER.read_text())["num_processes"] == 1
+    for script in TRAINING_SCRIPTS:
+        runs = [r for r in launched if r["script"] == script]
+        assert len(runs) == 1 and runs[0]["accelerate"] == "no", (script, runs)  # single.yaml: mixed_precision 'no'
+    assert all(r["accelerate"] is None for r in launched if r["script"] not in TRAINING_SCRIPTS | {"launch.py"})
+    for m in ("idk_it", "ca_dpo"):
+        trained = json.loads((tmp_path / "metrics" / "train" / f"{m}-s0.json").read_text())
+        assert trained["processes"] == 1 and trained["effective_batch_size"] == p["train"]["batch_size"]
+
+    # the trained model's evaluation and consistency asked its adapter, never the base model (a request for
+    # the base would be the base's own, answered by the disk cache: no request at all)
+    greedy = {"evaluate@idk_it-0", "evaluate_val@idk_it-0"}
+    for label in (*greedy, "consistency@idk_it-0"):
+        asked = generations(srv, spans[label])
+        assert asked and {b["model"] for b in asked} == {"idk_it-s0"}, (label, {b["model"] for b in asked})
+        if label in greedy:
+            assert all(b["temperature"] == 0.0 and b["n"] == 1 and "seed" not in b for b in asked)
+        else:  # K samples per question, seeded
+            assert all(b["n"] == p["selective"]["k"] and "seed" in b for b in asked)
+    for label in ("evaluate_baseline@base", "consistency_base"):  # and the original model its own name
+        assert {b["model"] for b in generations(srv, spans[label])} == {base}
+    assert (tmp_path / "data" / "consistency" / "idk_it-s0.jsonl").read_text().strip()
 
     world = json.loads((tmp_path / "metrics" / "world.json").read_text())
     assert world["source"] == "datasets"

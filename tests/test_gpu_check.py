@@ -40,6 +40,7 @@ def test_dry_run_passes_every_check_and_prints_the_table(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["check"]: r for r in json.loads(out.read_text())["rows"]}
     assert set(rows) == {
+        "launcher + layout",
         "build + save model",
         "placement: inference load",
         "evaluate: greedy",
@@ -82,3 +83,21 @@ def test_a_failed_check_exits_non_zero_and_names_it(monkeypatch, capsys):
     assert "FAIL placement: IDK-IT training: 123 frozen parameters" in err
     monkeypatch.setattr(gc, "run_checks", lambda args: [gc.Row("build + save model")])
     assert gc.main(["--dry-run"]) == 0
+
+
+def test_launcher_row_checks_the_profile_launch_against_the_layout_and_the_batch(monkeypatch):
+    """The launcher row passes on the profile (one process here; 4 training processes on gpus.train 4-7, batch
+    16 = 4 per GPU) and names a launcher whose processes differ from the layout's training GPUs, a batch that
+    does not divide, and a layout that puts training on the server's GPU."""
+    gc = load_script()
+    p = gc.profile_params()
+    row = gc.launcher_row(p, cuda=False)
+    assert row.status == "ok" and "x 4 on GPUs 4,5,6,7" in row.note and "= 4 per GPU" in row.note, row
+    bad = gc.launcher_row(p.replace(gpus=p.gpus.replace(train=[4, 5, 6])), cuda=False)
+    assert bad.status == "FAIL" and "starts 4 processes, but gpus.train has 3 GPUs" in bad.problems[0], bad
+    bad = gc.launcher_row(p.replace(train=p.train.replace(batch_size=18)), cuda=False)
+    assert bad.status == "FAIL" and "train.batch_size = 18" in bad.problems[0], bad
+    assert gc.layout_problems(p) == []
+    # a guard that let a stage onto the server's GPU 0 would be named
+    monkeypatch.setattr("inbol.models.build.check_gpu_layout", lambda index, layout, env=None: index)
+    assert gc.layout_problems(p) == ["a stage on GPU 0 (the server's) was not refused"]
