@@ -25,7 +25,8 @@ from transformers import (
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from ..errors import DataError, ParamError
-from ..params import Arch, gpu_layout
+from ..schema.base_model import Arch
+from ..schema.core import gpu_layout
 
 IMAGE_TOKEN = "<image>"
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
