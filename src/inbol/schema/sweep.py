@@ -11,10 +11,6 @@ from .core import Float, OptFloat, OptInt, Section, Seed, UniqueList, Unit, _fai
 from .dpo import DPO
 from .training import Train
 
-# --------------------------------------------------------------------------------------------
-# sweeps and the probe
-# --------------------------------------------------------------------------------------------
-
 
 class SweepThresholds(Section):
     delta_k: Unit

@@ -8,10 +8,6 @@ from pydantic import model_validator
 
 from .core import Float, Int, Name, OptInt, PosFloat, PosInt, Section, Seed, UniqueList, Unit, _fail
 
-# --------------------------------------------------------------------------------------------
-# world
-# --------------------------------------------------------------------------------------------
-
 FAMILIES = ("perception", "emblem", "choice")
 # world.source datasets: the splits of data/world and the unanswerable evaluation sets it writes
 WORLD_SPLITS = (
