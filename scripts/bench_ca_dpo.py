@@ -48,7 +48,8 @@ def stock(data: Path, kind: str, start: str, p, work: Path) -> float:
     from trl import DPOConfig, DPOTrainer
 
     from inbol.models import PromptFormat, load_base
-    from inbol.training import lora_config, preference_dataset
+    from inbol.training.data import preference_dataset
+    from inbol.training.lora import lora_config
     from inbol.training.runtime import trainer_kwargs
 
     t0 = time.perf_counter()
@@ -76,7 +77,7 @@ def stock(data: Path, kind: str, start: str, p, work: Path) -> float:
 
 
 def ours(data: Path, kind: str, start: str, p, work: Path, reference: Path | None) -> float:
-    from inbol.training import train_preference
+    from inbol.training.ca_dpo import train_preference
 
     t0 = time.perf_counter()
     train_preference(

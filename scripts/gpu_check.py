@@ -193,7 +193,7 @@ def resolved_train_dtype(train) -> str:
 
 def run_idk_it(p, data: Path, start: Path, out: Path, work: Path, train, callback) -> dict:
     """The train_idk_it stage's library call."""
-    from inbol.training import train_sft
+    from inbol.training.sft import train_sft
 
     return train_sft(
         data, start, out, lora=p.lora, train=train, seed=0, work_dir=work, system=p.prompt.system,
@@ -210,7 +210,7 @@ def run_reference(p, data: Path, start: Path, out: Path, train) -> dict:
 
 def run_ca_dpo(p, data: Path, start: Path, out: Path, work: Path, reference: Path, train, callback, diag: int) -> dict:
     """The train_ca_dpo stage's library call (the shared reference table of ``run_reference``)."""
-    from inbol.training import train_preference
+    from inbol.training.ca_dpo import train_preference
 
     return train_preference(
         data, start, out, kind="ca_dpo", lora=p.lora, train=train, dpo=p.dpo, seed=0, work_dir=work,
@@ -684,7 +684,8 @@ def reference_tokens(model_dir: Path, data: Path, system: str | None) -> int:
     from transformers import AutoProcessor
 
     from inbol.models import PromptFormat
-    from inbol.training import CADPOCollator, preference_dataset
+    from inbol.training.ca_dpo import CADPOCollator
+    from inbol.training.data import preference_dataset
 
     processor = AutoProcessor.from_pretrained(str(model_dir))
     ds = preference_dataset(data, PromptFormat(processor, system), "ca_dpo")

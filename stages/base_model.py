@@ -6,12 +6,14 @@ from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, write_json
 from inbol.live import live_callback
 from inbol.models import build_base_model, check_base_inputs
-from inbol.params import load_params
+from inbol.schema.base_model import BaseModelParams
+from inbol.schema.core import load_sections
+from inbol.schema.prompt import Prompt
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "out", "live", "metrics")
-    p = load_params()
+    p = load_sections(base_model=BaseModelParams, prompt=Prompt)
     check_base_inputs(p.base_model, args.world)  # before Live() clears the dvclive folder
     # dvclive's step is the optimizer step (the Trainer's global step), as for every trained model
     with atomic_dir(args.out) as tmp, tempfile.TemporaryDirectory() as work:

@@ -6,14 +6,14 @@ from pathlib import Path
 from inbol.confidence import confidence_metrics, histogram_rows, plot_histogram, write_histogram_csv
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_json, read_jsonl, write_json
-from inbol.params import load_params
+from inbol.schema.core import load_sections
 
 HEADLINE = "pool"
 
 
 def main() -> None:
     args = stage_args(__doc__, "judged", "restructured", "metrics", "hist_csv", "hist_png")
-    p = load_params()
+    p = load_sections("delta_k", "delta_uk")
     stats = read_json(Path(args.judged) / "stats.json")
     judged = {s: read_jsonl(Path(args.judged) / f"{s}.jsonl") for s in stats["splits"]}
     restructured = {s: read_jsonl(Path(args.restructured) / f"{s}.jsonl") for s in stats["splits"]}

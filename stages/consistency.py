@@ -12,8 +12,12 @@ from inbol.consistency import consistency_rows
 from inbol.errors import run_stage
 from inbol.evaluation import load_testsets
 from inbol.io import read_jsonl, write_jsonl
-from inbol.params import load_params
 from inbol.sampling import make_sampler
+from inbol.schema.core import load_sections
+from inbol.schema.evaluate import Evaluate
+from inbol.schema.prompt import Prompt
+from inbol.schema.sampling import Sampling
+from inbol.schema.selective import Selective
 
 
 def main() -> None:
@@ -23,7 +27,7 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="the evaluated model's name (base, idk_it, ca_dpo, ...)")
     ap.add_argument("--seed", type=int, default=None, help="the training seed of a trained model")
     args = ap.parse_args()
-    p = load_params()
+    p = load_sections(evaluate=Evaluate, prompt=Prompt, sampling=Sampling, selective=Selective)
     cfg = p.sampling.replace(k=p.selective.k, temperature=p.selective.temperature)
     splits = []
     for split, sets_dir, preds_path in (

@@ -7,12 +7,16 @@ import sys
 from inbol.boundary import SET_NAMES, construct
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, read_jsonl, write_json, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.data import IDKITData, PreferenceData, SFTData
+from inbol.schema.restructure import Restructure
 
 
 def main() -> None:
     args = stage_args(__doc__, "pool", "unanswerable", "out", "metrics", seed=int)
-    p = load_params()
+    p = load_sections(
+        "delta_k", "delta_uk", idk_it=IDKITData, preference=PreferenceData, sft=SFTData, restructure=Restructure
+    )
     sets, metrics = construct(
         read_jsonl(args.pool, nonempty=True),
         read_jsonl(args.unanswerable, nonempty=True),

@@ -13,8 +13,13 @@ import argparse
 from inbol.errors import ParamError, run_stage
 from inbol.evaluation import check_model_dir, evaluate_model, load_testsets, prompt_suffix
 from inbol.io import write_json, write_jsonl
-from inbol.judge import make_semantic_judge
-from inbol.params import load_params
+from inbol.judge.llm_judge import make_semantic_judge
+from inbol.schema.core import load_sections
+from inbol.schema.evaluate import Evaluate
+from inbol.schema.judge import Judge
+from inbol.schema.models import Models
+from inbol.schema.prompt import Prompt
+from inbol.schema.sampling import Sampling
 
 
 def main() -> None:
@@ -26,7 +31,7 @@ def main() -> None:
     ap.add_argument("--predictions", required=True)
     ap.add_argument("--metrics", required=True)
     args = ap.parse_args()
-    p = load_params()
+    p = load_sections(evaluate=Evaluate, judge=Judge, models=Models, prompt=Prompt, sampling=Sampling)
     if args.name not in p.models.all():
         raise ParamError(f"--name {args.name!r}: must be one of the evaluated models ({', '.join(p.models.all())})")
     cfg, judge_cfg = p.evaluate, p.judge

@@ -7,8 +7,10 @@ from pathlib import Path
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import load_testsets
 from inbol.io import write_json
-from inbol.params import load_params
 from inbol.plots import plot_figure11, write_csv
+from inbol.schema.core import load_sections
+from inbol.schema.stats import Stats
+from inbol.schema.sweep import Sweep
 from inbol.sweep import best, line_rows, read_cells, with_intervals
 
 SCORES = [f"{m}_{s}" for m in ("s_trust", "acc", "refr") for s in ("in_domain", "ood")]
@@ -17,7 +19,7 @@ CI = ["value", "value_lo", "value_hi", "gap_to_best", "gap_lo", "gap_hi", "indis
 
 def main() -> None:
     args = stage_args(__doc__, "known_ratio_cells", "composition_cells", "valsets", "csv_a", "csv_b", "png", "metrics")
-    p = load_params()
+    p = load_sections(stats=Stats, sweep=Sweep)
     valsets = load_testsets(args.valsets)
     kw = {"n_boot": p.stats.n_boot, "level": p.stats.level, "seed": p.stats.seed}
     out = {}

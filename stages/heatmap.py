@@ -5,8 +5,10 @@ and seeds, the cells not distinguishable from the best one marked, and the top-l
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import load_testsets
 from inbol.io import write_json
-from inbol.params import load_params
 from inbol.plots import plot_heatmap, write_csv
+from inbol.schema.core import load_sections
+from inbol.schema.stats import Stats
+from inbol.schema.sweep import Sweep
 from inbol.sweep import heatmap_rows, read_cells, upper_right_share, with_intervals
 
 FIELDS = [
@@ -29,7 +31,7 @@ FIELDS = [
 
 def main() -> None:
     args = stage_args(__doc__, "cells", "valsets", "csv", "png", "metrics")
-    p = load_params()
+    p = load_sections("delta_k", "delta_uk", stats=Stats, sweep=Sweep)
     current = (p.delta_k, p.delta_uk)
     rows = heatmap_rows(read_cells(args.cells), p.sweep.cells)
     rows = with_intervals(

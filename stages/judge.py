@@ -5,13 +5,14 @@ from pathlib import Path
 from inbol.confidence import judge_split
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_json, read_jsonl, write_json, write_jsonl
-from inbol.judge import make_semantic_judge
-from inbol.params import load_params
+from inbol.judge.llm_judge import make_semantic_judge
+from inbol.schema.core import load_sections
+from inbol.schema.judge import Judge
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "samples", "out")
-    cfg = load_params().judge
+    cfg = load_sections(judge=Judge).judge
     sampled = read_json(Path(args.samples) / "stats.json")
     semantic = make_semantic_judge(cfg)
     out = Path(args.out)

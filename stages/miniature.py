@@ -8,7 +8,7 @@ any work."""
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import REFUSAL_SUFFIX, judge_sets, load_testsets
 from inbol.io import write_json
-from inbol.judge import make_semantic_judge
+from inbol.judge.llm_judge import make_semantic_judge
 from inbol.miniature import (
     PAPER_ORIGINAL,
     PAPER_REFUSAL_PROMPT,
@@ -17,14 +17,21 @@ from inbol.miniature import (
     sample_confidences,
     set_summary,
 )
-from inbol.params import load_params
 from inbol.plots import plot_reliability, write_csv
 from inbol.sampling import make_sampler
+from inbol.schema.calibration import Calibration
+from inbol.schema.core import load_sections
+from inbol.schema.evaluate import Evaluate
+from inbol.schema.judge import Judge
+from inbol.schema.prompt import Prompt
+from inbol.schema.sampling import Sampling
 
 
 def main() -> None:
     args = stage_args(__doc__, "valsets", "model", "metrics", "csv", "png")
-    p = load_params()
+    p = load_sections(
+        "delta_k", "delta_uk", calibration=Calibration, evaluate=Evaluate, judge=Judge, prompt=Prompt, sampling=Sampling
+    )
     valsets = {n: ts for n, ts in load_testsets(args.valsets).items() if ts.answerable}
     semantic = make_semantic_judge(p.judge)
     served = p.sampling.backend == "openai"  # the server's base model (inbol.serve), checked before any work

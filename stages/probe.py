@@ -11,8 +11,10 @@ import argparse
 from inbol.errors import ParamError, run_stage
 from inbol.evaluation import check_model_dir, load_testsets
 from inbol.io import read_jsonl, write_json
-from inbol.params import load_params
 from inbol.probe import probe_metrics, probe_models, probe_text_only, select_examples
+from inbol.schema.core import load_sections
+from inbol.schema.probe import Probe
+from inbol.schema.prompt import Prompt
 
 
 def main() -> None:
@@ -23,7 +25,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", required=True, help="NAME=FOLDER, once per probed model")
     ap.add_argument("--metrics", required=True)
     args = ap.parse_args()
-    p = load_params()
+    p = load_sections(probe=Probe, prompt=Prompt)
     models = dict(m.split("=", 1) for m in args.model if "=" in m)
     if len(models) != len(args.model):
         raise ParamError(f"--model {args.model!r}: each must be NAME=FOLDER")

@@ -11,7 +11,9 @@ from inbol.evaluation import load_testsets
 from inbol.evaluation.report import load_runs, run_files, run_seed, write_report
 from inbol.evaluation.testsets import MANIFEST
 from inbol.io import read_json
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.models import Models
+from inbol.schema.stats import Stats
 
 
 def main() -> None:
@@ -27,7 +29,7 @@ def main() -> None:
         "trends",
         "seeds_csv",
     )
-    p = load_params()
+    p = load_sections(models=Models, stats=Stats)
     models = p.models.all()
     testsets = load_testsets(args.testsets)
     runs = load_runs(args.predictions, models, testsets)

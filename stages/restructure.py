@@ -6,12 +6,13 @@ from pathlib import Path
 from inbol.confidence import restructure_split
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, read_json, read_jsonl, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.restructure import Restructure
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "judged", "out")
-    cfg = load_params().restructure
+    cfg = load_sections(restructure=Restructure).restructure
     stats = read_json(Path(args.judged) / "stats.json")
     restructured = {
         split: restructure_split(

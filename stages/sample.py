@@ -4,13 +4,15 @@ from pathlib import Path
 
 from inbol.errors import DataError, run_stage, stage_args
 from inbol.io import read_jsonl, write_json
-from inbol.params import load_params
 from inbol.sampling import check_split, make_sampler, model_fingerprint, sample_split, state_path_for
+from inbol.schema.core import load_sections
+from inbol.schema.prompt import Prompt
+from inbol.schema.sampling import Sampling
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "model", "out", "metrics")
-    p = load_params()
+    p = load_sections(sampling=Sampling, prompt=Prompt)
     cfg = p.sampling
     if cfg.backend == "openai":  # the server's base model, checked to be listed before any work (inbol.serve)
         from inbol.serve import require_models

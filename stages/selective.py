@@ -8,15 +8,17 @@ from inbol.evaluation import load_testsets
 from inbol.evaluation.abstention import LABELS, selective_report
 from inbol.evaluation.report import load_runs, run_files, run_seed
 from inbol.io import read_jsonl, write_json
-from inbol.params import load_params
 from inbol.plots import plot_risk_coverage, write_csv
+from inbol.schema.core import load_sections
+from inbol.schema.selective import Selective
+from inbol.schema.stats import Stats
 
 
 def main() -> None:
     args = stage_args(
         __doc__, "testsets", "valsets", "predictions", "val_predictions", "consistency", "metrics", "csv", "png"
     )
-    p = load_params()
+    p = load_sections("delta_k", "delta_uk", selective=Selective, stats=Stats)
     models = list(LABELS)  # Table 5's rows: the original model, the Refusal Prompt, IDK-IT, CA-DPO
     testsets, valsets = load_testsets(args.testsets), load_testsets(args.valsets)
     test_runs = load_runs(args.predictions, models, testsets)

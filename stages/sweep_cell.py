@@ -15,10 +15,18 @@ import argparse
 
 from inbol.errors import run_stage
 from inbol.io import read_jsonl, write_json
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.data import IDKITData, PreferenceData
+from inbol.schema.dpo import DPO
+from inbol.schema.evaluate import Evaluate
+from inbol.schema.judge import Judge
+from inbol.schema.prompt import Prompt
+from inbol.schema.restructure import Restructure
+from inbol.schema.sweep import Sweep
+from inbol.schema.training import Lora, Train
 from inbol.sweep import cell_name, cell_result, cell_valid, parse_cell_args
 from inbol.sweep.run import cell_data, run_cell
-from inbol.training import check_launcher, publish_dir
+from inbol.training.runtime import check_launcher, publish_dir
 
 
 def main() -> None:
@@ -33,7 +41,18 @@ def main() -> None:
     ap.add_argument("--work", required=True)
     args = ap.parse_args()
     kind, values = parse_cell_args(args.cell)
-    p = load_params()
+    p = load_sections(
+        dpo=DPO,
+        evaluate=Evaluate,
+        idk_it=IDKITData,
+        judge=Judge,
+        lora=Lora,
+        preference=PreferenceData,
+        prompt=Prompt,
+        restructure=Restructure,
+        sweep=Sweep,
+        train=Train,
+    )
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     if not cell_valid(kind, values):  # delta_k <= delta_uk: outside the paper's grid
         with publish_dir(args.out) as tmp:

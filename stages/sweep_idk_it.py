@@ -4,14 +4,20 @@ depends on the top-level delta_k/delta_uk."""
 
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_jsonl, write_json, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.data import IDKITData
+from inbol.schema.prompt import Prompt
+from inbol.schema.restructure import Restructure
+from inbol.schema.sweep import Sweep
+from inbol.schema.training import Lora, Train
 from inbol.sweep.run import cell_data
-from inbol.training import check_launcher, is_main_process, publish_dir, train_sft, wait_for_everyone
+from inbol.training.runtime import check_launcher, is_main_process, publish_dir, wait_for_everyone
+from inbol.training.sft import train_sft
 
 
 def main() -> None:
     args = stage_args(__doc__, "pool", "unanswerable", "start", "out", "work", "metrics", seed=int)
-    p = load_params()
+    p = load_sections(idk_it=IDKITData, lora=Lora, prompt=Prompt, restructure=Restructure, sweep=Sweep, train=Train)
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     records, report = cell_data(
         "known_ratio",

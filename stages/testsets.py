@@ -8,12 +8,13 @@ import sys
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation.testsets import MANIFEST, build_testsets, check_disjoint_images, testsets_metrics
 from inbol.io import atomic_dir, read_jsonl, write_json, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.testsets import Testsets
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "restructured", "unanswerable", "out", "val_out", "metrics")
-    cfg = load_params().testsets
+    cfg = load_sections(testsets=Testsets).testsets
     built = {
         split: build_testsets(cfg, args.world, args.restructured, args.unanswerable, split) for split in ("test", "val")
     }

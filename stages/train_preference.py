@@ -11,15 +11,19 @@ Reads params `lora`, `train`, `dpo`, `prompt`.  A killed run resumes from its la
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
-from inbol.params import load_params
-from inbol.training import check_launcher, is_main_process, publish_dir, train_preference
+from inbol.schema.core import load_sections
+from inbol.schema.dpo import DPO
+from inbol.schema.prompt import Prompt
+from inbol.schema.training import Lora, Train
+from inbol.training.ca_dpo import train_preference
+from inbol.training.runtime import check_launcher, is_main_process, publish_dir
 
 
 def main() -> None:
     args = stage_args(__doc__, "kind", "name", "data", "reference", "start", "out", "work", "live", "metrics", seed=int)
     if args.kind not in ("ca_dpo", "dpo"):
         raise ParamError(f"--kind {args.kind!r}: must be ca_dpo or dpo")
-    p = load_params()
+    p = load_sections(dpo=DPO, lora=Lora, prompt=Prompt, train=Train)
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     with publish_dir(args.out) as out:
         metrics = train_preference(

@@ -10,15 +10,18 @@ Reads params `lora`, `train`, `prompt`.  A killed run resumes from its last chec
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
-from inbol.params import load_params
-from inbol.training import check_launcher, is_main_process, publish_dir, train_sft
+from inbol.schema.core import load_sections
+from inbol.schema.prompt import Prompt
+from inbol.schema.training import Lora, Train
+from inbol.training.runtime import check_launcher, is_main_process, publish_dir
+from inbol.training.sft import train_sft
 
 
 def main() -> None:
     args = stage_args(__doc__, "name", "data", "start", "out", "work", "live", "metrics", seed=int)
     if args.name not in ("idk_it", "sft"):
         raise ParamError(f"--name {args.name!r}: must be idk_it or sft")
-    p = load_params()
+    p = load_sections(lora=Lora, train=Train, prompt=Prompt)
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     with publish_dir(args.out) as out:
         metrics = train_sft(

@@ -5,14 +5,17 @@ model's answers come from the server's base model (inbol.serve), checked to be l
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_json, read_jsonl, write_json, write_jsonl
 from inbol.judge import is_refusal
-from inbol.params import load_params
+from inbol.schema.core import Endpoint, load_sections
+from inbol.schema.prompt import Prompt
+from inbol.schema.sampling import Sampling
+from inbol.schema.unanswerable import Unanswerable
 from inbol.unanswerable import filter_unanswerable
 from inbol.world import load_scenes
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "generated", "generated_stats", "model", "out", "metrics")
-    p = load_params()
+    p = load_sections(llm=Endpoint, prompt=Prompt, sampling=Sampling, unanswerable=Unanswerable)
     cfg = p.unanswerable.filter
     client = None
     if cfg.backend == "openai":

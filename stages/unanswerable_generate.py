@@ -4,14 +4,15 @@ from pathlib import Path
 
 from inbol.errors import run_stage, stage_args
 from inbol.io import read_jsonl, write_json, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import Endpoint, load_sections
+from inbol.schema.unanswerable import Unanswerable
 from inbol.unanswerable import generate_unanswerable
 from inbol.world import load_scenes
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "out", "stats")
-    p = load_params()
+    p = load_sections(llm=Endpoint, unanswerable=Unanswerable)
     cfg = p.unanswerable.generate
     client = None
     if cfg.backend == "openai":

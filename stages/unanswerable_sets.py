@@ -7,14 +7,16 @@ from pathlib import Path
 from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.unanswerable import Unanswerable
+from inbol.schema.world import World
 from inbol.unanswerable import build_sets
 from inbol.world import load_scenes
 
 
 def main() -> None:
     args = stage_args(__doc__, "world", "out", "metrics")
-    p = load_params()
+    p = load_sections(unanswerable=Unanswerable, world=World)
     world = Path(args.world)
     if is_datasets_world(world):  # world.source: datasets: the real sets, written by the world stage
         with atomic_dir(args.out) as tmp:

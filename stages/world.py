@@ -3,13 +3,14 @@
 
 from inbol.errors import run_stage, stage_args
 from inbol.io import atomic_dir, write_json
-from inbol.params import load_params
+from inbol.schema.core import load_sections
+from inbol.schema.world import World
 from inbol.world import build_world
 
 
 def main() -> None:
     args = stage_args(__doc__, "out", "metrics")
-    cfg = load_params().world
+    cfg = load_sections(world=World).world
     with atomic_dir(args.out) as tmp:
         if cfg.source == "datasets":
             from inbol.datasets import build_datasets_world

@@ -1,7 +1,10 @@
 """Every src/inbol file a stage can import is covered by that stage's declared deps in dvc.yaml, so that a
 change to it re-runs the stage (no stale outputs).  Imports are followed transitively through every import
 statement of a module (top level and inside functions), parent packages included; a package with a lazy
-module ``__getattr__`` counts as importing all its submodules."""
+module ``__getattr__`` counts as importing all its submodules.
+
+And the deps are narrow: editing one params section's schema or the LLM client re-runs only the stages that
+read that section or call an LLM (computed from dvc.yaml and the imports, no dvc run)."""
 
 from __future__ import annotations
 
@@ -94,7 +97,7 @@ def test_the_import_walk_sees_function_level_and_relative_imports():
     assert found <= {"inbol"}  # errors imports nothing of the project
     sampling = imports_of(MODULES["inbol.sampling"], "inbol.sampling")
     assert "inbol.sampling.hf_backend" in sampling  # lazy, inside make_sampler / __getattr__
-    assert {"inbol.params", "inbol", "inbol.sampling.run"} <= sampling
+    assert {"inbol.schema.sampling", "inbol", "inbol.sampling.run"} <= sampling
 
 
 def test_the_library_has_no_import_cycles():
@@ -115,3 +118,112 @@ def test_the_library_has_no_import_cycles():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+# --------------------------------------------------------------------------------------------
+# narrow deps: what an edit of one source file re-runs
+# --------------------------------------------------------------------------------------------
+
+DPO_SCHEMA = "src/inbol/schema/dpo.py"
+LLM_CLIENT = "src/inbol/llm/client.py"
+CONSTANT_OUTS = {"metrics/params_ok.json"}  # check_params writes the schema version only: a re-run changes no byte
+
+# the stages with a code path that calls an LLM (why); every other stage must not depend on src/inbol/llm
+CALLS_AN_LLM = {
+    "sample": "sampling.backend openai: the original model on an OpenAI-compatible server",
+    "consistency": "sampling.backend openai",
+    "judge": "judge.backend openai: the semantic judge",
+    "miniature": "judge.backend openai, and the server's answers with sampling.backend openai",
+    "evaluate": "judge.backend openai, and the server's answers with sampling.backend openai",
+    "unanswerable_generate": "unanswerable.generate.backend openai",
+    "unanswerable_filter": "unanswerable.filter.backend openai",
+    "sweep_threshold": "judge.backend openai (each cell is evaluated)",
+    "sweep_known_ratio": "judge.backend openai (each cell is evaluated)",
+    "sweep_composition": "judge.backend openai (each cell is evaluated)",
+    # trains only, but imports inbol.sweep.run (cell_data), whose run_cell also judges the cells: a file-level
+    # import that goes once the sweep's train-and-evaluate code leaves that module
+    "sweep_idk_it": "imports inbol.sweep.run, which holds the sweep cells' semantic judge",
+}
+
+
+def _script(spec: dict) -> str:
+    return re.search(r"stages/\S+\.py", spec["cmd"]).group(0)
+
+
+def _imported_files(stage: str) -> set[str]:
+    script = _script(stages()[stage])
+    return {str(MODULES[m].relative_to(ROOT)) for m in closure(ROOT / script, Path(script).stem)}
+
+
+def _outs(spec: dict) -> list[str]:
+    return [o if isinstance(o, str) else next(iter(o)) for o in spec.get("outs", []) + spec.get("metrics", [])]
+
+
+def stale_after_editing(stage: str, file: str) -> bool:
+    """Whether ``dvc status`` would call ``stage`` changed after an edit of ``file`` (and nothing else): the file is
+    one of its deps (or under one), or a dep is an output of an upstream stage that the edit makes stale (an
+    output that does not depend on the code, CONSTANT_OUTS, excepted).  Upstream stages are followed through
+    plain (not foreach) stages, which is what the stages checked here have above them."""
+    spec = stages()[stage]
+    deps = [d for d in spec.get("deps", []) if isinstance(d, str)]
+    if covered(file, deps):
+        return True
+    producers = {out: name for name, s in stages().items() if "${" not in str(s) for out in _outs(s)}
+    for dep in deps:
+        if dep in CONSTANT_OUTS or dep.startswith(("src/", "stages/")):
+            continue
+        upstream = [name for out, name in producers.items() if dep == out or dep.startswith(out.rstrip("/") + "/")]
+        if any(stale_after_editing(name, file) for name in upstream):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("stage", ["world", "base_model", "sample", "train_idk_it", "train_sft"])
+def test_editing_the_dpo_schema_leaves_the_stages_before_preference_training_up_to_date(stage):
+    assert (ROOT / DPO_SCHEMA).is_file() and "class DPO(" in (ROOT / DPO_SCHEMA).read_text()
+    assert DPO_SCHEMA not in _imported_files(stage)
+    assert not stale_after_editing(stage, DPO_SCHEMA), f"{stage} re-runs when {DPO_SCHEMA} changes"
+
+
+@pytest.mark.parametrize("stage", ["world", "base_model"])
+def test_editing_the_llm_client_leaves_world_and_base_model_up_to_date(stage):
+    assert (ROOT / LLM_CLIENT).is_file() and "class LLMClient" in (ROOT / LLM_CLIENT).read_text()
+    assert LLM_CLIENT not in _imported_files(stage)
+    assert not stale_after_editing(stage, LLM_CLIENT), f"{stage} re-runs when {LLM_CLIENT} changes"
+
+
+def test_only_the_stages_that_call_an_llm_depend_on_the_llm_package():
+    for stage, spec in stages().items():
+        deps = [d for d in spec.get("deps", []) if isinstance(d, str)]
+        imports_llm = any(f.startswith("src/inbol/llm/") for f in _imported_files(stage))
+        listed = any(
+            d == "src/inbol/llm" or d.startswith("src/inbol/llm/") or "src/inbol/llm".startswith(d) for d in deps
+        )
+        calls = re.sub(r"(_val)?(_baseline|_base)?$", "", stage) in CALLS_AN_LLM  # evaluate_val_baseline: evaluate
+        if calls:  # the list above is not stale: these do reach the client
+            assert imports_llm, f"{stage} is listed as calling an LLM but imports nothing of src/inbol/llm"
+        else:
+            assert not imports_llm, f"{stage} never calls an LLM but imports src/inbol/llm"
+            assert not listed, f"{stage} never calls an LLM but lists src/inbol/llm (or a folder above) in deps"
+
+
+def test_the_upstream_walk_sees_an_edit_through_an_upstream_output():
+    """The stale computation can say yes: an edit of the world's code makes the sampling stale through data/world."""
+    assert stale_after_editing("sample", "src/inbol/world/build.py")
+    assert not stale_after_editing("world", "stages/sample.py")
+
+
+def test_the_string_judge_does_not_import_the_llm_client():
+    judge = closure(MODULES["inbol.judge"], "inbol.judge")
+    assert not {m for m in judge if m == "inbol.llm" or m.startswith("inbol.llm.")}, sorted(judge)
+    assert "inbol.judge.llm_judge" not in judge
+    assert "inbol.llm.client" in closure(MODULES["inbol.judge.llm_judge"], "inbol.judge.llm_judge")
+
+
+def test_each_params_section_is_imported_only_by_the_stages_that_read_it():
+    """A stage's import closure holds the schema module of a section only when the stage (or the code it runs)
+    reads it: the deps a schema edit re-runs.  Checked on the two sections every stage once imported."""
+    for stage in stages():
+        files = _imported_files(stage)
+        assert "src/inbol/params.py" not in files or stage == "check_params", f"{stage} imports the whole schema"
+    assert "src/inbol/params.py" in _imported_files("check_params")  # check_params still validates the whole file

@@ -15,7 +15,6 @@ from inbol.judge import (
     PAPER_REFUSAL,
     REFUSAL_PROMPT,
     REFUSAL_TEMPLATES,
-    LLMSemanticJudge,
     NoSemanticJudge,
     SemanticJudge,
     build_messages,
@@ -24,12 +23,12 @@ from inbol.judge import (
     judge,
     judge_records,
     judge_samples,
-    make_semantic_judge,
     normalize_answer,
     parse_yes_no,
     pick_refusal,
     string_match,
 )
+from inbol.judge.llm_judge import LLMSemanticJudge, make_semantic_judge
 from inbol.judge.normalize import process_punctuation
 from inbol.params import Judge
 from inbol.world.questions import CHOICE_INSTRUCTION, make_question

@@ -25,20 +25,12 @@ from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl, write_jsonl
 from inbol.models import PromptFormat, load_model
 from inbol.models.pretrain import encode_example, n_image_tokens
-from inbol.training import (
-    REF_COLUMNS,
-    CADPOCollator,
-    CADPOTrainer,
-    CheckpointDir,
-    ca_dpo_loss,
-    lora_config,
-    preference_dataset,
-    sft_dataset,
-    train_preference,
-    train_sft,
-    trl_compat,
-)
-from inbol.training.runtime import hardware, trainer_kwargs
+from inbol.training import trl_compat
+from inbol.training.ca_dpo import REF_COLUMNS, CADPOCollator, CADPOTrainer, ca_dpo_loss, train_preference
+from inbol.training.data import preference_dataset, sft_dataset
+from inbol.training.lora import lora_config
+from inbol.training.runtime import CheckpointDir, hardware, trainer_kwargs
+from inbol.training.sft import train_sft
 
 REFUSAL, WRONG = "Sorry, I can not help with it.", "zebra"
 LORA = section("lora", modules_to_save=[])  # plain LoRA: only adapter weights train
@@ -740,7 +732,7 @@ def test_the_global_batch_is_the_params_batch_whatever_the_process_count():
     ],
 )
 def test_a_launcher_config_that_disagrees_with_the_gpus_is_a_one_line_error(monkeypatch, config, gpus, message):
-    from inbol.training import check_launcher
+    from inbol.training.runtime import check_launcher
 
     _gpus(monkeypatch, gpus)
     with pytest.raises(ParamError) as e:
@@ -749,7 +741,7 @@ def test_a_launcher_config_that_disagrees_with_the_gpus_is_a_one_line_error(monk
 
 
 def test_the_single_process_launcher_passes_on_this_machine(monkeypatch):
-    from inbol.training import check_launcher
+    from inbol.training.runtime import check_launcher
 
     _gpus(monkeypatch, 1)
     assert check_launcher(ROOT / "configs" / "accelerate" / "single.yaml")["num_processes"] == 1

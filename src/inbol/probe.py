@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from .boundary.split import EPS
 from .errors import DataError
-from .params import Probe
+from .schema.probe import Probe
 
 LABELS = ("intrinsic", "extrinsic")  # label 0, label 1
 PAPER_ACCURACY: dict[str, float] = {"idk_it": 87.01, "ca_dpo": 80.83}  # Table 7, LLaVA-1.5-7B, percent

@@ -220,10 +220,10 @@ def run_search(
     from .confidence import with_refusals
     from .evaluation import evaluate_model, load_testsets
     from .io import read_jsonl, write_jsonl
-    from .judge import make_semantic_judge
+    from .judge.llm_judge import make_semantic_judge
     from .models import PromptFormat, greedy_answer_fn, load_base
-    from .training import train_preference, train_sft
-    from .training.ca_dpo import write_reference
+    from .training.ca_dpo import train_preference, write_reference
+    from .training.sft import train_sft
 
     configs = check_grid(grid, p)
     seed = int(grid.get("seed", 0))

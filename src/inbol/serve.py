@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import DataError, LLMError
-from .llm import image_message, system_message
+from .messages import image_message, system_message
 
 BASELINES = ("base", "refusal_prompt")  # the original model, served under its own name
 TOKEN_ID_PREFIX = "token_id:"  # vLLM's token names with return_tokens_as_token_ids
@@ -349,7 +349,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     import sys
 
     from .errors import run_stage
-    from .params import load_params
+    from .schema.base_model import BaseModelParams
+    from .schema.core import load_sections
+    from .schema.evaluate import Evaluate
+    from .schema.models import Models
+    from .schema.sampling import Sampling
+    from .schema.training import Lora
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--params", default="params.yaml")
@@ -358,7 +363,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     def run():
-        p = load_params(args.params)
+        p = load_sections(
+            "seeds",
+            path=args.params,
+            base_model=BaseModelParams,
+            evaluate=Evaluate,
+            lora=Lora,
+            models=Models,
+            sampling=Sampling,
+        )
         adapters = served_adapters(p, args.models, args.out)
         missing = [n for n, f in adapters.items() if f is None]
         if missing:

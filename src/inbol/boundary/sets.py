@@ -23,7 +23,7 @@ import collections
 import string
 from collections.abc import Sequence
 
-from ..params import IDKITData, PreferenceData, SFTData
+from ..schema.data import IDKITData, PreferenceData, SFTData
 from .select import quota, ratio_counts, selection_report, take
 from .split import BUCKETS, assemble_pool, refusal_of, response
 

@@ -2,7 +2,7 @@
 (``world.source: datasets``; see docs/gpu.md).  The loaders and the builder (which import ``datasets``) are
 imported on first use."""
 
-from ..params import UNANSWERABLE_SETS, WORLD_SPLITS
+from ..schema.world import UNANSWERABLE_SETS, WORLD_SPLITS
 
 _LAZY = {
     "build_datasets_world": "build",

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..errors import DataError
 from ..io import write_json, write_jsonl
-from ..params import UNANSWERABLE_SETS, WORLD_SPLITS, DatasetsConfig, DatasetSource
+from ..schema.world import UNANSWERABLE_SETS, WORLD_SPLITS, DatasetsConfig, DatasetSource
 from .images import BadImage, ImageMap, ImageWriter
 from .loaders import ID_COLUMNS, LOADERS, BadRow, missing
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import read_json, read_jsonl, write_jsonl
-from ..params import UNANSWERABLE_SETS
+from ..schema.world import UNANSWERABLE_SETS
 
 
 def is_datasets_world(world_dir: str | Path) -> bool:

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import read_jsonl
-from ..params import Testsets
+from ..schema.testsets import Testsets
 
 FAMILIES = ("perception", "emblem", "choice")
 OOD_SPLITS = ("ood_phrasing", "ood_hard", "ood_choice")

@@ -11,13 +11,16 @@ A response gets one verdict, checked in this order:
 :func:`judge_records` runs step 3 as one batch over only the non-refusal, string-rejected open
 questions (deduplicated), so a ``none`` backend costs nothing and an ``openai`` backend makes one
 cached call per distinct (question, answers, response).
+
+This package is the string judge: it never imports the LLM client.  The semantic judge of a ``judge`` section
+(:func:`inbol.judge.llm_judge.make_semantic_judge`, the LLM-backed one) lives in :mod:`inbol.judge.llm_judge`,
+imported only by the stages that judge with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..params import Judge
 from .match import extract_choice, match_open, string_match
 from .normalize import normalize_answer
 from .refusal import (
@@ -29,21 +32,9 @@ from .refusal import (
     is_refusal,
     pick_refusal,
 )
-from .semantic import JUDGE_PROMPT, LLMSemanticJudge, NoSemanticJudge, SemanticJudge, build_messages, parse_yes_no
+from .semantic import JUDGE_PROMPT, NoSemanticJudge, SemanticJudge, build_messages, parse_yes_no
 
 VERDICTS = ("correct", "refusal", "incorrect")
-
-
-def make_semantic_judge(cfg: Judge, client=None) -> SemanticJudge:
-    """The semantic judge of ``cfg.backend`` (an ``openai`` judge builds its LLMClient on ``cfg.endpoint``
-    unless ``client`` is given)."""
-    if cfg.backend == "none":
-        return NoSemanticJudge()
-    if client is None:
-        from ..llm import LLMClient
-
-        client = LLMClient(cfg.endpoint, temperature=0.0, top_p=1.0, max_tokens=cfg.max_tokens)
-    return LLMSemanticJudge(client, max_tokens=cfg.max_tokens)
 
 
 def _first_pass(response: str, record: dict, lenient: bool) -> str | None:
@@ -139,7 +130,6 @@ __all__ = [
     "judge",
     "judge_records",
     "judge_samples",
-    "make_semantic_judge",
     "normalize_answer",
     "string_match",
     "match_open",
@@ -153,7 +143,6 @@ __all__ = [
     "PAPER_REFUSAL",
     "SemanticJudge",
     "NoSemanticJudge",
-    "LLMSemanticJudge",
     "JUDGE_PROMPT",
     "build_messages",
     "parse_yes_no",

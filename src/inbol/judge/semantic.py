@@ -6,8 +6,9 @@ incorrect nevertheless expresses the reference answer.  Backends:
 - ``none``: never equivalent (the paper's string-matching-only evaluation, as on its out-of-domain sets;
   also the embedded default, which needs no server);
 - ``openai``: an OpenAI-compatible chat model (OpenAI, or a vLLM server via ``base_url``) through
-  :class:`inbol.llm.LLMClient` (cached, retried, concurrent).  The reply is parsed for yes/no; a reply
-  that says neither (or both) is counted in ``stats["unparseable"]`` and treated as not equivalent.
+  :class:`inbol.llm.LLMClient` (cached, retried, concurrent): :mod:`inbol.judge.llm_judge`, the one module of
+  the judge that imports the LLM client (this one holds the interface, the prompt and the reply parsing).
+  The reply is parsed for yes/no; a reply that says neither (or both) is counted in ``stats["unparseable"]`` and treated as not equivalent.
 """
 
 from __future__ import annotations
@@ -94,29 +95,4 @@ class NoSemanticJudge(SemanticJudge):
     def judge_batch(self, items: Sequence[Item]) -> list[bool]:
         out = [False] * len(items)
         self._record(out)
-        return out
-
-
-class LLMSemanticJudge(SemanticJudge):
-    """Asks an OpenAI-compatible chat model (greedy, short reply) whether each response is equivalent."""
-
-    name = "openai"
-
-    def __init__(self, client, max_tokens: int = 16, desc: str = "semantic judge") -> None:
-        super().__init__()
-        self.client = client
-        self.max_tokens = max_tokens
-        self.desc = desc
-
-    def judge_batch(self, items: Sequence[Item]) -> list[bool]:
-        if not items:
-            return []
-        requests = [
-            {"messages": build_messages(q, refs, resp), "n": 1, "temperature": 0.0, "max_tokens": self.max_tokens}
-            for q, refs, resp in items
-        ]
-        replies = self.client.chat_many(requests, desc=self.desc)
-        parsed = [parse_yes_no(r[0] if r else None) for r in replies]
-        out = [bool(p) for p in parsed]
-        self._record(out, unparseable=sum(p is None for p in parsed))
         return out

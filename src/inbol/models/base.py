@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DataError, ParamError
 from ..io import read_json, read_jsonl, write_json
-from ..params import BaseEval, BaseModelParams
+from ..schema.base_model import BaseEval, BaseModelParams
 from .build import build_processor, build_tiny_llava, load_model, pick_device, train_tokenizer
 from .generate import generate
 from .pretrain import pretrain

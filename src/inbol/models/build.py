@@ -36,7 +36,8 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
 
 from ..errors import DataError, ParamError
-from ..params import Arch, gpu_layout
+from ..schema.base_model import Arch
+from ..schema.core import gpu_layout
 
 IMAGE_TOKEN = "<image>"
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"

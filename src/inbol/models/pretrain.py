@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
-from ..params import Pretrain
+from ..schema.base_model import Pretrain
 from .prompt import PromptFormat
 
 

@@ -9,7 +9,7 @@ The torch-dependent ``hf`` backend is imported lazily.
 
 from __future__ import annotations
 
-from ..params import Sampling
+from ..schema.sampling import Sampling
 from .openai_backend import OpenAISampler
 from .run import (
     SAMPLER_VERSION,

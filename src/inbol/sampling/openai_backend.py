@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..llm import image_message, system_message
+from ..messages import image_message, system_message
 
 SEED_MODULUS = 2**31  # a seed range any OpenAI-compatible server accepts (vLLM takes int64)
 

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..errors import DataError
 from ..io import atomic_path, write_json
-from ..params import Sampling
+from ..schema.sampling import Sampling
 from ..seeding import stable_seed
 
 SAMPLER_VERSION = 2  # bump when a change of the code changes the samples (invalidates resumable state);

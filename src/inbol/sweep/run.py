@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DataError
-from ..params import SweepBudget, SweepThresholds
+from ..schema.sweep import SweepBudget, SweepThresholds
 from .cells import cell_name, cell_result
 
 
@@ -79,9 +79,11 @@ def run_cell(
     launch every process trains; only the main one writes and evaluates (the others return None)."""
     from ..evaluation import evaluate_model, load_testsets
     from ..io import write_json, write_jsonl
-    from ..judge import make_semantic_judge
+    from ..judge.llm_judge import make_semantic_judge
     from ..models import PromptFormat, greedy_answer_fn, load_base
-    from ..training import is_main_process, train_preference, train_sft, wait_for_everyone
+    from ..training.ca_dpo import train_preference
+    from ..training.runtime import is_main_process, wait_for_everyone
+    from ..training.sft import train_sft
 
     testsets = {n: ts for n, ts in load_testsets(testsets_dir).items() if ts.group in budget.groups}
     if not testsets:

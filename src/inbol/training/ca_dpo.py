@@ -49,7 +49,8 @@ from trl import DPOConfig, DPOTrainer
 from ..errors import DataError
 from ..models.base import load_base
 from ..models.prompt import PromptFormat
-from ..params import DPO, Lora, Train
+from ..schema.dpo import DPO
+from ..schema.training import Lora, Train
 from . import trl_compat
 from .data import PAIR_KEYS, preference_dataset, read_records
 from .lora import lora_config

@@ -15,7 +15,7 @@ import torch
 from peft import LoraConfig, PeftModel
 
 from ..errors import DataError, ParamError
-from ..params import Lora
+from ..schema.training import Lora
 
 
 def language_model_prefix(model) -> str:

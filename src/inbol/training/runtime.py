@@ -33,7 +33,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..errors import ParamError
 from ..io import atomic_dir
 from ..live import live_callback, trim_live  # noqa: F401  (re-exported: the trainers log through it)
-from ..params import Train
+from ..schema.training import Train
 
 FINGERPRINT = "fingerprint.json"
 

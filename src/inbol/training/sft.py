@@ -20,7 +20,7 @@ from trl import SFTConfig, SFTTrainer
 
 from ..models.base import load_base
 from ..models.prompt import PromptFormat
-from ..params import Lora, Train
+from ..schema.training import Lora, Train
 from .data import sft_dataset
 from .lora import lora_config, merge_adapter
 from .runtime import (

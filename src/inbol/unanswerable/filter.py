@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import DataError
-from ..params import UnanswerableFilter
+from ..schema.unanswerable import UnanswerableFilter
 from . import oracle
 from .generate import ChatClient, image_message, image_path, one_line, run_chats, scene_of
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import DataError
-from ..params import UnanswerableGenerate
+from ..schema.unanswerable import UnanswerableGenerate
 from . import oracle, templates
 
 SECTION = "unanswerable.generate"
@@ -56,9 +56,9 @@ def image_path(record: dict, image_root: str | Path = ".") -> Path:
 
 
 def image_message(text: str, path: str | Path) -> dict:
-    """An OpenAI vision user message; :func:`inbol.llm.image_message` when that module is present."""
+    """An OpenAI vision user message; :func:`inbol.messages.image_message` when that module is present."""
     try:
-        from ..llm import image_message as llm_image_message
+        from ..messages import image_message as llm_image_message
     except ImportError:  # pragma: no cover - the llm package is part of the project
         llm_image_message = None
     if llm_image_message is not None:

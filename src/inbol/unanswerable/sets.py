@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from ..params import UnanswerableGenerate, UnanswerableSets
+from ..schema.unanswerable import UnanswerableGenerate, UnanswerableSets
 from ..world.questions import derive_answer, make_question, possible_qtypes
 from ..world.scene import COLOR_NAMES, occluder_box, render, sample_scene
 from . import oracle, templates

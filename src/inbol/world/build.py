@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..io import iter_jsonl, write_json, write_jsonl
-from ..params import FAMILIES, World
+from ..schema.world import FAMILIES, World
 from .emblems import emblems_for, make_catalogue
 from .questions import (
     CORPUS_CHOICE_INSTRUCTIONS,

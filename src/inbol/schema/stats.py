@@ -1,0 +1,13 @@
+"""The ``stats`` section: the bootstrap of every reported interval."""
+
+from __future__ import annotations
+
+from .core import Float, Int, Section, Seed
+
+
+class Stats(Section):
+    """The bootstrap of every reported interval (inbol.evaluation.stats)."""
+
+    n_boot: Int(100)  # replicates (fewer than 100 give no usable percentile interval)
+    level: Float(0.0, 1.0, lo_open=True, hi_open=True)  # the intervals' confidence level
+    seed: Seed
