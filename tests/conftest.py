@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported: tiny matrices, one thread per worker
 
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -24,20 +25,24 @@ pytest_plugins = ["fake_openai"]  # its fixtures (fake_openai, no_proxy) for eve
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-SMOKE_TIMEOUT_S = 3600  # the smoke `dvc repro` (a few minutes on 2 free cores)
+SMOKE_TIMEOUT_S = 3600  # a background run (a few minutes on 2 free cores)
+# Background runs of the smoke profile, each started once per session as soon as a selected test needs it,
+# while the workers run the other tests: fixture -> `dvc repro` targets (none: the whole DAG).  The second
+# run (a chain with every kind of stage) is the independent clean run the determinism tests compare with.
+BACKGROUND_RUNS = {"smoke_repo": (), "smoke_repo_again": ("evaluate@ca_dpo-0",)}
 
 
-def _uses_smoke(item) -> bool:
-    return "smoke_repo" in getattr(item, "fixturenames", ())
+def _needs(item) -> set[str]:
+    return set(BACKGROUND_RUNS) & set(getattr(item, "fixturenames", ()))
 
 
 def pytest_collection_modifyitems(items):
     """Tests that run `dvc` or whole stages are marked e2e: `make test-fast` (-m "not e2e") leaves them out.
-    The tests on the smoke run go last (stable order otherwise): its build runs meanwhile."""
+    The tests on a background run go last (stable order otherwise): the runs are built meanwhile."""
     for item in items:
-        if _uses_smoke(item):
+        if _needs(item):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=_uses_smoke)
+    items.sort(key=lambda item: bool(_needs(item)))
 
 
 def _shared_dir(config) -> Path:
@@ -47,23 +52,18 @@ def _shared_dir(config) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def _smoke_paths(config) -> dict[str, Path]:
-    root = _shared_dir(config) / "smoke-shared"
-    return {
-        "root": root,
-        "repo": root / "repo",
-        "lock": root.parent / "smoke-shared.lock",
-        "started": root / "started",
-        "pid": root / "pid",
-        "rc": root / "rc",
-        "stdout": root / "stdout.txt",
-        "stderr": root / "stderr.txt",
+def _run_paths(config, name: str) -> dict[str, Path]:
+    root = _shared_dir(config) / f"background-{name}"
+    files = ("started", "pid", "rc", "stdout", "stderr")
+    return {"root": root, "repo": root / "repo", "lock": root.parent / f"background-{name}.lock"} | {
+        f: root / f for f in files
     }
 
 
-def _start_smoke_build(config) -> None:
-    """Start the smoke `dvc repro` in the background, once per session (the first worker to get here)."""
-    p = _smoke_paths(config)
+def _start_run(config, name: str) -> None:
+    """Start the background run ``name`` (a fresh smoke project, `dvc repro` of its targets), once per session:
+    the first worker to get here starts it."""
+    p = _run_paths(config, name)
     with FileLock(str(p["lock"])):
         if p["started"].exists():
             return
@@ -71,42 +71,61 @@ def _start_smoke_build(config) -> None:
         p["started"].write_text(str(os.getpid()))
         try:
             repo = make_project(p["repo"])
-        except Exception as e:  # noqa: BLE001 - the tests on the smoke run report it
-            p["stderr"].write_text(f"creating the smoke project failed: {e}")
+        except Exception as e:  # noqa: BLE001 - the tests on the run report it
             p["stdout"].write_text("")
+            p["stderr"].write_text(f"creating the smoke project failed: {e}")
             p["rc"].write_text("1")
             return
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1"}
-        # the exit status is written once the run ends, whoever waits for it
-        script = 'dvc repro >"$1" 2>"$2"; echo $? >"$3.tmp" && mv "$3.tmp" "$3"'
+        # the exit status is written (atomically) once the run ends, whichever worker waits for it
+        script = 'dvc repro "$@" >"$DVC_OUT" 2>"$DVC_ERR"; echo $? >"$DVC_RC.tmp" && mv "$DVC_RC.tmp" "$DVC_RC"'
+        env |= {"DVC_OUT": str(p["stdout"]), "DVC_ERR": str(p["stderr"]), "DVC_RC": str(p["rc"])}
         proc = subprocess.Popen(
-            ["sh", "-c", script, "sh", str(p["stdout"]), str(p["stderr"]), str(p["rc"])],
-            cwd=repo,
-            env=env,
-            start_new_session=True,
+            ["sh", "-c", script, "sh", *BACKGROUND_RUNS[name]], cwd=repo, env=env, start_new_session=True
         )
         p["pid"].write_text(str(proc.pid))
 
 
+def _wait_for_run(request, tmp_path_factory, name: str):
+    """This worker's own copy of the background run ``name``, and the run's CompletedProcess."""
+    _start_run(request.config, name)  # started at collection; here for a test that asked for it late
+    p = _run_paths(request.config, name)
+    deadline = time.monotonic() + SMOKE_TIMEOUT_S
+    while not p["rc"].exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"dvc repro of the smoke profile: no result after {SMOKE_TIMEOUT_S} s ({p['root']})")
+        time.sleep(1)
+    rc = int(p["rc"].read_text())
+    cmd = ["dvc", "repro", *BACKGROUND_RUNS[name]]
+    proc = subprocess.CompletedProcess(cmd, rc, p["stdout"].read_text(), p["stderr"].read_text())
+    if rc != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({rc}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    repo = tmp_path_factory.mktemp(name) / "repo"
+    shutil.copytree(p["repo"], repo, symlinks=True)
+    return repo, proc
+
+
 def pytest_collection_finish(session):
-    if session.config.option.collectonly or not any(_uses_smoke(i) for i in session.items):
+    if session.config.option.collectonly:
         return
-    _start_smoke_build(session.config)
+    for name in sorted(set().union(*(_needs(i) for i in session.items))):
+        _start_run(session.config, name)
 
 
 def pytest_unconfigure(config):
-    """The controller (or a run without xdist) ends a smoke run still going (a run stopped early, -x)."""
+    """The controller (or a run without xdist) ends a background run still going (a session stopped early)."""
     if os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(config, "_tmp_path_factory"):
         return
-    try:
-        p = _smoke_paths(config)
-    except Exception:  # noqa: BLE001 - no base temporary folder: nothing was started
-        return
-    if p["pid"].exists() and not p["rc"].exists():
+    for name in BACKGROUND_RUNS:
         try:
-            os.killpg(int(p["pid"].read_text()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
+            p = _run_paths(config, name)
+        except Exception:  # noqa: BLE001 - no base temporary folder: nothing was started
+            return
+        if p["pid"].exists() and not p["rc"].exists():
+            try:
+                os.killpg(int(p["pid"].read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
 
 
 @pytest.fixture(scope="session")
@@ -150,17 +169,11 @@ def tiny_model(tiny_world, one_thread):
 def smoke_repo(request, tmp_path_factory):
     """The smoke profile reproduced once with the real `dvc repro` (shared by the e2e tests): this worker's
     own copy of the session's one run, and that run's CompletedProcess."""
-    _start_smoke_build(request.config)  # started at collection; here for a test that asked for it late
-    p = _smoke_paths(request.config)
-    deadline = time.monotonic() + SMOKE_TIMEOUT_S
-    while not p["rc"].exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"dvc repro of the smoke profile: no result after {SMOKE_TIMEOUT_S} s ({p['root']})")
-        time.sleep(1)
-    rc = int(p["rc"].read_text())
-    proc = subprocess.CompletedProcess(["dvc", "repro"], rc, p["stdout"].read_text(), p["stderr"].read_text())
-    if rc != 0:
-        raise AssertionError(f"dvc repro failed ({rc}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    repo = tmp_path_factory.mktemp("smoke") / "repo"
-    shutil.copytree(p["repo"], repo, symlinks=True)
-    return repo, proc
+    return _wait_for_run(request, tmp_path_factory, "smoke_repo")
+
+
+@pytest.fixture(scope="session")
+def smoke_repo_again(request, tmp_path_factory):
+    """A second clean `dvc repro` of the smoke profile in another fresh repository, up to
+    ``evaluate@ca_dpo-0`` (every kind of stage), for the determinism tests: a copy, and its CompletedProcess."""
+    return _wait_for_run(request, tmp_path_factory, "smoke_repo_again")

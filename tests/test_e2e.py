@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import make_project, run
+from helpers import run
 from inbol.io import read_json, read_jsonl
 
 pytestmark = pytest.mark.e2e
@@ -120,10 +120,10 @@ def test_smoke_repro_leaves_a_clean_status(smoke_repo):
     assert "didn't change" in again and "Running stage" not in again
 
 
-def test_world_stage_is_deterministic_across_repositories(smoke_repo, tmp_path):
+def test_world_stage_is_deterministic_across_repositories(smoke_repo, smoke_repo_again):
     repo, _ = smoke_repo
-    other = make_project(tmp_path / "other")
-    run(["dvc", "repro", "world"], other)
+    other, proc = smoke_repo_again  # a second clean run in its own fresh repository (see conftest.py)
+    assert "Running stage 'world'" in proc.stdout
     assert _out_hash(other, "world", "data/world") == _out_hash(repo, "world", "data/world")
 
 
