@@ -36,13 +36,25 @@ def _needs(item) -> set[str]:
     return set(BACKGROUND_RUNS) & set(getattr(item, "fixturenames", ()))
 
 
+# the modules of the longest tests on the smoke run (experiments that re-run part of the DAG, a killed and
+# resumed training), which start first once it is built
+LONGEST_FIRST = ("test_e2e_sweep.py", "test_reliability.py")
+
+
+def _order(item) -> tuple[int, int]:
+    if not _needs(item):
+        return (0, 0)
+    return (1, 0 if item.path.name in LONGEST_FIRST else 1)
+
+
 def pytest_collection_modifyitems(items):
     """Tests that run `dvc` or whole stages are marked e2e: `make test-fast` (-m "not e2e") leaves them out.
-    The tests on a background run go last (stable order otherwise): the runs are built meanwhile."""
+    The tests on a background run go last, the longest of them first (stable order otherwise): the runs
+    are built meanwhile."""
     for item in items:
         if _needs(item):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=lambda item: bool(_needs(item)))
+    items.sort(key=_order)
 
 
 def _shared_dir(config) -> Path:
