@@ -43,14 +43,20 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# the tests on PYTEST_WORKERS pytest-xdist workers, one torch thread each (tests/conftest.py); the smoke
+# `dvc repro` the end-to-end tests share is built once, in the background, while the other tests run.
+# A selection with no tests fails (pytest's exit status 5), as does any failure.
+PYTEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist load
+
 test: lint
-	$(VENV)/bin/pytest -q
+	$(PYTEST)
 
 test-fast: setup
-	$(VENV)/bin/pytest -q -m "not e2e"
+	$(PYTEST) -m "not e2e"
 
 test-e2e: setup
-	$(VENV)/bin/pytest -q -m e2e
+	$(PYTEST) -m e2e
 
 bench: setup
 	$(PY) scripts/bench_sampling.py

@@ -263,6 +263,11 @@ def test_build_writes_the_world_files_from_every_source_of_the_profile(tmp_path)
     }
     assert not others & {r["image"] for r in read_jsonl(tmp_path / "world" / "val.jsonl")}
     assert set(stats["dropped_shared_image"]) >= {"val", "val_ood_hard", "uavqa_val"}
+    # val reads the pool's VQAv2 and OVEN releases (as the profile does): its questions on pool images are
+    # left out and counted
+    loaded = sum(st["kept"] for st in stats["sources"]["val"].values())
+    dropped = stats["dropped_shared_image"]["val"]
+    assert 0 < dropped < loaded and stats["splits"]["val"]["n"] == loaded - dropped
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -313,7 +313,18 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
     world = json.loads((tmp_path / "metrics" / "world.json").read_text())
     assert world["source"] == "datasets"
     sources = {label.split(" ")[0] for s in world["sources"].values() for label in s}
-    assert world["dropped_shared_image"]["val"] >= 0  # validation questions on evaluated images, left out
+    # the profile reads validation questions from the pool's VQAv2 and OVEN releases (so do the fixtures):
+    # those on an image of an evaluated split are left out and counted, the rest kept, none on such an image
+    dropped, loaded = world["dropped_shared_image"], sum(st["kept"] for st in world["sources"]["val"].values())
+    assert 0 < dropped["val"] < loaded and world["splits"]["val"]["n"] == loaded - dropped["val"]
+    val_images = {json.loads(x)["image"] for x in (tmp_path / "data" / "world" / "val.jsonl").read_text().splitlines()}
+    evaluated = {
+        json.loads(x)["image"]
+        for p in (tmp_path / "data" / "world").glob("*.jsonl")
+        if not p.stem.startswith(("val", "uavqa_val"))
+        for x in p.read_text().splitlines()
+    }
+    assert val_images and not val_images & evaluated
     assert sources == set(F.WRITERS)  # every loader of the profile read its fixture
     assert all(st["bad_images"] == st["bad_fields"] == 0 for s in world["sources"].values() for st in s.values())
     assert world["sets"]["vqav2_idk"]["n"] == 3 and world["splits"]["ood_choice"]["datasets"] == {

@@ -188,10 +188,20 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
         load_model(tmp_path / "nothing-here", device="cpu")
 
 
-def test_device_is_picked_from_hardware():
-    dev = pick_device("auto")
-    assert dev.type == ("cuda" if torch.cuda.is_available() else dev.type)
-    assert pick_device("cpu").type == "cpu"
+@pytest.mark.parametrize(
+    "cuda, mps, expected",
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_auto_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device("auto").type == expected
+
+
+@pytest.mark.parametrize("name", ["cpu", "cuda", "mps"])
+def test_a_named_device_is_taken_as_is(monkeypatch, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # named: taken even where it is absent
+    assert pick_device(name).type == name
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from fake_openai import FakeOpenAI, Reply, completion
-from helpers import dvc_cmd, make_project, run, script_argv
+from helpers import dvc_cmd, run, script_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -72,10 +72,11 @@ def _comparable(path: Path) -> dict[str, object]:
 CHAIN = ["evaluate@ca_dpo-0"]
 
 
-def test_two_clean_repros_give_identical_hashes(smoke_repo, tmp_path):
+def test_two_clean_repros_give_identical_hashes(smoke_repo, smoke_repo_again):
     repo, _ = smoke_repo
-    other = make_project(tmp_path / "other")
-    out = run(["dvc", "repro", *CHAIN], other, timeout=1800).stdout
+    other, proc = smoke_repo_again  # its own fresh repository: `dvc repro evaluate@ca_dpo-0` (see conftest.py)
+    assert proc.args == ["dvc", "repro", *CHAIN]
+    out = proc.stdout
     ran = set(re.findall(r"Running stage '([^']+)'", out))
     assert {"world", "base_model", "sample", "construct@0", "train_idk_it@0", "train_ca_dpo@0"} <= ran, ran
     # (the copied dvc.lock still holds entries of stages outside the chain: compare the chain's)
