@@ -142,7 +142,7 @@ def check_one_process() -> None:
     """What a training stage checks of its launch (dvc.yaml: ``accelerate launch --config_file
     <train.launcher>``), for this one process with the one-process config: a ParamError (one line) when it sees
     several GPUs (the Trainer would wrap the model in nn.DataParallel)."""
-    from inbol.training import check_launcher
+    from inbol.training.runtime import check_launcher
 
     check_launcher(ONE_PROCESS)
 

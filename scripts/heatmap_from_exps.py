@@ -1,6 +1,6 @@
 """Figure 10 from DVC experiments instead of the matrix cells: each experiment's top-level (delta_k,
-delta_uk) and its IDK-IT models' S_trust (metrics/eval/idk_it-s<seed>.json, the mean over the seeds), trained
-with the full budget.
+delta_uk) and its IDK-IT models' S_trust (metrics/summary.json, the mean over the seeds), trained with the
+full budget.
 
     dvc exp run --queue -S delta_k=0.7 -S delta_uk=0.3      # one per grid pair
     dvc queue start -j 1                                     # then wait: dvc queue status
@@ -28,7 +28,7 @@ def main() -> None:
     rows = exp_rows(dvc.api.exp_show(num=args.num))
     if not rows:
         raise DataError(
-            "no finished experiment has delta_k > delta_uk and metrics/eval/idk_it-s<seed>.json "
+            "no finished experiment has delta_k > delta_uk and IDK-IT's S_trust in metrics/summary.json "
             "(queue some: dvc exp run --queue -S delta_k=0.7 -S delta_uk=0.3; dvc queue start)"
         )
     write_csv(rows, f"{args.out}.csv", FIELDS)

@@ -352,6 +352,17 @@ def test_exp_rows_from_exp_show_records():
     assert exp_rows(prefixed)[0]["s_trust_mean"] == 2.0
 
 
+def test_exp_rows_read_the_headline_metrics():
+    """`dvc exp show` lists only the declared metrics: metrics/summary.json's IDK-IT S_trust (seed means)."""
+    f = "metrics/summary.json"
+    record = {"rev": "x", "delta_k": 0.7, "delta_uk": 0.3, f"{f}:idk_it.in_domain.s_trust": 4.0}
+    assert exp_rows([record]) == []  # no OOD value: not a finished experiment
+    record[f"{f}:idk_it.ood.s_trust"] = -2.0
+    record[f"{f}:ca_dpo.in_domain.s_trust"] = 99.0
+    (row,) = exp_rows([record])
+    assert (row["s_trust_in_domain"], row["s_trust_ood"], row["s_trust_mean"]) == (4.0, -2.0, 1.0)
+
+
 def test_exp_rows_average_the_idk_it_seeds_only():
     record = {
         "rev": "x",

@@ -293,6 +293,7 @@ def line_rows(cells: Iterable[Mapping], kind: str, values: Sequence[float]) -> l
 # Figure 10 from DVC experiments (the queue alternative to the matrix cells)
 # --------------------------------------------------------------------------------------------
 
+SUMMARY = "metrics/summary.json"  # the headline metrics: the only file `dvc exp show` reads (dvc.yaml `metrics:`)
 EXP_METRICS = re.compile(r"^metrics/eval/idk_it-s\d+\.json:(overall|ood)\.s_trust$")
 
 
@@ -310,16 +311,23 @@ def _seed_mean(record: Mapping, scope: str) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+def _idk_it_s_trust(record: Mapping, scope: str, eval_scope: str) -> float | None:
+    value = _lookup(record, f"idk_it.{scope}.s_trust", SUMMARY)
+    return float(value) if value is not None else _seed_mean(record, eval_scope)
+
+
 def exp_rows(records: Iterable[Mapping]) -> list[dict]:
     """Heatmap rows from ``dvc.api.exp_show()`` records: each experiment's top-level (delta_k, delta_uk)
-    and its IDK-IT models' in-domain and OOD S_trust (``metrics/eval/idk_it-s<seed>.json``, the mean over
-    the seeds).  Experiments without those values (queued, failed) are left out; for a threshold pair run
+    and its IDK-IT models' in-domain and OOD S_trust, the mean over the seeds (``metrics/summary.json``'s
+    ``idk_it.<scope>.s_trust``; else ``metrics/eval/idk_it-s<seed>.json`` where those are declared metrics).  Experiments without those values (queued, failed) are left out; for a threshold pair run
     twice, the first record wins (exp_show lists the workspace, then the newest first).  Rows are normalised
     like :func:`heatmap_rows`."""
     seen: dict[tuple[float, float], dict] = {}
     for r in records:
         k, u = _lookup(r, "delta_k", "params.yaml"), _lookup(r, "delta_uk", "params.yaml")
-        s_in, s_ood = _seed_mean(r, "overall"), _seed_mean(r, "ood")
+        s_in, s_ood = (
+            _idk_it_s_trust(r, scope, fallback) for scope, fallback in (("in_domain", "overall"), ("ood", "ood"))
+        )
         if None in (k, u, s_in, s_ood) or not cell_valid("threshold", (float(k), float(u))):
             continue
         key = (round(float(k), 6), round(float(u), 6))
