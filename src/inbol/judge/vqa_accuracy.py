@@ -34,6 +34,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .normalize import ARTICLES, NUMBER_MAP
+
 VERSION_2016 = "2016"  # 458a8b2: the 2016 release (default)
 VERSION_2021 = "2021"  # a013f00: the repository's current revision
 VERSIONS = (VERSION_2016, VERSION_2021)
@@ -43,21 +45,7 @@ PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", 
 PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # the script's pattern, malformed look-behind included
 COMMA_STRIP = re.compile(r"(\d)(\,)(\d)")
 PERIOD_COUNT = int(re.UNICODE)  # the script passes re.UNICODE where re.sub takes the count
-NUMBERS = {
-    "none": "0",
-    "zero": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-}
-ARTICLES = frozenset({"a", "an", "the"})
+NUMBERS = NUMBER_MAP  # processDigitArticle's manualMap and articles: the tables of inbol.judge.normalize
 # processDigitArticle's contraction table: each spelling the script restores, with the words it restores it from
 _RESTORED = {
     "ain't": ("aint",),
