@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import csv
 import json
-import runpy
-import shlex
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from helpers import ROOT, build_tiny_model, params, params_dict, section, world_cfg, write_params
+from helpers import (
+    build_tiny_model,
+    params,
+    params_dict,
+    run_stage_in_process,
+    section,
+    stage_args,
+    world_cfg,
+    write_params,
+)
 from inbol.errors import DataError, ParamError
 from inbol.evaluation import (
     REFUSAL_SUFFIX,
@@ -573,30 +578,6 @@ PARAMS = {
 }
 
 
-def stage_args(stage: str, item=None, **matrix) -> list[str]:
-    """The arguments of a dvc.yaml stage's command as dvc runs it (``item``: the foreach value, ``matrix``: the
-    matrix values)."""
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    cmd = spec.get("do", spec)["cmd"]
-    if item is not None:
-        cmd = cmd.replace("${item}", str(item))
-    for k, v in matrix.items():
-        cmd = cmd.replace(f"${{item.{k}}}", str(v))
-    argv = shlex.split(cmd)
-    assert argv[0] == "python" and argv[1] == f"stages/{argv[1].split('/')[-1]}" and "${" not in cmd, cmd
-    return argv[1:]
-
-
-def run_stage_script(argv: list[str]) -> None:
-    """A stage script in this process (faster than a subprocess: torch is imported once)."""
-    old = sys.argv
-    sys.argv = list(argv)
-    try:
-        runpy.run_path(str(ROOT / argv[0]), run_name="__main__")
-    finally:
-        sys.argv = old
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     import torch
@@ -648,15 +629,15 @@ def project(tmp_path_factory):
 @pytest.mark.e2e
 def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     monkeypatch.chdir(project)
-    run_stage_script(stage_args("testsets"))
+    run_stage_in_process(stage_args("testsets"))
     man = read_json("data/testsets/manifest.json")
     assert list(load_testsets("data/testsets"))[-3:] == ["ood_choice", "beyond", "vizwiz"]  # canonical order
     assert set(man["sets"]) >= {"uavqa", "ood_hard", "ood_phrasing", "ood_choice", "beyond", "vizwiz"}
     assert read_json("metrics/testsets.json")["test"]["sets"]["uavqa"]["n"] == 3
     for name in ("base", "refusal_prompt"):
-        run_stage_script(stage_args("evaluate_baseline", name))
+        run_stage_in_process(stage_args("evaluate_baseline", name))
     for seed in (0, 1):
-        run_stage_script(stage_args("evaluate", model="sft", seed=seed))
+        run_stage_in_process(stage_args("evaluate", model="sft", seed=seed))
     sets = {n: read_jsonl(f"data/testsets/{n}.jsonl") for n in man["sets"]}
     for name in ("base", "refusal_prompt", "sft-s0", "sft-s1"):
         preds = read_jsonl(f"data/predictions/{name}.jsonl")
@@ -679,11 +660,11 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     assert pooled["sft"]["overall"]["n"] == 2 * s0["overall"]["n"]
     assert pooled["sft"]["overall"]["acc"] == pytest.approx(s0["overall"]["acc"], abs=1e-3)
     # the report also gathers the miniature's table and Table 5 (the original model's row here)
-    run_stage_script(stage_args("miniature"))
-    run_stage_script(stage_args("evaluate_val_baseline", "base"))
-    run_stage_script(stage_args("consistency_base"))
-    run_stage_script(stage_args("selective"))
-    run_stage_script(stage_args("report"))
+    run_stage_in_process(stage_args("miniature"))
+    run_stage_in_process(stage_args("evaluate_val_baseline", "base"))
+    run_stage_in_process(stage_args("consistency_base"))
+    run_stage_in_process(stage_args("selective"))
+    run_stage_in_process(stage_args("report"))
     md = Path("metrics/tables.md").read_text()
     for title in ("## Table 1", "## Table 2", "## Table 3", "## Table 4", "## Test sets"):
         assert title in md
@@ -709,7 +690,7 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
             )
             capsys.readouterr()
             with pytest.raises(SystemExit) as e:
-                run_stage_script(stage_args("report"))
+                run_stage_in_process(stage_args("report"))
             assert e.value.code == 2
             err = capsys.readouterr().err.strip()
             assert err.startswith(f"error: {path}: predictions for set 'vizwiz' cover 0 of")
@@ -722,9 +703,9 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
 def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(project)
     if not Path("data/testsets/manifest.json").is_file():
-        run_stage_script(stage_args("testsets"))
+        run_stage_in_process(stage_args("testsets"))
     with pytest.raises(SystemExit) as e:
-        run_stage_script(stage_args("evaluate", model="sft", seed=7))  # no models/sft/s7
+        run_stage_in_process(stage_args("evaluate", model="sft", seed=7))  # no models/sft/s7
     assert e.value.code == 2
     assert (
         capsys.readouterr().err.strip()
@@ -747,7 +728,7 @@ def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_pa
     for changes, message in cases:
         write_params(bad, **{**PARAMS, **changes})
         with pytest.raises(SystemExit) as e:
-            run_stage_script(stage_args("evaluate_baseline", "base"))
+            run_stage_in_process(stage_args("evaluate_baseline", "base"))
         assert e.value.code == 2
         assert capsys.readouterr().err.strip() == message
     assert not Path("data/predictions/base.jsonl").exists()
@@ -758,13 +739,13 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
     # a misspelt name must not be evaluated silently (refusal_promt would lose the refusal prompt)
     monkeypatch.chdir(project)
     if not Path("data/testsets/manifest.json").is_file():
-        run_stage_script(stage_args("testsets"))
+        run_stage_in_process(stage_args("testsets"))
     argv = stage_args("evaluate_baseline", "refusal_promt")
     assert argv[argv.index("--model") + 1] == "models/base"
     outputs = [Path("data/predictions/refusal_promt.jsonl"), Path("metrics/eval/refusal_promt.json")]
     try:
         with pytest.raises(SystemExit) as e:
-            run_stage_script(argv)
+            run_stage_in_process(argv)
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "'refusal_promt'" in err and "\n" not in err

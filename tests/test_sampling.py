@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import section
+from helpers import LLAVA_HF_TEMPLATE, section
 from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl
 from inbol.models import PromptFormat, generate
@@ -316,16 +316,6 @@ def test_missing_or_unreadable_images_are_skipped_and_counted(tiny, tmp_path):
 
 # ------------------------------------------------------------------ openai backend
 
-# llava-hf/llava-1.5-7b-hf's chat_template.json (the processor template vLLM applies to a chat request)
-LLAVA_HF_TEMPLATE = (
-    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
-    "{# Render all images first #}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
-    "{{ '<image>\n' }}{% endfor %}{# Render all text next #}{% if message['role'] != 'assistant' %}"
-    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + ' '}}"
-    "{% endfor %}{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
-    "{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
-)
 LLAVA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
     "detailed, and polite answers to the user's questions."

@@ -6,43 +6,15 @@ layout that keeps in-process stages off the server's GPUs; against the local fak
 from __future__ import annotations
 
 import json
-import runpy
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from helpers import ROOT, write_params
+from helpers import ROOT, run_stage_in_process, stage_args, write_params
 from inbol.io import read_jsonl, write_json, write_jsonl
 
 BASE = "llava-test-base"
 SEEDS = (0,)
-
-
-def stage_argv(stage: str, item=None, **matrix) -> list[str]:
-    """The arguments of a dvc.yaml stage's command as dvc runs it (``item``: the foreach value, ``matrix``:
-    the matrix values)."""
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
-    cmd = spec.get("do", spec)["cmd"]
-    if item is not None:
-        cmd = cmd.replace("${item}", str(item))
-    for k, v in matrix.items():
-        cmd = cmd.replace(f"${{item.{k}}}", str(v))
-    argv = shlex.split(cmd)
-    assert argv[0] == "python" and "${" not in cmd, cmd
-    return argv[1:]
-
-
-def run_stage(argv: list[str]) -> None:
-    """A stage script in this process (torch imported once)."""
-    old = sys.argv
-    sys.argv = list(argv)
-    try:
-        runpy.run_path(str(ROOT / argv[0]), run_name="__main__")
-    finally:
-        sys.argv = old
 
 
 def served_params(url: str, **changes) -> dict:
@@ -115,26 +87,26 @@ def test_consistency_of_a_trained_model_asks_the_server_for_that_model(project, 
     monkeypatch.chdir(repo)
     fake_openai.models = [BASE, "idk_it-s0", "ca_dpo-s0"]
     write_params(repo, **served_params(fake_openai.url))
-    run_stage(stage_argv("consistency_base"))
+    run_stage_in_process(stage_args("consistency_base"))
     n = n_questions(repo)
     base_models = [b["model"] for b in fake_openai.bodies() if b]
     assert base_models == [BASE] * n
     fake_openai.requests.clear()
-    run_stage(stage_argv("consistency", model="idk_it", seed=0))
+    run_stage_in_process(stage_args("consistency", model="idk_it", seed=0))
     bodies = [b for b in fake_openai.bodies() if b]
     assert [b["model"] for b in bodies] == ["idk_it-s0"] * n  # not the base model, not answered from its cache
     rows = read_jsonl(repo / "data/consistency/idk_it-s0.jsonl")
     assert len(rows) == n and {r["split"] for r in rows} == {"test", "val"}
     # the same model again: every answer from the cache; a retrained adapter under the same name: asked again
     fake_openai.requests.clear()
-    run_stage(stage_argv("consistency", model="idk_it", seed=0))
+    run_stage_in_process(stage_args("consistency", model="idk_it", seed=0))
     assert fake_openai.n_requests == 0
     adapter = repo / "models/idk_it/s0/adapter"
     adapter.mkdir()
     for weights in (b"first training", b"retrained"):
         (adapter / "adapter_model.safetensors").write_bytes(weights)
         fake_openai.requests.clear()
-        run_stage(stage_argv("consistency", model="idk_it", seed=0))
+        run_stage_in_process(stage_args("consistency", model="idk_it", seed=0))
         assert [b["model"] for b in fake_openai.bodies()] == ["idk_it-s0"] * n
         assert all("model_version" not in b for b in fake_openai.bodies())  # the cache's, never sent
 
@@ -152,13 +124,13 @@ def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(
     fake_openai.models = [BASE]
     write_params(repo, **served_params(fake_openai.url))
     for argv, out in (
-        (stage_argv("evaluate", model="idk_it", seed=0), "data/predictions/idk_it-s0.jsonl"),
-        (stage_argv("consistency", model="idk_it", seed=0), "data/consistency/idk_it-s0.jsonl"),
+        (stage_args("evaluate", model="idk_it", seed=0), "data/predictions/idk_it-s0.jsonl"),
+        (stage_args("consistency", model="idk_it", seed=0), "data/consistency/idk_it-s0.jsonl"),
     ):
         before = (repo / out).read_bytes() if (repo / out).exists() else None
         capsys.readouterr()
         with pytest.raises(SystemExit) as e:
-            run_stage(argv)
+            run_stage_in_process(argv)
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(
@@ -195,7 +167,7 @@ def test_evaluation_through_the_server_names_the_model_and_scores_refusal_from_l
     fake_openai.models = [BASE, "idk_it-s0"]
     write_params(repo, **served_params(fake_openai.url, prompt={"system": "Be brief."}))
     monkeypatch.setattr("inbol.models.load_base", lambda *a, **k: pytest.fail("a model was loaded in process"))
-    run_stage(stage_argv("evaluate", model="idk_it", seed=0))
+    run_stage_in_process(stage_args("evaluate", model="idk_it", seed=0))
     preds = read_jsonl(repo / "data/predictions/idk_it-s0.jsonl")
     assert len(preds) == sum(len(read_jsonl(p)) for p in (repo / "data/testsets").glob("*.jsonl"))
     assert {p["response"] for p in preds} == {"red"} and {p["p_refusal"] for p in preds} == {0.3}
@@ -210,7 +182,7 @@ def test_evaluation_through_the_server_names_the_model_and_scores_refusal_from_l
     assert metrics["served_model"] == "idk_it-s0" and metrics["seed"] == 0
     # the baselines name the base model; the Refusal Prompt appends the paper's prompt
     fake_openai.requests.clear()
-    run_stage(stage_argv("evaluate_baseline", "refusal_prompt"))
+    run_stage_in_process(stage_args("evaluate_baseline", "refusal_prompt"))
     from inbol.evaluation import REFUSAL_SUFFIX
 
     bodies = fake_openai.bodies()
@@ -246,7 +218,7 @@ def test_miniature_and_filter_answers_come_from_the_servers_base_model(project, 
     fake_openai.models = [BASE]
     write_params(repo, **served_params(fake_openai.url))
     monkeypatch.setattr("inbol.models.load_base", lambda *a, **k: pytest.fail("a model was loaded in process"))
-    run_stage(stage_argv("miniature"))
+    run_stage_in_process(stage_args("miniature"))
     n_val = len(read_jsonl(repo / "data/valsets/perception.jsonl")) + len(
         read_jsonl(repo / "data/valsets/ood_hard.jsonl")
     )
@@ -258,9 +230,9 @@ def test_miniature_and_filter_answers_come_from_the_servers_base_model(project, 
     # the unanswerable filter: the original model's answers on what passes the criteria (the oracle's here)
     fake_openai.requests.clear()
     fake_openai.answer = lambda body, i: "blue"
-    run_stage(stage_argv("unanswerable_generate"))  # the template generator: no server
+    run_stage_in_process(stage_args("unanswerable_generate"))  # the template generator: no server
     assert fake_openai.n_requests == 0
-    run_stage(stage_argv("unanswerable_filter"))
+    run_stage_in_process(stage_args("unanswerable_filter"))
     kept = read_jsonl(repo / "data/unanswerable/kept.jsonl")
     bodies = fake_openai.bodies()
     assert kept and len(bodies) == len(kept) and {b["model"] for b in bodies} == {BASE}
