@@ -389,6 +389,55 @@ def awareness_report(
     return out
 
 
+def default_scopes(testsets: Mapping) -> dict[str, list[str]]:
+    """The in-domain answerable sets pooled (``in_domain``), then each answerable in-domain and OOD set."""
+    ind = [n for n, ts in testsets.items() if ts.group == "in_domain" and ts.answerable]
+    each = [n for n, ts in testsets.items() if ts.group in ("in_domain", "ood") and ts.answerable]
+    return {"in_domain": ind, **{n: [n] for n in each}}
+
+
+# Figure 4's scopes (as the report's): in domain pooled, and the AOKVQA-like OOD set
+BIN_SCOPES = ("in_domain", "ood_phrasing")
+
+
+def write_awareness(
+    testsets: Mapping,
+    runs: Mapping[str, Sequence[Sequence[dict]]],
+    seeds: Mapping[str, Sequence],
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+    min_n: int,
+    json_path,
+    csv_path,
+) -> dict:
+    """Compute (:func:`awareness_report` on :func:`default_scopes`) and write the metrics JSON and the bin
+    table's CSV; without the original model's predictions both say so (a warning, no numbers)."""
+    from ..io import write_json
+    from ..plots import write_csv
+    from .metrics import rounded
+
+    if "base" not in runs:
+        aw: dict = {"min_n": min_n, "scopes": {}, "bins": [], "warnings": ["no predictions of the original model"]}
+    else:
+        aw = awareness_report(
+            testsets,
+            runs,
+            seeds,
+            scopes=default_scopes(testsets),
+            bin_scopes=BIN_SCOPES,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+            min_n=min_n,
+        )
+    aw = rounded(aw)
+    write_json(json_path, aw)
+    write_csv(bin_csv_rows(aw), csv_path, BIN_CSV_FIELDS)
+    return aw
+
+
 def headline(aw: Mapping, scope: str = "in_domain") -> dict:
     """The headline subset: per model the mean-over-seeds AUROC of each score with its interval, and the
     original's confidence reference, on ``scope``."""
@@ -452,21 +501,19 @@ def markdown(aw: Mapping, label: Callable[[str], str] = str) -> list[str]:
         "refuses exactly the original's errors); the mean over seeds with a 95% bootstrap interval over seeds "
         "and units (a name question's emblem or entity, else its image). Reference: the original's own "
         "K-sample confidence as the score.",
-        "",
     ]
-    header = ["Model", *[f"{s} {SCORES[k]}" for s in aw["scopes"] for k in SCORES]]
+    scopes = list(aw["scopes"])
     models = list(next(iter(aw["scopes"].values()))["auroc"])
-    rows = [
-        [label(m), *[_cell(e["auroc"].get(m, {}).get(k, {}).get("all")) for e in aw["scopes"].values() for k in SCORES]]
-        for m in models
-    ]
-    rows.append(
-        [
-            "Original's confidence (reference)",
-            *[_cell(e["reference"]["conf"]) for e in aw["scopes"].values() for _ in SCORES],
+    for key, name in SCORES.items():
+        L += ["", f"AUROC of {name}:", ""]
+        rows = [
+            [label(m), *[_cell(aw["scopes"][s]["auroc"].get(m, {}).get(key, {}).get("all")) for s in scopes]]
+            for m in models
         ]
-    )
-    L += _md_table(header, rows)
+        rows.append(
+            ["original's confidence (reference)", *[_cell(aw["scopes"][s]["reference"]["conf"]) for s in scopes]]
+        )
+        L += _md_table(["Model", *scopes], rows)
     if aw.get("bins"):
         L += [
             "",
@@ -515,6 +562,9 @@ __all__ = [
     "Scope",
     "awareness_report",
     "headline",
+    "default_scopes",
+    "BIN_SCOPES",
+    "write_awareness",
     "bin_csv_rows",
     "BIN_CSV_FIELDS",
     "markdown",
