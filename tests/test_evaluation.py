@@ -676,6 +676,11 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     assert Path("plots", PLOT_FILES["figure4_png"]).read_bytes()[:4] == b"\x89PNG"
     with open(Path("plots", PLOT_FILES["exposure_refusal"])) as fh:
         assert next(csv.reader(fh)) == ["bucket", "exposure_index", *MODELS]
+    aw = read_json("metrics/awareness.json")  # boundary awareness: figures on so few questions are n/a, with warnings
+    assert aw["scopes"]["in_domain"]["auroc"].keys() == {"base", "refusal_prompt", "sft"} and aw["warnings"]
+    assert "## Beyond the paper: information-boundary awareness" in md
+    with open("plots/awareness.csv") as fh:
+        assert next(csv.reader(fh))[:4] == ["scope", "bin", "model", "n"]
     trends = read_json("metrics/trends.json")
     assert trends["n_checked"] == 0 and trends["in_domain"]["refr_idk_it_gt_base"] == {
         "diff": None,
