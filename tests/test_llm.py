@@ -268,9 +268,15 @@ def test_persistent_500_raises(fake_openai, key):
 def test_client_errors_are_not_retried(fake_openai, key):
     fake_openai.script = [Reply(400), Reply(401), Reply(404)]
     client = make_client(fake_openai)
+    todo = {
+        400: "not retried: the server refused this request as sent",
+        401: f"check the API key in ${KEY_ENV}",
+        404: "check base_url and the model name (the server's GET /models lists what it serves)",
+    }
     for status in (400, 401, 404):
-        with pytest.raises(LLMError, match=f"HTTP {status} .* after 1 attempt:"):
+        with pytest.raises(LLMError, match=f"HTTP {status} .* after 1 attempt:") as e:
             client.chat([user_message(f"hi {status}")])
+        assert str(e.value).endswith(f"; {todo[status]}") and SENTINEL not in str(e.value)
     assert fake_openai.n_requests == 3
 
 
@@ -301,7 +307,7 @@ def test_timeout_is_retried(fake_openai, key):
 def test_timeouts_exhausted(fake_openai, key):
     fake_openai.default = lambda req: Reply(200, completion(["late"]), delay=0.6)
     client = make_client(fake_openai, timeout_s=0.15, max_retries=1)
-    with pytest.raises(LLMError, match="timeout from .* after 2 attempts"):
+    with pytest.raises(LLMError, match="timeout from .* after 2 attempts: no answer within 0.15s; raise timeout_s"):
         client.chat([user_message("hi")])
 
 

@@ -44,7 +44,6 @@ GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 LOGPROB_KEYS = ("logprobs", "top_logprobs")
 VERSION_KEY = "model_version"  # a request's served-weights hash: in its cache key, not sent
 RETRY_STATUS = frozenset({408, 409, 429})  # what the SDK retries, plus every 5xx
-RETRY_HEADER = "x-stainless-retry-count"  # the SDK numbers each try of a request in it (0: the first)
 
 
 def api_key(endpoint: Endpoint) -> str:
@@ -91,14 +90,6 @@ def _first_logprobs(choice: dict, where: str) -> dict[str, float]:
     return out
 
 
-def _tries(exc: Exception) -> int:
-    """How many times the SDK sent the request that failed with ``exc`` (it numbers each try in a header)."""
-    try:
-        return int(exc.request.headers[RETRY_HEADER]) + 1  # type: ignore[attr-defined]
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return 1
-
-
 class LLMClient:
     """Chat Completions with cache, retries and bounded concurrency.  Thread-safe."""
 
@@ -135,6 +126,7 @@ class LLMClient:
         self.url = str(self._client.base_url).rstrip("/") + "/chat/completions"
         self.cache = ResponseCache(endpoint.cache_dir) if endpoint.cache_dir else None
         self._lock = threading.Lock()
+        self._tries = threading.local()  # HTTP requests the SDK sent for this thread's current call
         self.stats = {"calls": 0, "http_requests": 0, "cache_hits": 0, "retries": 0}
 
     def __repr__(self) -> str:
@@ -154,18 +146,18 @@ class LLMClient:
             self.stats[key] += k
 
     def _on_request(self, request) -> None:
-        """httpx's hook on every request the SDK sends: counted, and each retry is one warning."""
+        """httpx's hook on every request the SDK sends (in the calling thread): counted, each retry a warning."""
         self._count("http_requests")
-        tried = int(request.headers.get(RETRY_HEADER) or 0)
-        if tried:
+        self._tries.n = getattr(self._tries, "n", 0) + 1
+        if self._tries.n > 1:
             self._count("retries")
-            log.warning("LLM request to %s: retry %d of %d", request.url, tried, self.endpoint.max_retries)
+            log.warning("LLM request to %s: retry %d of %d", request.url, self._tries.n - 1, self.endpoint.max_retries)
 
     def _failure(self, exc: Exception, where: str) -> LLMError:
         """The one-line error of a request the SDK gave up on: what failed, where, after how many attempts,
         the server's words and what to do."""
         oa, ep = self._openai, self.endpoint
-        tries = _tries(exc)
+        tries = max(1, getattr(self._tries, "n", 1))
         if isinstance(exc, oa.APIStatusError):
             status = exc.status_code
             what, detail = f"HTTP {status}", _one_line(getattr(exc, "message", exc))
@@ -175,7 +167,7 @@ class LLMClient:
             elif status == 404:
                 todo = "check base_url and the model name (the server's GET /models lists what it serves)"
             elif status not in RETRY_STATUS and status < 500:
-                todo = "the server refused the request as sent"
+                todo = "not retried: the server refused this request as sent"
             elif wait and tries == 1 and ep.max_retries:
                 todo = f"the server asks to wait {_one_line(wait, 40)} s, longer than the client waits: re-run then"
             else:
@@ -282,6 +274,7 @@ class LLMClient:
         (after the endpoint's retries on connection errors and 5xx) is a one-line LLMError."""
         oa = self._openai
         url = self.url.removesuffix("/chat/completions") + "/models"
+        self._tries.n = 0
         try:
             return sorted(m.id for m in self._client.models.list())
         except (oa.APIStatusError, oa.APIConnectionError) as e:
@@ -323,6 +316,7 @@ class LLMClient:
         """One request, with the SDK's retries; the body parsed here (a malformed one is not retried)."""
         oa = self._openai
         kwargs = {k: v for k, v in req.items() if v is not None and k != VERSION_KEY}
+        self._tries.n = 0
         try:
             raw = self._client.chat.completions.with_raw_response.create(**kwargs)
         except (oa.APIStatusError, oa.APIConnectionError) as e:
