@@ -153,15 +153,12 @@ def table5(rows: Mapping[str, dict], costs: Sequence[float]) -> list[str]:
     }
     header = ["Method"] + [f"{scope} {names[k]}" for scope in ("In-domain", "OOD") for k in keys]
     header += [f"RefR {b}" for b in ("Known", "Mixed", "Unknown")]
-    return table(
-        header,
-        [
-            [label]
-            + [format_ci(r["cells"].get(scope, {}).get(k)) for scope in ("in_domain", "ood") for k in keys]
-            + [format_ci((r.get("refusal_by_bucket") or {}).get(b)) for b in ("known", "mixed", "unknown")]
-            for label, r in rows.items()
-        ],
-    )
+    body = []
+    for label, r in rows.items():
+        cells = [format_ci(r["cells"].get(scope, {}).get(k)) for scope in ("in_domain", "ood") for k in keys]
+        cells += [format_ci((r.get("refusal_by_bucket") or {}).get(b)) for b in ("known", "mixed", "unknown")]
+        body.append([label, *cells])
+    return table(header, body)
 
 
 __all__ = ["pack", "abstain_below", "stat_fn", "scope_stat", "choose_sc_threshold", "row_cells", "table5"]
