@@ -162,6 +162,7 @@ def score_rows(
 
 def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed: int, min_family_acc: float = 0) -> str:
     from .evaluation.stats import format_ci
+    from .markdown import table
 
     lines = [
         "# Hyper-parameter search (validation sets only)",
@@ -178,25 +179,26 @@ def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed:
     ]
     for m, rows in results.items():
         fams = list(rows[0].get("families", {})) if rows else []
-        lines += [
-            f"## {m}",
-            "",
-            f"| configuration | value | in-domain Acc / RefR / S_trust | family Acc ({' / '.join(fams)}) "
-            "| OOD Acc / RefR / S_trust | best - it | |",
-            "|---|---:|---:|---:|---:|---:|---|",
-        ]
+        header = ["configuration", "value", "in-domain Acc / RefR / S_trust", f"family Acc ({' / '.join(fams)})"]
+        header += ["OOD Acc / RefR / S_trust", "best - it", ""]
+        cells = []
         for r in rows:
             i, o = r["in_domain"], r["ood"]
             mark = "**chosen**" if r["config"] == chosen[m] else ("tied" if r["indistinguishable_from_best"] else "")
             if not r.get("eligible", True):
                 mark = ", ".join(x for x in (mark, "collapsed") if x)
-            fam = " / ".join(f"{r['families'][f]:.1f}" for f in fams)
-            lines.append(
-                f"| {r['config']} | {format_ci(r['value'])} | {i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f} "
-                f"| {fam} | {o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f} | {format_ci(r['gap_to_best'])} "
-                f"| {mark} |"
+            cells.append(
+                [
+                    r["config"],
+                    format_ci(r["value"]),
+                    f"{i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f}",
+                    " / ".join(f"{r['families'][f]:.1f}" for f in fams),
+                    f"{o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f}",
+                    format_ci(r["gap_to_best"]),
+                    mark,
+                ]
             )
-        lines.append("")
+        lines += [f"## {m}", "", *table(header, cells, ["---:"] * 5 + ["---"]), ""]
     return "\n".join(lines)
 
 

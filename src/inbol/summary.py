@@ -37,6 +37,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 
 from .errors import DataError
+from .markdown import table
 
 SCOPES = ("in_domain", "ood")
 SCOPE_LABEL = {"in_domain": "in domain", "ood": "out of domain"}
@@ -194,9 +195,7 @@ def _check_rank(check: str) -> tuple[int, str]:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "---:") -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "| --- |" + "".join(f" {align} |" for _ in header[1:])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
+    return table(header, rows, align, spaced=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
