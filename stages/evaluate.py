@@ -12,7 +12,7 @@ import argparse
 
 from inbol.errors import ParamError, run_stage
 from inbol.evaluation import check_model_dir, load_testsets, prompt_suffix
-from inbol.evaluation.answering import evaluate_checkpoint
+from inbol.evaluation.evaluate import evaluate_answerer
 from inbol.io import write_json, write_jsonl
 from inbol.judge.llm_judge import make_semantic_judge
 from inbol.schema.core import load_sections
@@ -21,6 +21,7 @@ from inbol.schema.judge import Judge
 from inbol.schema.models import Models
 from inbol.schema.prompt import Prompt
 from inbol.schema.sampling import Sampling
+from inbol.serve import load_answerer
 
 
 def main() -> None:
@@ -41,14 +42,13 @@ def main() -> None:
     semantic = make_semantic_judge(judge_cfg)
 
     suffix = prompt_suffix(args.name)
-    preds, metrics = evaluate_checkpoint(
-        args.model,
+    answerer = load_answerer(args.model, p, name=args.name, seed=args.seed)  # in process, or the server's model
+    preds, metrics = evaluate_answerer(
+        answerer,
         testsets,
-        p,
-        name=args.name,
-        seed=args.seed,
-        semantic=semantic,
+        semantic,
         lenient=judge_cfg.lenient,
+        model=args.name,
         prompt_suffix=suffix,
         refusal_score=True,
         extra=lambda served: {

@@ -7,7 +7,6 @@ any work."""
 
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import REFUSAL_SUFFIX, judge_sets, load_testsets
-from inbol.evaluation.answering import load_answerer
 from inbol.io import write_json
 from inbol.judge.llm_judge import make_semantic_judge
 from inbol.miniature import (
@@ -26,7 +25,7 @@ from inbol.schema.evaluate import Evaluate
 from inbol.schema.judge import Judge
 from inbol.schema.prompt import Prompt
 from inbol.schema.sampling import Sampling
-from inbol.serve import require_models
+from inbol.serve import load_answerer, require_models
 
 
 def main() -> None:
@@ -37,7 +36,7 @@ def main() -> None:
     valsets = {n: ts for n, ts in load_testsets(args.valsets).items() if ts.answerable}
     semantic = make_semantic_judge(p.judge)
     answerer = load_answerer(args.model, p, name="base")  # in process, or the server's base model (checked)
-    if answerer.backend == "openai":
+    if p.sampling.backend == "openai":
         require_models(make_sampler(p.sampling).client, [p.sampling.openai.model])
     verdicts = {}
     for suffix in ("", REFUSAL_SUFFIX):

@@ -219,9 +219,10 @@ def run_search(
     from .boundary import build_training_sets
     from .confidence import with_refusals
     from .evaluation import load_testsets
-    from .evaluation.answering import evaluate_checkpoint
+    from .evaluation.evaluate import evaluate_answerer
     from .io import read_jsonl
     from .judge.llm_judge import make_semantic_judge
+    from .models.answerer import load_in_process
     from .training.ca_dpo import write_reference
     from .training.routes import train_method
     from .training.runtime import write_training_set
@@ -286,9 +287,8 @@ def run_search(
                     diagnostics_n=1,
                     **common,
                 )
-            runs[name], _ = evaluate_checkpoint(
-                out, valsets, p, name=m, backend="hf", semantic=semantic, lenient=p.judge.lenient
-            )
+            answerer = load_in_process(out, p.evaluate, p.prompt.system)
+            runs[name], _ = evaluate_answerer(answerer, valsets, semantic, lenient=p.judge.lenient, model=m)
             dirs[name] = out
         rows = score_rows(
             list(runs),

@@ -251,6 +251,25 @@ def evaluate_model(
     return preds, metrics
 
 
+def evaluate_answerer(
+    answerer,
+    testsets: dict[str, TestSet],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    model: str | None = None,
+    prompt_suffix: str = "",
+    refusal_score: bool = False,
+    extra: dict | Callable[[str | None], dict] | None = None,
+) -> tuple[list[dict], dict]:
+    """:func:`evaluate_model` of a model ready to answer (:func:`inbol.serve.load_answerer`, in process or the
+    server's): its greedy answers with ``prompt_suffix``, each with P(refusal start) when ``refusal_score``.
+    ``extra``: fields for the metrics, or a function of the served model's name (None in process) giving them."""
+    answer, served = answerer.answer_fn(prompt_suffix=prompt_suffix, refusal_score=refusal_score)
+    fields = extra(served) if callable(extra) else extra
+    return evaluate_model(answer, testsets, semantic, lenient=lenient, model=model, extra=fields)
+
+
 __all__ = [
     "REFUSAL_SUFFIX",
     "prompt_suffix",
@@ -264,4 +283,5 @@ __all__ = [
     "score",
     "score_runs",
     "evaluate_model",
+    "evaluate_answerer",
 ]

@@ -1,6 +1,6 @@
 """Running one sweep cell: its training set (:mod:`.data`), training with the sweep budget
 (:func:`inbol.training.routes.train_method`: IDK-IT, or CA-DPO for composition cells) and evaluation in domain
-and out of domain (:func:`inbol.evaluation.answering.evaluate_checkpoint`), the path the pipeline's own
+and out of domain (:func:`inbol.evaluation.evaluate.evaluate_answerer`), the path the pipeline's own
 stages take."""
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ def run_cell(
     ``dpo``, ``sweep``, ``evaluate``, ``judge``, ``prompt``.  Returns the cell summary.  Under a multi-process
     launch every process trains; only the main one writes and evaluates (the others return None)."""
     from ..evaluation import load_testsets
-    from ..evaluation.answering import evaluate_checkpoint
+    from ..evaluation.evaluate import evaluate_answerer
     from ..io import write_json, write_jsonl
     from ..judge.llm_judge import make_semantic_judge
+    from ..models.answerer import load_in_process
     from ..training.routes import train_method
     from ..training.runtime import is_main_process, write_training_set
 
@@ -63,9 +64,8 @@ def run_cell(
     )
     if not is_main_process():
         return None
-    preds, metrics = evaluate_checkpoint(
-        model_dir, testsets, p, name=name, backend="hf", semantic=semantic, lenient=p.judge.lenient
-    )
+    answerer = load_in_process(model_dir, p.evaluate, p.prompt.system)  # no server holds a cell's model
+    preds, metrics = evaluate_answerer(answerer, testsets, semantic, lenient=p.judge.lenient, model=name)
     summary = cell_result(kind, values, metrics, train=tm, data=data_report)
     summary["seed"] = seed
     write_jsonl(out_dir / "predictions.jsonl", preds)
