@@ -12,7 +12,10 @@
   pooled in domain ("overall", Table 1), out of domain ("ood", Tables 2 and 4: the unweighted mean over
   the answerable out-of-domain sets, answered accuracy pooled over them), and beyond the paper, refusal rate
   and accuracy on
-  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure.
+  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure;
+- :func:`evaluate_model` answers, judges and scores with an answer function; :func:`evaluate_answerer` with a
+  model ready to answer (:func:`inbol.serve.load_answerer`: in process or the server's), the one path of the
+  evaluate stage, the sweep cells and the search (the miniature answers through the same answerer).
 """
 
 from __future__ import annotations
