@@ -7,6 +7,9 @@ model under ``sampling.openai.model`` and every trained model as a LoRA adapter 
 --lora-modules NAME=PATH``), named by :func:`adapter_name` (``idk_it-s0``).  Each request names the model it
 means, so two models never share a request, nor a cache entry (the model is part of the cache key).
 
+Which backend answers is chosen in one place, :func:`load_answerer`: the server's model (:class:`ServerAnswerer`)
+or the weights in process (:class:`inbol.models.answerer.Answerer`), both making ``answer(records, desc)``.
+
 A stage checks at start (:func:`require_models`, ``GET /v1/models``) that the server lists every model it
 needs, and otherwise stops with one line naming the missing model and what the server lists, before any work.
 
