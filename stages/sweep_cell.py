@@ -25,7 +25,8 @@ from inbol.schema.restructure import Restructure
 from inbol.schema.sweep import Sweep
 from inbol.schema.training import Lora, Train
 from inbol.sweep import cell_name, cell_result, cell_valid, parse_cell_args
-from inbol.sweep.run import cell_data, run_cell
+from inbol.sweep.data import cell_data
+from inbol.sweep.run import run_cell
 from inbol.training.runtime import check_launcher, publish_dir
 
 
@@ -79,15 +80,9 @@ def main() -> None:
             records=records,
             start_model=args.start,
             work_dir=args.work,
-            lora=p.lora,
-            train=p.train,
-            dpo=p.dpo,
-            budget=p.sweep.budget,
-            evaluate_cfg=p.evaluate,
-            judge_cfg=p.judge,
+            p=p,
             seed=args.seed,
             testsets_dir=args.testsets,
-            system=p.prompt.system,
             data_report=report,
         )
     if summary is None:  # not the main process

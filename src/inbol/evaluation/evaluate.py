@@ -12,7 +12,10 @@
   pooled in domain ("overall", Table 1), out of domain ("ood", Tables 2 and 4: the unweighted mean over
   the answerable out-of-domain sets, answered accuracy pooled over them), and beyond the paper, refusal rate
   and accuracy on
-  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure.
+  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure;
+- :func:`evaluate_model` answers, judges and scores with an answer function; :func:`evaluate_answerer` with a
+  model ready to answer (:func:`inbol.serve.load_answerer`: in process or the server's), the one path of the
+  evaluate stage, the sweep cells and the search (the miniature answers through the same answerer).
 """
 
 from __future__ import annotations
@@ -251,6 +254,25 @@ def evaluate_model(
     return preds, metrics
 
 
+def evaluate_answerer(
+    answerer,
+    testsets: dict[str, TestSet],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    model: str | None = None,
+    prompt_suffix: str = "",
+    refusal_score: bool = False,
+    extra: dict | Callable[[str | None], dict] | None = None,
+) -> tuple[list[dict], dict]:
+    """:func:`evaluate_model` of a model ready to answer (:func:`inbol.serve.load_answerer`, in process or the
+    server's): its greedy answers with ``prompt_suffix``, each with P(refusal start) when ``refusal_score``.
+    ``extra``: fields for the metrics, or a function of the served model's name (None in process) giving them."""
+    answer, served = answerer.answer_fn(prompt_suffix=prompt_suffix, refusal_score=refusal_score)
+    fields = extra(served) if callable(extra) else extra
+    return evaluate_model(answer, testsets, semantic, lenient=lenient, model=model, extra=fields)
+
+
 __all__ = [
     "REFUSAL_SUFFIX",
     "prompt_suffix",
@@ -264,4 +286,5 @@ __all__ = [
     "score",
     "score_runs",
     "evaluate_model",
+    "evaluate_answerer",
 ]
