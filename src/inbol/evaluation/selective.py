@@ -4,7 +4,7 @@ inference time (Whitehead et al., "Reliable VQA: Abstain Rather Than Answer Inco
 Per question a model either abstains (``refused``) or answers (``correct`` or not: for an abstention by a
 threshold, whether the answer it held back was correct), and has a continuous *abstention score*
 (higher: more inclined to abstain): its probability of starting a refusal, or, for self-consistency, one
-minus the agreement of K samples with its greedy answer.  Pure numpy:
+minus the agreement of K samples with its greedy answer.  Numpy, and scikit-learn for the AUROC:
 
 - :func:`coverage_risk`: coverage = answered / N, risk = wrong / answered;
 - :func:`effective_reliability`: Phi_c = mean over questions of +1 (correct), -c (answered wrongly), 0
@@ -85,24 +85,14 @@ def coverage_at_risk(correct, refused, score, max_risk: float) -> float:
 
 
 def auroc(score, positive) -> float | None:
-    """The probability that a random positive has a higher score than a random negative (ties count half);
-    None when either class is empty."""
-    s = np.asarray(score, dtype=float)
+    """The probability that a random positive has a higher score than a random negative (ties count half:
+    scikit-learn's ``roc_auc_score``); None when either class is empty."""
+    from sklearn.metrics import roc_auc_score  # here: sklearn.metrics takes seconds to import
+
     y = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if not n_pos or not n_neg:
+    if y.all() or not y.any():
         return None
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):  # average ranks of ties (1-based)
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(y, np.asarray(score, dtype=float)))
 
 
 def apply_threshold(refused, score, threshold: float) -> np.ndarray:
