@@ -4,7 +4,7 @@ inference time (Whitehead et al., "Reliable VQA: Abstain Rather Than Answer Inco
 Per question a model either abstains (``refused``) or answers (``correct`` or not: for an abstention by a
 threshold, whether the answer it held back was correct), and has a continuous *abstention score*
 (higher: more inclined to abstain): its probability of starting a refusal, or, for self-consistency, one
-minus the agreement of K samples with its greedy answer.  Numpy, and scikit-learn for the AUROC:
+minus the agreement of K samples with its greedy answer.  Numpy, and scipy for the AUROC:
 
 - :func:`coverage_risk`: coverage = answered / N, risk = wrong / answered;
 - :func:`effective_reliability`: Phi_c = mean over questions of +1 (correct), -c (answered wrongly), 0
@@ -85,14 +85,17 @@ def coverage_at_risk(correct, refused, score, max_risk: float) -> float:
 
 
 def auroc(score, positive) -> float | None:
-    """The probability that a random positive has a higher score than a random negative (ties count half:
-    scikit-learn's ``roc_auc_score``); None when either class is empty."""
-    from sklearn.metrics import roc_auc_score  # here: sklearn.metrics takes seconds to import
+    """The probability that a random positive has a higher score than a random negative (ties count half):
+    the Mann-Whitney U of the positives over n_pos x n_neg (scipy's ``mannwhitneyu``, exact sums of average
+    ranks; scikit-learn's ``roc_auc_score`` up to the last bit); None when either class is empty."""
+    from scipy.stats import mannwhitneyu  # here, not at the top: scipy.stats takes a second to import
 
+    s = np.asarray(score, dtype=float)
     y = np.asarray(positive, dtype=bool)
-    if y.all() or not y.any():
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if not n_pos or not n_neg:
         return None
-    return float(roc_auc_score(y, np.asarray(score, dtype=float)))
+    return float(mannwhitneyu(s[y], s[~y], method="asymptotic").statistic / (n_pos * n_neg))
 
 
 def apply_threshold(refused, score, threshold: float) -> np.ndarray:
