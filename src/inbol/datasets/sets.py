@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import read_json, write_jsonl
-from ..records import read_questions
+from ..io import read_json, read_jsonl, write_jsonl
 from ..schema.world import UNANSWERABLE_SETS
 
 
@@ -23,7 +22,7 @@ def copy_unanswerable_sets(world_dir: str | Path, out_dir: str | Path) -> dict:
     stats = {}
     for name in UNANSWERABLE_SETS:
         path = world_dir / f"{name}.jsonl"
-        records = read_questions(path) if path.is_file() else []
+        records = read_jsonl(path) if path.is_file() else []
         write_jsonl(out_dir / f"{name}.jsonl", records)
         stats[name] = {"n": len(records), "source": "datasets"}
     return stats
