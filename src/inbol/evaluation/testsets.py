@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..io import read_jsonl
 from ..records import read_questions
 from ..schema.testsets import Testsets
 
@@ -202,7 +203,7 @@ def _with_conf(records: list[dict], conf: dict[str, float]) -> list[dict]:
 
 
 def _read_conf(path: Path) -> dict[str, float]:
-    return {r["id"]: float(r["conf"]) for r in read_questions(path)} if path.is_file() else {}
+    return {r["id"]: float(r["conf"]) for r in read_jsonl(path)} if path.is_file() else {}
 
 
 def _read(path: Path, what: str) -> list[dict]:
