@@ -184,3 +184,41 @@ def test_an_empty_id_and_an_empty_file(tmp_path):
     assert read_records(empty, Sample) == []
     with pytest.raises(DataError, match="empty input"):
         read_records(empty, Sample, nonempty=True)
+
+
+def test_what_the_writers_write_fits_the_schemas(tiny_world):
+    """The world's splits, the constructed sets, judged samples and predictions as their writers produce them
+    (a writer that gains a field needs it in its schema: this fails first)."""
+    from helpers import section
+    from inbol.boundary import construct
+    from inbol.confidence import judge_split
+    from inbol.evaluation import judge_sets, make_testset
+    from inbol.records import check
+    from test_boundary import _inputs
+
+    for path in sorted(tiny_world["dir"].glob("*.jsonl")):
+        if path.name != "scenes.jsonl":
+            assert read_records(path, Question), path
+    pool = read_records(tiny_world["dir"] / "pool.jsonl", Question)
+    judged = judge_split(pool, [{"id": r["id"], "responses": ["red", "I don't know."]} for r in pool])
+    assert [check(j, JudgedSample, "judged") for j in judged] == judged
+    ts = {"perception": make_testset("perception", pool[:5], "in_domain", True)}
+    preds = judge_sets(ts, {"perception": [("red", 0.25)] * 5})
+    assert [check(p, Prediction, "predictions") for p in preds] == preds
+
+    rs, kept = _inputs()
+    sets, _ = construct(
+        rs,
+        kept,
+        delta_k=0.8,
+        delta_uk=0.2,
+        idk_it=section("idk_it", size=10),
+        preference=section("preference", size=10),
+        sft=section("sft", size=10),
+        seed=0,
+    )
+    schema = {"idk_it": Instruction, "sft": Instruction, "preference": Preference}
+    for name, records in sets.items():
+        assert records, name
+        for r in records:
+            check(r, schema.get(name, PreferencePair), name)
