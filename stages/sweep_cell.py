@@ -14,7 +14,8 @@ cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` 
 import argparse
 
 from inbol.errors import run_stage
-from inbol.io import read_jsonl, write_json
+from inbol.io import write_json
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData, PreferenceData
 from inbol.schema.dpo import DPO
@@ -63,8 +64,8 @@ def main() -> None:
     records, report = cell_data(
         kind,
         values,
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         thresholds=thresholds,
         budget=p.sweep.budget,
         idk_it=p.idk_it,

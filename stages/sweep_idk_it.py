@@ -3,7 +3,8 @@ data at `sweep.thresholds` with `idk_it.known_ratio`, trained with the sweep bud
 depends on the top-level delta_k/delta_uk."""
 
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_jsonl, write_json
+from inbol.io import write_json
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData
 from inbol.schema.prompt import Prompt
@@ -22,8 +23,8 @@ def main() -> None:
     records, report = cell_data(
         "known_ratio",
         (p.idk_it.known_ratio,),
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         thresholds=p.sweep.thresholds,
         budget=p.sweep.budget,
         idk_it=p.idk_it,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
 from inbol.errors import run_stage, stage_args
-from inbol.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
+from inbol.io import atomic_dir, read_json, write_json, write_jsonl
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.unanswerable import Unanswerable
 from inbol.schema.world import World
@@ -23,16 +24,16 @@ def main() -> None:
             stats = copy_unanswerable_sets(world, tmp)
         write_json(args.metrics, stats)
         return
-    beyond_source = read_jsonl(world / "ood_hard.jsonl") + read_jsonl(world / "ood_phrasing.jsonl")
+    beyond_source = read_questions(world / "ood_hard.jsonl") + read_questions(world / "ood_phrasing.jsonl")
     with atomic_dir(args.out) as tmp:
         sets = build_sets(
             p.unanswerable.sets,
-            read_jsonl(world / "test.jsonl"),
+            read_questions(world / "test.jsonl"),
             beyond_source,
             load_scenes(world),
             tmp,
             gen=p.unanswerable.generate,
-            val_records=read_jsonl(world / "val.jsonl"),
+            val_records=read_questions(world / "val.jsonl"),
             image_size=read_json(world / "stats.json")["image_size"],
             max_objects=p.world.max_objects,
             catalogue=read_json(world / "emblems.json"),

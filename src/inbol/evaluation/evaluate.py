@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import read_json, read_jsonl
+from ..io import read_json
 from ..judge import REFUSAL_PROMPT, judge_records
+from ..records import read_questions
 from .metrics import by_exposure, macro_average, pool, rounded, set_metrics
 from .testsets import MANIFEST, SETS, order_sets
 
@@ -73,7 +74,7 @@ def load_testsets(folder: str | Path) -> dict[str, TestSet]:
         path = folder / f"{name}.jsonl"
         if not path.is_file():
             raise DataError(f"test set {name!r}: {path} is missing")
-        records = read_jsonl(path)
+        records = read_questions(path)
         out[name] = make_testset(name, records, info.get("group"), info.get("answerable"), info.get("paper"))
     if not out:
         raise DataError(f"{folder / MANIFEST}: lists no test sets")

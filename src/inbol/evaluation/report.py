@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import read_jsonl, write_json
+from ..io import write_json
 from ..plots import label, plot_exposure, plot_figure4, write_csv
+from ..records import read_predictions
 from . import tables
 from .awareness import headline as awareness_headline
 from .awareness import markdown as awareness_md
@@ -77,7 +78,7 @@ def load_runs(folder: str | Path, models: Sequence[str], testsets: dict) -> dict
     for m in models:
         runs = []
         for path in run_files(folder, m):
-            preds = read_jsonl(path)
+            preds = read_predictions(path)
             try:
                 check_coverage(testsets, preds)
             except DataError as e:
