@@ -13,22 +13,6 @@ from pathlib import Path
 
 from .io import atomic_path
 
-MODEL_LABELS = {
-    "base": "Original",
-    "refusal_prompt": "Refusal Prompt",
-    "sft": "SFT",
-    "idk_it": "IDK-IT",
-    "ca_dpo": "CA-DPO",
-    "dpo_1": "DPO (1)",
-    "dpo_2": "DPO (2)",
-    "dpo_3": "DPO (3)",
-}
-
-
-def label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
-
-
 def _cell(v):
     if v is None:
         return ""
@@ -246,8 +230,6 @@ def plot_risk_coverage(rows: Sequence[dict], path: str | Path) -> None:
 
 
 __all__ = [
-    "MODEL_LABELS",
-    "label",
     "write_csv",
     "plot_figure4",
     "plot_exposure",

@@ -220,17 +220,16 @@ def server_answer_fn(
 # --------------------------------------------------------------------------------------------
 
 ADAPTER_DIR = "adapter"  # where a training stage saves a model's LoRA adapter (models/<model>/s<seed>/adapter)
-# what a trained model's training starts from (dvc.yaml --start): a model absent here starts from the base
-STARTS_FROM = {"ca_dpo": "idk_it", "dpo_1": "idk_it", "dpo_2": "idk_it", "dpo_3": "idk_it"}
-
-
 def adapter_chain(model: str, seed: int, models_dir: str | Path = "models") -> list[Path]:
     """The adapters that make trained model ``model``/``seed`` from the base, in training order: its own, after
-    the adapter of the model its training started from (CA-DPO and DPO start from the merged IDK-IT model)."""
+    the adapter of the model its training started from (its method spec's ``start``: CA-DPO and DPO start from
+    the merged IDK-IT model, which starts from the base)."""
+    from .methods.spec import load
+
     chain = [Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR]
-    while model in STARTS_FROM:
-        model = STARTS_FROM[model]
-        chain.insert(0, Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR)
+    start = load(model).start
+    if start not in (None, "base"):
+        chain.insert(0, Path(models_dir) / start / f"s{seed}" / ADAPTER_DIR)
     return chain
 
 
@@ -393,7 +392,6 @@ __all__ = [
     "server_client",
     "load_processor",
     "ADAPTER_DIR",
-    "STARTS_FROM",
     "adapter_chain",
     "combine_adapters",
     "served_adapters",

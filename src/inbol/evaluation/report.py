@@ -15,14 +15,16 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..io import read_jsonl, write_json
-from ..plots import label, plot_exposure, plot_figure4, write_csv
+from ..methods.registry import methods_in
+from ..plots import plot_exposure, plot_figure4, write_csv
 from . import tables
+from .tables import label
 from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
 from .stats import format_ci
 from .testsets import SETS, order_sets
 
-FIG4_MODELS = ("base", "idk_it", "ca_dpo")
+FIG4_MODELS = methods_in("figure4")  # the methods whose spec lists Figure 4
 # Figure 4 scopes: the answerable in-domain sets pooled, and the AOKVQA-like OOD set (as in the paper)
 FIG4_SCOPES = {
     "in_domain": tuple(n for n, (g, a, _) in SETS.items() if g == "in_domain" and a),

@@ -3,19 +3,9 @@ so a new ``inbol/methods/<name>.py`` is one; stages that read all methods declar
 
 from __future__ import annotations
 
-import pkgutil
 from functools import cache
-from pathlib import Path
 
-from .spec import MethodSpec, load
-
-NOT_METHODS = {"spec", "registry"}
-
-
-def names() -> tuple[str, ...]:
-    """The method module names, sorted."""
-    found = pkgutil.iter_modules([str(Path(__file__).parent)])
-    return tuple(sorted(m.name for m in found if not m.ispkg and m.name not in NOT_METHODS))
+from .spec import MethodSpec, load, names
 
 
 @cache

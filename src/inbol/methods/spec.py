@@ -6,7 +6,9 @@ has a default): a spec missing a field, or with one the schema does not know, fa
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -107,10 +109,19 @@ def make(**fields) -> MethodSpec:
         raise spec_error(f"method {fields.get('name', '?')!r}", exc) from None
 
 
+NOT_METHODS = {"spec", "registry"}
+
+
+def names() -> tuple[str, ...]:
+    """The method names: the modules of this package (listed, not imported), sorted."""
+    found = pkgutil.iter_modules([str(Path(__file__).parent)])
+    return tuple(sorted(m.name for m in found if not m.ispkg and m.name not in NOT_METHODS))
+
+
 def load(name: str, known: tuple[str, ...] | None = None) -> MethodSpec:
     """The spec of method ``name`` (module ``inbol.methods.<name>``); a one-line ParamError when there is none
     (``known``: the names to list as allowed, else the registry's)."""
-    if not isinstance(name, str) or not NAME.match(name) or name in ("spec", "registry"):
+    if not isinstance(name, str) or not NAME.match(name) or name in NOT_METHODS:
         module = None
     else:
         try:
@@ -121,10 +132,7 @@ def load(name: str, known: tuple[str, ...] | None = None) -> MethodSpec:
             module = None
     spec = getattr(module, "SPEC", None)
     if module is None or not isinstance(spec, MethodSpec):
-        if known is None:
-            from .registry import names
-
-            known = names()
+        known = names() if known is None else known
         raise ParamError(
             f"method {name!r}: not in the method registry (src/inbol/methods/<name>.py); allowed: {', '.join(known)}"
         )
@@ -133,4 +141,4 @@ def load(name: str, known: tuple[str, ...] | None = None) -> MethodSpec:
     return spec
 
 
-__all__ = ["KINDS", "TABLES", "CA_DPO_LOSS", "TRL_DPO_LOSSES", "MethodSpec", "make", "load", "spec_error"]
+__all__ = ["KINDS", "TABLES", "CA_DPO_LOSS", "TRL_DPO_LOSSES", "MethodSpec", "make", "names", "load", "spec_error"]
