@@ -98,7 +98,8 @@ def spec_error(where: str, exc: ValidationError) -> ParamError:
         return ParamError(f"{where}: field {field!r} is missing; a MethodSpec gives every field: {allowed}")
     if e["type"] == "extra_forbidden":
         return ParamError(f"{where}: unknown field {field!r}; allowed: {allowed}")
-    return ParamError(f"{where}: {field}: {e['msg'].removeprefix('Value error, ')}")
+    msg = e["msg"].removeprefix("Value error, ")
+    return ParamError(f"{where}: {field}: {msg}" if e["loc"] else f"{where}: {msg}")  # a whole-spec check names its fields
 
 
 def make(**fields) -> MethodSpec:
