@@ -203,7 +203,9 @@ def test_only_the_stages_that_call_an_llm_depend_on_the_llm_package():
         listed = any(
             d == "src/inbol/llm" or d.startswith("src/inbol/llm/") or "src/inbol/llm".startswith(d) for d in deps
         )
-        calls = re.sub(r"(_val)?(_baseline|_base|_sft|_preference)?$", "", stage) in CALLS_AN_LLM  # evaluate_sft: evaluate
+        calls = (
+            re.sub(r"(_val)?(_baseline|_base|_sft|_preference)?$", "", stage) in CALLS_AN_LLM
+        )  # evaluate_sft: evaluate
         if calls:  # the list above is not stale: these do reach the client
             assert imports_llm, f"{stage} is listed as calling an LLM but imports nothing of src/inbol/llm"
         else:

@@ -220,6 +220,8 @@ def server_answer_fn(
 # --------------------------------------------------------------------------------------------
 
 ADAPTER_DIR = "adapter"  # where a training stage saves a model's LoRA adapter (models/<model>/s<seed>/adapter)
+
+
 def adapter_chain(model: str, seed: int, models_dir: str | Path = "models") -> list[Path]:
     """The adapters that make trained model ``model``/``seed`` from the base, in training order: its own, after
     the adapter of the model its training started from (its method spec's ``start``: CA-DPO and DPO start from

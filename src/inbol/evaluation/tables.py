@@ -305,10 +305,7 @@ def table3(cis: Mapping, testsets: Mapping) -> list[str]:
         if name in testsets:
             rows.append([text] + [_cell(cis[m], name, "refr") if m in cis else "—" for m in TABLE3_MODELS])
     for key, name in (("vizwiz_ua", "VizWiz(ua)"), ("vqav2_idk_filter", "VQAv2-IDK(filter)")):
-        rows.append(
-            [f"_paper, LLaVA-1.5-7B: {name}_"]
-            + [_paper3(m, key) for m in TABLE3_MODELS]
-        )
+        rows.append([f"_paper, LLaVA-1.5-7B: {name}_"] + [_paper3(m, key) for m in TABLE3_MODELS])
     note = (
         ""
         if "vqav2_idk" in testsets

@@ -99,7 +99,9 @@ def spec_error(where: str, exc: ValidationError) -> ParamError:
     if e["type"] == "extra_forbidden":
         return ParamError(f"{where}: unknown field {field!r}; allowed: {allowed}")
     msg = e["msg"].removeprefix("Value error, ")
-    return ParamError(f"{where}: {field}: {msg}" if e["loc"] else f"{where}: {msg}")  # a whole-spec check names its fields
+    return ParamError(
+        f"{where}: {field}: {msg}" if e["loc"] else f"{where}: {msg}"
+    )  # a whole-spec check names its fields
 
 
 def make(**fields) -> MethodSpec:

@@ -431,7 +431,10 @@ class PairDPOTrainer(CADPOTrainer):
         batch["completion_mask"] = inputs["completion_mask"][order]
         has_ref = "ref_logps" in inputs
         if has_ref:
-            batch["ref_chosen_logps"], batch["ref_rejected_logps"] = inputs["ref_logps"][:, 0], inputs["ref_logps"][:, 1]
+            batch["ref_chosen_logps"], batch["ref_rejected_logps"] = (
+                inputs["ref_logps"][:, 0],
+                inputs["ref_logps"][:, 1],
+            )
         precompute = self.precompute_ref_logps
         self.precompute_ref_logps = has_ref  # TRL reads the reference from the batch, or runs it (adapter off)
         try:
