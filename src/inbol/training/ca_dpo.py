@@ -536,7 +536,7 @@ def diagnostics(
 
 
 # -------------------------------------------------------------------------------------------------
-# the train_ca_dpo / train_dpo@N stages' library call
+# the train_preference@<method> stage's library call
 # -------------------------------------------------------------------------------------------------
 
 REF_CACHE = "ref_logps.pt"
