@@ -27,7 +27,15 @@ from pathlib import Path
 from .errors import DataError, LLMError
 from .messages import image_message, system_message
 
-BASELINES = ("base", "refusal_prompt")  # the original model, served under its own name
+
+def untrained(name: str) -> bool:
+    """Whether evaluated model ``name`` is the original model (its method spec has no start: the original
+    model and the Refusal Prompt), served under the base model's own name."""
+    from .methods.spec import load
+
+    return load(name).start is None
+
+
 TOKEN_ID_PREFIX = "token_id:"  # vLLM's token names with return_tokens_as_token_ids
 
 
@@ -42,7 +50,7 @@ def adapter_name(model: str, seed: int) -> str:
 def served_model(name: str, seed: int | None, base: str) -> str:
     """The model a request for evaluated model ``name`` (seed ``seed``) names: ``base`` (the server's base model)
     for the original model and the Refusal Prompt baseline, the adapter of a trained model otherwise."""
-    if name in BASELINES:
+    if untrained(name):
         return base
     if seed is None:
         raise DataError(f"model {name!r}: a trained model needs its --seed (its adapter is {name}-s<seed>)")
@@ -56,7 +64,7 @@ def model_version(name: str, seed: int | None, model_dir: str | Path) -> str | N
     name is asked again.  None for the original model (the checkpoint's name says which weights)."""
     import hashlib
 
-    if name in BASELINES:
+    if untrained(name):
         return None
     chain = adapter_chain(name, seed, Path(model_dir).parents[1])
     h = hashlib.sha256()
@@ -383,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 __all__ = [
-    "BASELINES",
+    "untrained",
     "adapter_name",
     "served_model",
     "model_version",
