@@ -334,3 +334,34 @@ def test_the_ipo_method_trains_through_the_stage_library_call(pairs, tmp_path):
     assert m["kind"] == "dpo" and m["loss_type"] == "ipo" and m["stage"] == "ipo" and m["steps"] == 3
     assert (out / "adapter" / "adapter_config.json").is_file() and (out / "model.safetensors").is_file()
     assert m["final_loss"] is not None and m["final_loss"] > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# dvc.yaml: the training and evaluation stages loop over the params lists
+# ------------------------------------------------------------------------------------------------
+
+
+def test_training_and_evaluation_stages_loop_over_the_params_lists_of_methods():
+    """A new method is a params entry, not a stage: train_sft / train_preference and evaluate_sft /
+    evaluate_preference are matrices over models.from_base / models.from_idk_it and the seeds, the two
+    evaluations one definition (a YAML anchor) with their own list; each training stage's deps name only its
+    own method's spec file."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for stage, key, script in (
+        ("train_sft", "from_base", "stages/train_sft.py"),
+        ("train_preference", "from_idk_it", "stages/train_preference.py"),
+    ):
+        s = stages[stage]
+        assert s["matrix"] == {"method": f"${{models.{key}}}", "seed": "${seeds}"}
+        assert f"{script} --method ${{item.method}}" in s["cmd"]
+        spec_deps = [d for d in s["deps"] if d.startswith("src/inbol/methods")]
+        assert spec_deps == [
+            "src/inbol/methods/__init__.py",
+            "src/inbol/methods/spec.py",
+            "src/inbol/methods/${item.method}.py",
+        ]
+    sft, pref = stages["evaluate_sft"], stages["evaluate_preference"]
+    assert sft["matrix"] == {"model": "${models.from_base}", "seed": "${seeds}"}
+    assert pref["matrix"] == {"model": "${models.from_idk_it}", "seed": "${seeds}"}
+    assert {k: v for k, v in sft.items() if k != "matrix"} == {k: v for k, v in pref.items() if k != "matrix"}
+    assert not [n for n in stages if re.match(r"train_(idk_it|ca_dpo|dpo)$|evaluate$", n)]
