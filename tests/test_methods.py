@@ -207,6 +207,27 @@ def test_a_bad_spec_is_a_one_line_error_naming_the_field(drop, extra, message):
     assert one_line(e).startswith(message), str(e.value)
 
 
+def test_a_broken_spec_named_in_params_is_its_own_one_line_error(tmp_path, monkeypatch):
+    """A method module whose spec misses a field fails the params check with the spec's line, not as unknown."""
+    import inbol.methods
+    import inbol.schema.models
+
+    (tmp_path / "broken.py").write_text(
+        "from inbol.methods.spec import make\n"
+        + "SPEC = make("
+        + ", ".join(f"{k}={v!r}" for k, v in {**FIELDS, "name": "broken"}.items() if k != "loss")
+        + ")\n"
+    )
+    monkeypatch.setattr(inbol.methods, "__path__", [*inbol.methods.__path__, str(tmp_path)])
+    monkeypatch.setattr(inbol.schema.models, "names", lambda: (*names(), "broken"))
+    with pytest.raises(ParamError) as e:
+        section("models", from_idk_it=["ca_dpo", "broken"])
+    assert one_line(e).startswith(
+        "models.from_idk_it[1] = 'broken': method 'broken': field 'loss' is missing; a MethodSpec gives every "
+        "field: name, label,"
+    )
+
+
 def test_loading_an_unknown_method_lists_the_registry():
     with pytest.raises(ParamError) as e:
         load("simpo")
