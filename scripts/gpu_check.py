@@ -17,7 +17,7 @@ entries of the llava-hf tokenizer).  It saves it like a hub checkpoint, then run
 | reference pass | ``training.ca_dpo.write_reference`` (reference@seed), in ``train.dtype`` |
 | ca_dpo (N steps) | ``training.train_preference`` (train_preference@<method>), with the shared reference table |
 | placement: CA-DPO training | the same callback inside ``train_preference`` |
-| evaluate (greedy) | ``models.greedy_answer_fn`` over a batch of questions with images (evaluate@model) |
+| evaluate (greedy) | ``models.greedy_answer_fn`` over a batch of questions with images (evaluate_sft@model, evaluate_preference@model) |
 | sample (K) | ``sampling.make_sampler`` with ``backend: hf`` (``HFSampler``: prefill once, K from the cache) |
 
 and prints a table of seconds, tokens, tokens/s and peak GPU memory per check; the exit status is 1 when a check

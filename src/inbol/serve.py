@@ -306,7 +306,7 @@ def combine_adapters(chain: Sequence[str | Path], out_dir: str | Path) -> dict:
 
 
 def served_adapters(p, models_dir: str | Path = "models", out_dir: str | Path = "models/served") -> dict:
-    """``{adapter name: folder}`` for every trained model (``models.trained``) and seed whose adapters exist:
+    """``{adapter name: folder}`` for every trained model (``models.from_base`` and ``models.from_idk_it``) and seed whose adapters exist:
     its own adapter, or (a chain) the combined adapter written under ``out_dir``; and the names whose adapters
     are missing (trained later), as ``{name: None}``."""
     out: dict[str, Path | None] = {}
