@@ -12,12 +12,12 @@ entries of the llava-hf tokenizer).  It saves it like a hub checkpoint, then run
 | --- | --- |
 | launcher + layout | ``training.check_launcher`` on configs/accelerate/single.yaml (this one process on one GPU, as a training stage checks its launch); the profile's ``train.launcher`` against ``gpus.train`` and ``train.batch_size``; ``models.build.check_gpu_layout`` on the profile's ``gpus`` |
 | placement: inference load | ``models.load_base`` in ``evaluate.dtype`` (hf-backend evaluate, consistency, sample) |
-| idk_it (N steps) | ``training.train_sft`` (train_idk_it / train_sft): LoRA, TRL ``SFTTrainer``, adapter + merge |
+| idk_it (N steps) | ``training.train_sft`` (train_sft@<method>): LoRA, TRL ``SFTTrainer``, adapter + merge |
 | placement: IDK-IT training | a Trainer callback inside ``train_sft``: frozen weights on the device in ``train.dtype`` |
 | reference pass | ``training.ca_dpo.write_reference`` (reference@seed), in ``train.dtype`` |
-| ca_dpo (N steps) | ``training.train_preference`` (train_ca_dpo / train_dpo@v), with the shared reference table |
+| ca_dpo (N steps) | ``training.train_preference`` (train_preference@<method>), with the shared reference table |
 | placement: CA-DPO training | the same callback inside ``train_preference`` |
-| evaluate (greedy) | ``models.greedy_answer_fn`` over a batch of questions with images (evaluate@model) |
+| evaluate (greedy) | ``models.greedy_answer_fn`` over a batch of questions with images (evaluate_sft@model, evaluate_preference@model) |
 | sample (K) | ``sampling.make_sampler`` with ``backend: hf`` (``HFSampler``: prefill once, K from the cache) |
 
 and prints a table of seconds, tokens, tokens/s and peak GPU memory per check; the exit status is 1 when a check
@@ -192,7 +192,7 @@ def resolved_train_dtype(train) -> str:
 
 
 def run_idk_it(p, data: Path, start: Path, out: Path, work: Path, train, callback) -> dict:
-    """The train_idk_it stage's library call."""
+    """The train_sft@idk_it stage's library call."""
     from inbol.training.sft import train_sft
 
     return train_sft(
@@ -209,7 +209,7 @@ def run_reference(p, data: Path, start: Path, out: Path, train) -> dict:
 
 
 def run_ca_dpo(p, data: Path, start: Path, out: Path, work: Path, reference: Path, train, callback, diag: int) -> dict:
-    """The train_ca_dpo stage's library call (the shared reference table of ``run_reference``)."""
+    """The train_preference@ca_dpo stage's library call (the shared reference table of ``run_reference``)."""
     from inbol.training.ca_dpo import train_preference
 
     return train_preference(

@@ -1,9 +1,13 @@
-"""Stages `train_ca_dpo@<seed>` and `train_dpo@<variant>-<seed>`: CA-DPO (paper section 3.3, equation 6) on
-the preference records, or plain DPO on a DPO data variant (section 4.3.3, Table 4: Mixed as (1) refusal >
-incorrect, (2) correct > incorrect, (3) both), from the IDK-IT model, which is also the frozen reference.
+"""Stage `train_preference@<method>-<seed>`: every preference method of `models.from_idk_it`, from the IDK-IT
+model, which is also the frozen reference (its log-probs: the `reference` stage's table).  The method's spec
+(src/inbol/methods/<method>.py) names its training set (<data>/<spec.data>.jsonl) and its loss: CA-DPO (paper
+section 3.3, equation 6) on the preference records, or a TRL DPOConfig loss_type on plain pairs (plain DPO on
+the data variants of Table 4, section 4.3.3: Mixed as (1) refusal > incorrect, (2) correct > incorrect,
+(3) both; IPO, ...).
 
-    python stages/train_preference.py --kind ca_dpo --name ca_dpo --seed 0 --data .../preference.jsonl
-        --start models/idk_it/s0 --out models/ca_dpo/s0 --work ... --live ... --metrics ...
+    python stages/train_preference.py --method ca_dpo --seed 0 --data data/constructed/s0
+        --reference data/reference/s0.json --start models/idk_it/s0 --out models/ca_dpo/s0 --work ... --live ...
+        --metrics ...
 
 dvc.yaml runs it under `accelerate launch --config_file <train.launcher>`; only the main process writes.
 Reads params `lora`, `train`, `dpo`, `prompt`.  A killed run resumes from its last checkpoint.
@@ -11,6 +15,7 @@ Reads params `lora`, `train`, `dpo`, `prompt`.  A killed run resumes from its la
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
+from inbol.methods.spec import CA_DPO_LOSS, load
 from inbol.schema.core import load_sections
 from inbol.schema.dpo import DPO
 from inbol.schema.prompt import Prompt
@@ -20,17 +25,21 @@ from inbol.training.runtime import check_launcher, is_main_process, publish_dir
 
 
 def main() -> None:
-    args = stage_args(__doc__, "kind", "name", "data", "reference", "start", "out", "work", "live", "metrics", seed=int)
-    if args.kind not in ("ca_dpo", "dpo"):
-        raise ParamError(f"--kind {args.kind!r}: must be ca_dpo or dpo")
+    args = stage_args(__doc__, "method", "data", "reference", "start", "out", "work", "live", "metrics", seed=int)
+    spec = load(args.method)  # one line when the method is not in the registry
+    if spec.kind != "preference":
+        raise ParamError(
+            f"--method {spec.name!r}: a {spec.kind} method; this stage trains kind preference (models.from_idk_it)"
+        )
     p = load_sections(dpo=DPO, lora=Lora, prompt=Prompt, train=Train)
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
     with publish_dir(args.out) as out:
         metrics = train_preference(
-            args.data,
+            f"{args.data}/{spec.data}.jsonl",
             args.start,
             out,
-            kind=args.kind,
+            kind="ca_dpo" if spec.loss == CA_DPO_LOSS else "dpo",
+            loss_type=spec.loss,
             lora=p.lora,
             train=p.train,
             dpo=p.dpo,
@@ -39,7 +48,7 @@ def main() -> None:
             system=p.prompt.system,
             reference=args.reference,
             live_dir=args.live,
-            name=args.name,
+            name=spec.name,
         )
     if is_main_process():
         write_json(args.metrics, metrics)

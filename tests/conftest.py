@@ -29,7 +29,7 @@ SMOKE_TIMEOUT_S = 3600  # a background run (a few minutes on 2 free cores)
 # Background runs of the smoke profile, each started once per session as soon as a selected test needs it,
 # while the workers run the other tests: fixture -> `dvc repro` targets (none: the whole DAG).  The second
 # run (a chain with every kind of stage) is the independent clean run the determinism tests compare with.
-BACKGROUND_RUNS = {"smoke_repo": (), "smoke_repo_again": ("evaluate@ca_dpo-0",)}
+BACKGROUND_RUNS = {"smoke_repo": (), "smoke_repo_again": ("evaluate_preference@ca_dpo-0",)}
 
 
 def _needs(item) -> set[str]:
@@ -197,5 +197,5 @@ def smoke_repo(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_repo_again(request, tmp_path_factory):
     """A second clean `dvc repro` of the smoke profile in another fresh repository, up to
-    ``evaluate@ca_dpo-0`` (every kind of stage), for the determinism tests: a copy, and its CompletedProcess."""
+    ``evaluate_preference@ca_dpo-0`` (every kind of stage), for the determinism tests: a copy, and its CompletedProcess."""
     return _wait_for_run(request, tmp_path_factory, "smoke_repo_again")

@@ -48,15 +48,15 @@ TO_TRAINING = [
     ("unanswerable_filter", None),
     ("unanswerable_sets", None),
     ("construct", 0),
-    ("train_idk_it", 0),
+    ("train_sft", {"method": "idk_it", "seed": 0}),
     ("reference", 0),
-    ("train_ca_dpo", 0),
+    ("train_preference", {"method": "ca_dpo", "seed": 0}),
 ]
 # ... and on to the evaluations (they need the validation split of the world, see below)
 TO_EVALUATION = [
     ("testsets", None),
     ("evaluate_baseline", "base"),
-    ("evaluate", {"model": "idk_it", "seed": 0}),
+    ("evaluate_sft", {"model": "idk_it", "seed": 0}),
     ("evaluate_val_baseline", "base"),
     ("evaluate_val", {"model": "idk_it", "seed": 0}),
     ("miniature", None),
@@ -189,7 +189,7 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
 
 
 def stage_label(stage: str, item=None) -> str:
-    """dvc's name of a stage's item: ``evaluate@idk_it-0`` style (values joined by '-')."""
+    """dvc's name of a stage's item: ``evaluate_sft@idk_it-0`` style (values joined by '-')."""
     if item is None:
         return stage
     return f"{stage}@{'-'.join(map(str, item.values())) if isinstance(item, dict) else item}"
@@ -265,7 +265,7 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
         # a server without the adapter: the trained model's stages stop with one line before any work
         srv.models = [base]
         for stage, out in (
-            ("evaluate", "data/predictions/idk_it-s0.jsonl"),
+            ("evaluate_sft", "data/predictions/idk_it-s0.jsonl"),
             ("consistency", "data/consistency/idk_it-s0.jsonl"),
         ):
             before, n_gets = (tmp_path / out).read_bytes(), len(srv.gets)
@@ -298,7 +298,7 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
 
     # the trained model's evaluation and consistency asked its adapter, never the base model (a request for
     # the base would be the base's own, answered by the disk cache: no request at all)
-    greedy = {"evaluate@idk_it-0", "evaluate_val@idk_it-0"}
+    greedy = {"evaluate_sft@idk_it-0", "evaluate_val@idk_it-0"}
     for label in (*greedy, "consistency@idk_it-0"):
         asked = generations(srv, spans[label])
         assert asked and {b["model"] for b in asked} == {"idk_it-s0"}, (label, {b["model"] for b in asked})

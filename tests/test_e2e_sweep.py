@@ -88,11 +88,10 @@ def test_exp_run_delta_k_reruns_construct_and_after_but_no_sweep_cell(smoke_repo
     assert not bare & SWEEP_CELLS, ran
     assert {
         "construct",
-        "train_idk_it",
-        "train_ca_dpo",
         "train_sft",
-        "train_dpo",
-        "evaluate",
+        "train_preference",
+        "evaluate_sft",
+        "evaluate_preference",
         "report",
         "heatmap",
     } <= bare, ran

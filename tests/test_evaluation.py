@@ -62,6 +62,8 @@ from inbol.evaluation.stats import values
 from inbol.evaluation.testsets import build_testsets, gap_to_target
 from inbol.io import read_json, read_jsonl, write_jsonl
 from inbol.judge import REFUSAL_PROMPT, SemanticJudge
+from inbol.methods.registry import registry
+from inbol.methods.spec import names as method_names
 from inbol.params import Params, validate
 
 MODELS = params().models.all()  # base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3
@@ -405,8 +407,9 @@ def test_build_testsets_needs_the_base_confidences(tmp_path):
         ("evaluate", {"dtype": "int8"}, "evaluate.dtype = 'int8': must be one of auto, float32, bfloat16, float16"),
         (
             "models",
-            {"trained": ["idk_it", "gpt"]},
-            "models.trained[1] = 'gpt': must be one of sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3",
+            {"from_base": ["idk_it", "gpt"]},
+            "models.from_base[1] = 'gpt': not in the method registry (src/inbol/methods/<name>.py); allowed: "
+            + ", ".join(method_names()),
         ),
         ("models", {"baselines": []}, "models.baselines = []: must be a non-empty list"),
     ],
@@ -429,7 +432,7 @@ def test_model_names():
     # the evaluate stage's --model argument (dvc.yaml), its name the params' models section
     assert prompt_suffix("refusal_prompt") == REFUSAL_SUFFIX == " " + REFUSAL_PROMPT
     assert prompt_suffix("base") == prompt_suffix("ca_dpo") == ""
-    assert MODELS == ["base", "refusal_prompt", "sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3"]
+    assert set(MODELS) <= set(registry()) and MODELS[:2] == ["base", "refusal_prompt"]  # every one a method
 
 
 # ------------------------------------------------------------------ coverage and judging (no model)
@@ -654,7 +657,7 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     for name in ("base", "refusal_prompt"):
         run_stage_in_process(stage_args("evaluate_baseline", name))
     for seed in (0, 1):
-        run_stage_in_process(stage_args("evaluate", model="sft", seed=seed))
+        run_stage_in_process(stage_args("evaluate_sft", model="sft", seed=seed))
     sets = {n: read_jsonl(f"data/testsets/{n}.jsonl") for n in man["sets"]}
     for name in ("base", "refusal_prompt", "sft-s0", "sft-s1"):
         preds = read_jsonl(f"data/predictions/{name}.jsonl")
@@ -686,8 +689,9 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     for title in ("## Table 1", "## Table 2", "## Table 3", "## Table 4", "## Test sets"):
         assert title in md
     assert "_paper: LLaVA1.5-7B_" in md and "| +SFT |" in md
-    assert "Models without predictions (skipped everywhere): idk_it, ca_dpo, dpo_1, dpo_2, dpo_3." in md
-    assert "): idk_it, ca_dpo._" in md  # Table 1 names the models it skips
+    done = ("base", "refusal_prompt", "sft")  # the models evaluated here
+    assert f"Models without predictions (skipped everywhere): {', '.join(m for m in MODELS if m not in done)}." in md
+    assert f"): {', '.join(m for m in tables.TABLE1_MODELS if m not in done)}._" in md  # Table 1 names its skipped
     for key in ("figure4_long", "figure4_refusal", "figure4_answered_acc", "exposure_long", "exposure_refusal"):
         assert Path("plots", PLOT_FILES[key]).is_file()
     assert Path("plots", PLOT_FILES["figure4_png"]).read_bytes()[:4] == b"\x89PNG"
@@ -727,7 +731,7 @@ def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_pa
     if not Path("data/testsets/manifest.json").is_file():
         run_stage_in_process(stage_args("testsets"))
     with pytest.raises(SystemExit) as e:
-        run_stage_in_process(stage_args("evaluate", model="sft", seed=7))  # no models/sft/s7
+        run_stage_in_process(stage_args("evaluate_sft", model="sft", seed=7))  # no models/sft/s7
     assert e.value.code == 2
     assert (
         capsys.readouterr().err.strip()
@@ -743,8 +747,9 @@ def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_pa
             "error: evaluate.batch_size = 0: must be an integer >= 1",
         ),
         (
-            {**PARAMS, "models": {"trained": ["gpt4"]}},
-            "error: models.trained[0] = 'gpt4': must be one of sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3",
+            {**PARAMS, "models": {"baselines": ["base"], "from_base": ["gpt4"], "from_idk_it": []}},
+            "error: models.from_base[0] = 'gpt4': not in the method registry (src/inbol/methods/<name>.py); "
+            "allowed: " + ", ".join(method_names()),
         ),
     ]
     for changes, message in cases:
@@ -771,10 +776,7 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "'refusal_promt'" in err and "\n" not in err
-        assert (
-            "must be one of the evaluated models (base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3)"
-            in err
-        )
+        assert f"must be one of the evaluated models ({', '.join(MODELS)})" in err
         assert not any(p.exists() for p in outputs)
     finally:
         for p in outputs:
@@ -849,9 +851,12 @@ def test_report_tables_with_intervals_verdicts_and_missing_models(tmp_path):
     assert checks[("in_domain", "strust_idk_it_gt_base")]["diff"]["mean"] == pytest.approx(0.0 - (-25.0))
     evals = score_models(sets, runs)
     md = render_tables(cis, sets, list(checks.values()), evals, models=MODELS)
-    assert "Models without predictions (skipped everywhere): refusal_prompt, sft, dpo_1, dpo_3." in md
-    assert "_Skipped (no predictions): refusal_prompt, sft._" in md  # Tables 1 and 2
-    assert "_Skipped (no predictions): dpo_1, dpo_3._" in md  # Table 4
+    missing = [m for m in MODELS if m not in cis]
+    assert {"refusal_prompt", "sft", "dpo_1", "dpo_3"} <= set(missing)
+    assert f"Models without predictions (skipped everywhere): {', '.join(missing)}." in md
+    t1, t4 = ([m for m in t if m in missing] for t in (tables.TABLE1_MODELS, tables.TABLE4_MODELS))
+    assert f"_Skipped (no predictions): {', '.join(t1)}._" in md  # Tables 1 and 2
+    assert f"_Skipped (no predictions): {', '.join(t4)}._" in md  # Table 4
     row = next(line for line in md.splitlines() if line.startswith("| +IDK-IT |"))
     assert f"| {tables.format_ci(ind['acc'])} | {tables.format_ci(ind['refr'])} |" in row
     assert "| _paper 7B: DPO_ | (1) | 47.50 | 30.20 | 25.20 | 50.30 | 29.46 | 30.06 |" in md

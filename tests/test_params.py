@@ -74,7 +74,7 @@ def test_no_section_schema_carries_a_default_that_could_disagree_with_params_yam
         ),
         ("probe.test_per_class", 3, "probe.test_per_class = 3: must be >= probe.min_per_class (20) or null"),
         ("unanswerable.generate.mix", {"swap": 0.0, "generate": 0.0}, "unanswerable.generate.mix = {'swap': 0.0, "),
-        ("models.trained", ["idk_it", "gpt"], "models.trained[1] = 'gpt': must be one of sft, idk_it, ca_dpo"),
+        ("models.from_base", ["idk_it", "gpt"], "models.from_base[1] = 'gpt': not in the method registry"),
         ("restructure.refusal_templates", 0, "restructure.refusal_templates = 0: must be null or an integer >= 1"),
         (
             "idk_it.known_raito",

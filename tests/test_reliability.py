@@ -69,16 +69,20 @@ def _comparable(path: Path) -> dict[str, object]:
 # A second clean run reproduces this chain (every kind of stage: world, pretraining, sampling, judging,
 # unanswerable generation and filtering, construction, LoRA SFT, reference log-probs, preference training,
 # evaluation), not the whole DAG: the remaining stages repeat these code paths and would double the suite.
-CHAIN = ["evaluate@ca_dpo-0"]
+CHAIN = ["evaluate_preference@ca_dpo-0"]
 
 
 def test_two_clean_repros_give_identical_hashes(smoke_repo, smoke_repo_again):
     repo, _ = smoke_repo
-    other, proc = smoke_repo_again  # its own fresh repository: `dvc repro evaluate@ca_dpo-0` (see conftest.py)
+    other, proc = (
+        smoke_repo_again  # its own fresh repository: `dvc repro evaluate_preference@ca_dpo-0` (see conftest.py)
+    )
     assert proc.args == ["dvc", "repro", *CHAIN]
     out = proc.stdout
     ran = set(re.findall(r"Running stage '([^']+)'", out))
-    assert {"world", "base_model", "sample", "construct@0", "train_idk_it@0", "train_ca_dpo@0"} <= ran, ran
+    assert {"world", "base_model", "sample", "construct@0", "train_sft@idk_it-0", "train_preference@ca_dpo-0"} <= ran, (
+        ran
+    )
     # (the copied dvc.lock still holds entries of stages outside the chain: compare the chain's)
     a = {k: v for k, v in _lock_outs(repo).items() if k[0] in ran}
     b = {k: v for k, v in _lock_outs(other).items() if k[0] in ran}
@@ -92,7 +96,7 @@ def test_two_clean_repros_give_identical_hashes(smoke_repo, smoke_repo_again):
 
 
 def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
-    """`train_sft@0` (8 steps) with a checkpoint every 2 steps, SIGKILLed once checkpoint-4 is on disk,
+    """`train_sft@sft-0` (8 steps) with a checkpoint every 2 steps, SIGKILLed once checkpoint-4 is on disk,
     then run again: the adapter and the merged model are bitwise those of an uninterrupted run (which saved
     no checkpoint) with the same thread count, and so are its loss curve and final loss.  (The thread count
     itself changes the floating-point result: one thread and two give different bits, so the reference is
@@ -105,7 +109,7 @@ def test_killed_training_stage_resumes_to_the_same_model(smoke_repo, tmp_path):
     params["train"]["save_steps"] = 2
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    argv = script_argv(dvc_cmd(copy, "train_sft@0"))
+    argv = script_argv(dvc_cmd(copy, "train_sft@sft-0"))
     assert argv[:2] == ["python", "stages/train_sft.py"], argv
     cmd = [sys.executable, *argv[1:]]
     proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

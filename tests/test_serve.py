@@ -116,7 +116,7 @@ def test_consistency_of_a_trained_model_asks_the_server_for_that_model(project, 
 def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(
     project, fake_openai, monkeypatch, tmp_path, capsys
 ):
-    """The server lists only the base model: evaluate@idk_it-0 and consistency@idk_it-0 stop with one line
+    """The server lists only the base model: evaluate_sft@idk_it-0 and consistency@idk_it-0 stop with one line
     naming the missing adapter and what the server lists; no generation request is sent, nothing is written."""
     import shutil
 
@@ -126,7 +126,7 @@ def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(
     fake_openai.models = [BASE]
     write_params(repo, **served_params(fake_openai.url))
     for argv, out in (
-        (stage_args("evaluate", model="idk_it", seed=0), "data/predictions/idk_it-s0.jsonl"),
+        (stage_args("evaluate_sft", model="idk_it", seed=0), "data/predictions/idk_it-s0.jsonl"),
         (stage_args("consistency", model="idk_it", seed=0), "data/consistency/idk_it-s0.jsonl"),
     ):
         before = (repo / out).read_bytes() if (repo / out).exists() else None
@@ -146,7 +146,7 @@ def test_a_server_without_the_needed_adapter_stops_the_stage_before_any_work(
 def test_evaluation_through_the_server_names_the_model_and_scores_refusal_from_logprobs(
     project, fake_openai, monkeypatch, tmp_path, tiny_model
 ):
-    """evaluate@idk_it-0 through the server: greedy requests (temperature 0, BOS, the system sentence) naming the
+    """evaluate_sft@idk_it-0 through the server: greedy requests (temperature 0, BOS, the system sentence) naming the
     adapter, first-token log-probs by token id; P(refusal start) is the probability mass of the refusal templates'
     first tokens among them; no model is loaded in process."""
     import math
@@ -169,7 +169,7 @@ def test_evaluation_through_the_server_names_the_model_and_scores_refusal_from_l
     fake_openai.models = [BASE, "idk_it-s0"]
     write_params(repo, **served_params(fake_openai.url, prompt={"system": "Be brief."}))
     monkeypatch.setattr("inbol.models.load_base", lambda *a, **k: pytest.fail("a model was loaded in process"))
-    run_stage_in_process(stage_args("evaluate", model="idk_it", seed=0))
+    run_stage_in_process(stage_args("evaluate_sft", model="idk_it", seed=0))
     preds = read_jsonl(repo / "data/predictions/idk_it-s0.jsonl")
     assert len(preds) == sum(len(read_jsonl(p)) for p in (repo / "data/testsets").glob("*.jsonl"))
     assert {p["response"] for p in preds} == {"red"} and {p["p_refusal"] for p in preds} == {0.3}
@@ -390,7 +390,7 @@ def test_the_vllm_command_serves_every_trained_model_and_seed(tmp_path):
     assert "--served-model-name llava-hf/llava-1.5-7b-hf" in flat and "--data-parallel-size 4" in flat
     assert "--enable-lora --max-lora-rank 16" in flat and "--max-logprobs 20" in flat and "--port 8000" in flat
     modules = flat.split("--lora-modules ")[1].split()
-    assert modules == [f"{n}={f}" for n, f in fake.items()] and len(modules) == 6 * 3
+    assert modules == [f"{n}={f}" for n, f in fake.items()] and len(modules) == len(p.models.trained) * 3
     assert "sft-s9" not in flat  # not trained: left out
     assert served_adapters(p, tmp_path / "nothing", tmp_path / "served") == {n: None for n in fake}
 
@@ -404,7 +404,12 @@ def test_python_m_inbol_serve_writes_the_combined_adapters_and_prints_the_comman
     from inbol.serve import main
 
     monkeypatch.chdir(tmp_path)
-    write_params(tmp_path, seeds=[0, 1], models={"trained": ["idk_it", "ca_dpo"]}, gpus={"server": [0, 1]})
+    write_params(
+        tmp_path,
+        seeds=[0, 1],
+        models={"baselines": ["base"], "from_base": ["idk_it"], "from_idk_it": ["ca_dpo"]},
+        gpus={"server": [0, 1]},
+    )
     cfg = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": "x"}
     for model in ("idk_it", "ca_dpo"):
         folder = tmp_path / "models" / model / "s0" / "adapter"

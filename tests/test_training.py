@@ -26,7 +26,14 @@ from inbol.io import read_jsonl, write_jsonl
 from inbol.models import PromptFormat, load_model
 from inbol.models.pretrain import encode_example, n_image_tokens
 from inbol.training import trl_compat
-from inbol.training.ca_dpo import REF_COLUMNS, CADPOCollator, CADPOTrainer, ca_dpo_loss, train_preference
+from inbol.training.ca_dpo import (
+    REF_COLUMNS,
+    CADPOCollator,
+    CADPOTrainer,
+    PairDPOTrainer,
+    ca_dpo_loss,
+    train_preference,
+)
 from inbol.training.data import preference_dataset, sft_dataset
 from inbol.training.lora import lora_config
 from inbol.training.runtime import CheckpointDir, hardware, trainer_kwargs
@@ -240,6 +247,8 @@ def _set_lora_b(model, seed=0, scale=2.0):
 def test_the_ca_dpo_loss_is_trls_loss_hook():
     assert getattr(CADPOTrainer, trl_compat.LOSS_HOOK) is CADPOTrainer.ca_dpo_step
     assert trl_compat.LOSS_HOOK in DPOTrainer.__dict__  # the hook CA-DPO replaces exists in this TRL
+    # plain DPO and TRL's other pairwise losses (loss_type) run TRL's own hook, on a batch in TRL's layout
+    assert getattr(PairDPOTrainer, trl_compat.LOSS_HOOK) is PairDPOTrainer.trl_dpo_step
 
 
 def test_trainer_at_conf_one_equals_stock_trl_dpo(world, tmp_path):
@@ -605,7 +614,7 @@ def test_the_seed_is_an_argument_of_the_trainer_config(tmp_path):
 def dvc_stage_argv(stage: str, **items) -> list[str]:
     """The arguments of a training stage's ``cmd`` in dvc.yaml (``accelerate launch ... stages/X.py``: from the
     script on), with the
-    foreach/matrix items filled in (``item=0`` for ``${item}``, ``variant=1`` for ``${item.variant}``)."""
+    foreach/matrix items filled in (``item=0`` for ``${item}``, ``method="ca_dpo"`` for ``${item.method}``)."""
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]
     cmd = (spec.get("do") or spec)["cmd"]
     for k, v in items.items():
@@ -623,17 +632,25 @@ def _with_option(argv: list[str], option: str, value: str) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
-    """The dvc.yaml command with a bad --kind / --name: exit 2 and one line, before params.yaml is read."""
+def test_training_stages_reject_an_unknown_method_or_one_of_another_kind(tmp_path):
+    """The dvc.yaml command with a --method outside the registry, or of the other stage's kind: exit 2 and one
+    line, before params.yaml is read."""
+    from inbol.methods.spec import names
+
     (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
     for argv, message in [
         (
-            _with_option(dvc_stage_argv("train_dpo", variant=1, seed=0), "--kind", "dpo4"),
-            "error: --kind 'dpo4': must be ca_dpo or dpo",
+            _with_option(dvc_stage_argv("train_preference", method="dpo_1", seed=0), "--method", "dpo4"),
+            "error: method 'dpo4': not in the method registry (src/inbol/methods/<name>.py); allowed: "
+            + ", ".join(names()),
         ),
         (
-            _with_option(dvc_stage_argv("train_idk_it", item=0), "--name", "ca_dpo"),
-            "error: --name 'ca_dpo': must be idk_it or sft",
+            _with_option(dvc_stage_argv("train_sft", method="idk_it", seed=0), "--method", "ca_dpo"),
+            "error: --method 'ca_dpo': a preference method; this stage trains kind sft (models.from_base)",
+        ),
+        (
+            _with_option(dvc_stage_argv("train_preference", method="dpo_1", seed=0), "--method", "sft"),
+            "error: --method 'sft': a sft method; this stage trains kind preference (models.from_idk_it)",
         ),
     ]:
         proc = run_stage_script(tmp_path, argv[0].removeprefix("stages/"), *argv[1:])
@@ -643,7 +660,7 @@ def test_training_stages_reject_an_unknown_kind_or_name(tmp_path):
 
 @pytest.mark.e2e
 def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
-    """train_idk_it@1, reference@1 then train_dpo@1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
+    """train_sft@idk_it-1, reference@1 then train_preference@dpo_1-1 as dvc.yaml runs them (repository root = cwd), on seed 1."""
     (tmp_path / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
     (tmp_path / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
     shutil.copytree(world["base"], tmp_path / "models" / "base")
@@ -655,9 +672,9 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
         dpo={"beta": 0.2, "lr": None, "epochs": None},
     )
     for argv in (
-        dvc_stage_argv("train_idk_it", item=1),
+        dvc_stage_argv("train_sft", method="idk_it", seed=1),
         dvc_stage_argv("reference", item=1),
-        dvc_stage_argv("train_dpo", variant=1, seed=1),
+        dvc_stage_argv("train_preference", method="dpo_1", seed=1),
     ):
         proc = run_stage_script(tmp_path, argv[0].removeprefix("stages/"), *argv[1:])
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -669,7 +686,7 @@ def test_stage_scripts_train_and_write_their_outputs(world, tmp_path):
         assert (tmp_path / "dvclive" / name / "s1" / "plots" / "metrics" / "loss.tsv").is_file()
         assert not (tmp_path / "models" / ".ckpt" / name / "s1").exists()
     assert m["final_reward_accuracy"] is not None and m["beta"] == 0.2 and m["start_model"] == "models/idk_it/s1"
-    assert m["kind"] == "dpo"
+    assert m["kind"] == "dpo" and m["loss_type"] == "sigmoid"  # dpo_1's spec: TRL's sigmoid loss
     assert not [p for p in (tmp_path / "models").rglob("*") if p.name.endswith(".tmp")]
 
 
@@ -820,16 +837,16 @@ def _outputs(repo) -> set[str]:
 
 @pytest.mark.e2e
 def test_two_gloo_processes_train_like_one_with_the_same_global_batch(world, tmp_path):
-    """train_idk_it@0, reference@0 and train_ca_dpo@0 as dvc.yaml runs them (accelerate launch, one process)
+    """train_sft@idk_it-0, reference@0 and train_preference@ca_dpo-0 as dvc.yaml runs them (accelerate launch, one process)
     and the same stages under 2 CPU processes (torchrun, gloo) with the same global batch of 4 (2 per
     process): the same steps, loss curves, reference log-probs and merged weights within 1e-4, and the same
     output files, written once (only rank 0 writes)."""
     one = _train_repo(tmp_path / "one", world, None)
     two = _train_repo(tmp_path / "two", world, {"distributed_type": "MULTI_CPU", "num_processes": 2, "use_cpu": True})
     stages = [
-        dvc_stage_argv("train_idk_it", item=0),
+        dvc_stage_argv("train_sft", method="idk_it", seed=0),
         dvc_stage_argv("reference", item=0),
-        dvc_stage_argv("train_ca_dpo", item=0),
+        dvc_stage_argv("train_preference", method="ca_dpo", seed=0),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     for argv in stages:

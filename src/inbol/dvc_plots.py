@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .errors import DataError
 from .io import atomic_dir
-from .plots import label, write_csv
+from .methods.registry import labels
+from .plots import write_csv
 
 GROUP = "group"  # the series column of the project templates named *_by_group (.dvc/plots)
 
@@ -105,7 +106,7 @@ def write_dvc_plot_files(
         write_csv(rel, tmp / "reliability.csv", [GROUP, "conf", "accuracy", "n"])
         risk = grouped_rows(risk, lambda r: r["row"] if one_scope else f"{r['row']} ({r['scope']})", required=["risk"])
         write_csv(risk, tmp / "risk_coverage.csv", [GROUP, "coverage", "risk"])
-        expo = grouped_rows(expo, lambda r: label(r["model"]), required=["refusal_rate"])
+        expo = grouped_rows(expo, lambda r: labels().get(r["model"], r["model"]), required=["refusal_rate"])
         write_csv(expo, tmp / "exposure_refusal.csv", [GROUP, "exposure_index", "bucket", "refusal_rate", "n"])
     return sorted(p for p in out_dir.rglob("*.csv"))
 

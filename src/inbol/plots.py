@@ -13,21 +13,6 @@ from pathlib import Path
 
 from .io import atomic_path
 
-MODEL_LABELS = {
-    "base": "Original",
-    "refusal_prompt": "Refusal Prompt",
-    "sft": "SFT",
-    "idk_it": "IDK-IT",
-    "ca_dpo": "CA-DPO",
-    "dpo_1": "DPO (1)",
-    "dpo_2": "DPO (2)",
-    "dpo_3": "DPO (3)",
-}
-
-
-def label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
-
 
 def _cell(v):
     if v is None:
@@ -66,7 +51,13 @@ def _save(fig, path) -> None:
     plt.close(fig)
 
 
-def plot_figure4(rows: Sequence[dict], path: str | Path, *, scope_labels: dict[str, str] | None = None) -> None:
+def plot_figure4(
+    rows: Sequence[dict],
+    path: str | Path,
+    *,
+    scope_labels: dict[str, str] | None = None,
+    model_labels: dict[str, str] | None = None,
+) -> None:
     """The paper's Figure 4 from long rows ``{scope, bin, conf, model, refusal_rate, answered_acc}``:
     (a) refusal rate and (b) answered accuracy by the original model's confidence bin, one colour per
     model, one line style per scope (in domain / AOKVQA-like)."""
@@ -84,7 +75,7 @@ def plot_figure4(rows: Sequence[dict], path: str | Path, *, scope_labels: dict[s
     for ax, (col, title, ylab) in zip(axes, panels):
         if not df.empty:
             d = df.dropna(subset=[col]).copy()
-            d["model"] = d["model"].map(label)
+            d["model"] = d["model"].map(lambda m: (model_labels or {}).get(m, m))
             d["scope"] = d["scope"].map(lambda s: scope_labels.get(s, s))
             d[col] = d[col].astype(float)
             if not d.empty:
@@ -100,7 +91,7 @@ def plot_figure4(rows: Sequence[dict], path: str | Path, *, scope_labels: dict[s
     _save(fig, path)
 
 
-def plot_exposure(rows: Sequence[dict], path: str | Path) -> None:
+def plot_exposure(rows: Sequence[dict], path: str | Path, *, model_labels: dict[str, str] | None = None) -> None:
     """Refusal rate on emblem questions by ground-truth corpus exposure bucket, one line per model."""
     plt, sns = _setup()
     import pandas as pd
@@ -110,7 +101,7 @@ def plot_exposure(rows: Sequence[dict], path: str | Path) -> None:
     buckets = list(dict.fromkeys(r["bucket"] for r in rows))
     if not df.empty:
         d = df.dropna(subset=["refusal_rate"]).copy()
-        d["model"] = d["model"].map(label)
+        d["model"] = d["model"].map(lambda m: (model_labels or {}).get(m, m))
         d["refusal_rate"] = d["refusal_rate"].astype(float)
         if not d.empty:
             sns.lineplot(data=d, x="exposure_index", y="refusal_rate", hue="model", marker="o", ax=ax)
@@ -246,8 +237,6 @@ def plot_risk_coverage(rows: Sequence[dict], path: str | Path) -> None:
 
 
 __all__ = [
-    "MODEL_LABELS",
-    "label",
     "write_csv",
     "plot_figure4",
     "plot_exposure",

@@ -22,11 +22,11 @@ from pathlib import Path
 from .errors import ParamError
 from .params import Params
 
-METHODS = ("idk_it", "ca_dpo")
-SECTIONS = {
+SECTIONS = {  # the methods the search tunes (each one of the method registry), and the sections it varies
     "idk_it": ("train", "lora", "idk_it", "restructure"),
     "ca_dpo": ("dpo", "lora", "preference", "restructure"),
 }
+METHODS = tuple(SECTIONS)
 # a configuration that changes these re-builds its training set (restructure: the refusal templates drawn)
 DATA_SECTIONS = ("idk_it", "preference", "restructure")
 

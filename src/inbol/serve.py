@@ -30,7 +30,15 @@ from pathlib import Path
 from .errors import DataError, LLMError
 from .messages import image_message, system_message
 
-BASELINES = ("base", "refusal_prompt")  # the original model, served under its own name
+
+def untrained(name: str) -> bool:
+    """Whether evaluated model ``name`` is the original model (its method spec has no start: the original
+    model and the Refusal Prompt), served under the base model's own name."""
+    from .methods.spec import load
+
+    return load(name).start is None
+
+
 TOKEN_ID_PREFIX = "token_id:"  # vLLM's token names with return_tokens_as_token_ids
 
 
@@ -45,7 +53,7 @@ def adapter_name(model: str, seed: int) -> str:
 def served_model(name: str, seed: int | None, base: str) -> str:
     """The model a request for evaluated model ``name`` (seed ``seed``) names: ``base`` (the server's base model)
     for the original model and the Refusal Prompt baseline, the adapter of a trained model otherwise."""
-    if name in BASELINES:
+    if untrained(name):
         return base
     if seed is None:
         raise DataError(f"model {name!r}: a trained model needs its --seed (its adapter is {name}-s<seed>)")
@@ -59,7 +67,7 @@ def model_version(name: str, seed: int | None, model_dir: str | Path) -> str | N
     name is asked again.  None for the original model (the checkpoint's name says which weights)."""
     import hashlib
 
-    if name in BASELINES:
+    if untrained(name):
         return None
     chain = adapter_chain(name, seed, Path(model_dir).parents[1])
     h = hashlib.sha256()
@@ -251,17 +259,18 @@ def load_answerer(model_dir: str | Path, p, *, name: str, seed: int | None = Non
 # --------------------------------------------------------------------------------------------
 
 ADAPTER_DIR = "adapter"  # where a training stage saves a model's LoRA adapter (models/<model>/s<seed>/adapter)
-# what a trained model's training starts from (dvc.yaml --start): a model absent here starts from the base
-STARTS_FROM = {"ca_dpo": "idk_it", "dpo_1": "idk_it", "dpo_2": "idk_it", "dpo_3": "idk_it"}
 
 
 def adapter_chain(model: str, seed: int, models_dir: str | Path = "models") -> list[Path]:
     """The adapters that make trained model ``model``/``seed`` from the base, in training order: its own, after
-    the adapter of the model its training started from (CA-DPO and DPO start from the merged IDK-IT model)."""
+    the adapter of the model its training started from (its method spec's ``start``: CA-DPO and DPO start from
+    the merged IDK-IT model, which starts from the base)."""
+    from .methods.spec import load
+
     chain = [Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR]
-    while model in STARTS_FROM:
-        model = STARTS_FROM[model]
-        chain.insert(0, Path(models_dir) / model / f"s{seed}" / ADAPTER_DIR)
+    start = load(model).start
+    if start not in (None, "base"):
+        chain.insert(0, Path(models_dir) / start / f"s{seed}" / ADAPTER_DIR)
     return chain
 
 
@@ -328,7 +337,7 @@ def combine_adapters(chain: Sequence[str | Path], out_dir: str | Path) -> dict:
 
 
 def served_adapters(p, models_dir: str | Path = "models", out_dir: str | Path = "models/served") -> dict:
-    """``{adapter name: folder}`` for every trained model (``models.trained``) and seed whose adapters exist:
+    """``{adapter name: folder}`` for every trained model (``models.from_base`` and ``models.from_idk_it``) and seed whose adapters exist:
     its own adapter, or (a chain) the combined adapter written under ``out_dir``; and the names whose adapters
     are missing (trained later), as ``{name: None}``."""
     out: dict[str, Path | None] = {}
@@ -413,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 __all__ = [
-    "BASELINES",
+    "untrained",
     "adapter_name",
     "served_model",
     "model_version",
@@ -426,7 +435,6 @@ __all__ = [
     "server_client",
     "load_processor",
     "ADAPTER_DIR",
-    "STARTS_FROM",
     "adapter_chain",
     "combine_adapters",
     "served_adapters",

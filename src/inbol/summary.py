@@ -38,18 +38,14 @@ from collections.abc import Mapping, Sequence
 
 from .errors import DataError
 from .markdown import table
+from .methods.registry import methods_in, registry
 
 SCOPES = ("in_domain", "ood")
 SCOPE_LABEL = {"in_domain": "in domain", "ood": "out of domain"}
+# every method's row label (the method registry), Table 1's methods first, then the others in display order
 MODEL_LABEL = {
-    "base": "Original",
-    "refusal_prompt": "+Refusal Prompt",
-    "sft": "+SFT",
-    "idk_it": "+IDK-IT",
-    "ca_dpo": "+CA-DPO",
-    "dpo_1": "+DPO (1)",
-    "dpo_2": "+DPO (2)",
-    "dpo_3": "+DPO (3)",
+    m: registry()[m].label if m == "base" else f"+{registry()[m].label}"
+    for m in dict.fromkeys([*methods_in("table1"), *registry()])
 }
 # boundary awareness (trends.json "awareness"): the score whose AUROC for the original's errors a key holds
 AWARENESS_KEYS = {"refused": "auroc_refusal", "p_refusal": "auroc_p_refusal"}

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..markdown import table
+from ..methods.registry import methods_in, registry
 from . import selective as S
 from .stats import bootstrap_stat, format_ci
 
@@ -168,7 +169,9 @@ __all__ = ["pack", "abstain_below", "stat_fn", "scope_stat", "choose_sc_threshol
 # the whole table from the pipeline's files
 # --------------------------------------------------------------------------------------------
 
-LABELS = {"base": "Original", "refusal_prompt": "Refusal Prompt", "idk_it": "IDK-IT", "ca_dpo": "CA-DPO"}
+LABELS = {m: registry()[m].label for m in methods_in("table5")}  # Table 5's rows: the specs that list it
+# the rows with a self-consistency variant: those with validation predictions and K samples (dvc.yaml's
+# evaluate_val_baseline / evaluate_val and consistency_base / consistency stages)
 WITH_SC = ("base", "idk_it", "ca_dpo")
 
 

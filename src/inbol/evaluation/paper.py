@@ -102,13 +102,4 @@ TABLE1_INCONSISTENT = {
     "s_trust": {(("13B", "+IDK-IT"), "vqav2"), (("13B", "+IDK-IT"), "oven"), (("13B", "+CA-DPO"), "oven")},
 }
 
-# our model names -> the paper's row labels
-TABLE1_METHOD = {
-    "base": "Original",
-    "refusal_prompt": "+Refusal Prompt",
-    "sft": "+SFT",
-    "idk_it": "+IDK-IT",
-    "ca_dpo": "+CA-DPO",
-}
-TABLE3_MODEL = {"base": "Original", "idk_it": "IDK-IT", "ca_dpo": "CA-DPO"}
-TABLE4_METHOD = {"dpo_1": "DPO (1)", "dpo_2": "DPO (2)", "dpo_3": "DPO (3)", "ca_dpo": "CA-DPO (3)"}
+# our methods' paper rows and columns: their specs (src/inbol/methods/<name>.py, paper_table1/3/4)

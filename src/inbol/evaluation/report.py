@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..io import write_json
-from ..plots import label, plot_exposure, plot_figure4, write_csv
+from ..methods.registry import labels, methods_in
+from ..plots import plot_exposure, plot_figure4, write_csv
 from ..records import read_predictions
 from . import tables
 from .awareness import headline as awareness_headline
@@ -23,9 +24,10 @@ from .awareness import markdown as awareness_md
 from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
 from .stats import format_ci
+from .tables import label
 from .testsets import SETS, order_sets
 
-FIG4_MODELS = ("base", "idk_it", "ca_dpo")
+FIG4_MODELS = methods_in("figure4")  # the methods whose spec lists Figure 4
 # Figure 4 scopes: the answerable in-domain sets pooled, and the AOKVQA-like OOD set (as in the paper)
 FIG4_SCOPES = {
     "in_domain": tuple(n for n, (g, a, _) in SETS.items() if g == "in_domain" and a),
@@ -454,7 +456,7 @@ def write_report(
     write_csv(fig, plots_dir / PLOT_FILES["figure4_long"], FIG4_LONG_FIELDS)
     for key, value in (("figure4_refusal", "refusal_rate"), ("figure4_answered_acc", "answered_acc")):
         write_csv(wide_rows(fig, value, "bin", bins, scope="in_domain"), plots_dir / PLOT_FILES[key], FIG4_WIDE_FIELDS)
-    plot_figure4(fig, plots_dir / PLOT_FILES["figure4_png"], scope_labels=FIG4_SCOPE_LABELS)
+    plot_figure4(fig, plots_dir / PLOT_FILES["figure4_png"], scope_labels=FIG4_SCOPE_LABELS, model_labels=labels())
     exp = exposure_rows(evals)
     write_csv(exp, plots_dir / PLOT_FILES["exposure_long"], EXPOSURE_LONG_FIELDS)
     write_csv(
@@ -462,7 +464,7 @@ def write_report(
         plots_dir / PLOT_FILES["exposure_refusal"],
         ("bucket", "exposure_index", *models),
     )
-    plot_exposure(exp, plots_dir / PLOT_FILES["exposure_png"])
+    plot_exposure(exp, plots_dir / PLOT_FILES["exposure_png"], model_labels=labels())
     overlap = emblem_overlap(testsets, construct)
     gain = None
     if overlap is not None and "sft" in value_runs and "base" in value_runs:

@@ -19,14 +19,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..markdown import table as _table
-from ..plots import label
+from ..methods.registry import methods_in, registry
 from . import paper
 from .stats import METRICS, bootstrap, format_ci, paired_difference, values, verdict
 from .testsets import SETS
 
-TABLE1_MODELS = ("base", "refusal_prompt", "sft", "idk_it", "ca_dpo")
-TABLE3_MODELS = ("base", "idk_it", "ca_dpo")
-TABLE4_MODELS = ("dpo_1", "dpo_2", "dpo_3", "ca_dpo")
+# the rows (columns of Table 3) of each table: the methods whose spec lists it (src/inbol/methods), in their order
+TABLE1_MODELS = methods_in("table1")
+TABLE2_MODELS = methods_in("table2")
+TABLE3_MODELS = methods_in("table3")
+TABLE4_MODELS = methods_in("table4")
+NO_PAPER = "—"  # a paper column of a method the paper does not have
 SCOPES = {"in_domain": "in domain (overall)", "ood": "out of domain (avg)"}
 CHECKS = (
     ("refr_idk_it_gt_base", "RefR(IDK-IT) > RefR(original)", "idk_it", "base", "refr"),
@@ -180,8 +183,31 @@ def _skipped(cis: Mapping, models: Sequence[str]) -> list[str]:
     return [f"_Skipped (no predictions): {', '.join(miss)}._", ""] if miss else []
 
 
+def label(m: str) -> str:
+    """A method's display name (its spec's label; the name itself for a model outside the registry)."""
+    spec = registry().get(m)
+    return m if spec is None else spec.label
+
+
 def _name(m: str) -> str:
     return label(m) if m == "base" else f"+{label(m)}"
+
+
+def _paper_name(m: str) -> str:
+    """The italic name of a method's paper row in Tables 1-2."""
+    row = registry()[m].paper_table1
+    return f"_paper: {'LLaVA1.5-7B' if m == 'base' else (row or _name(m) + ' (not in the paper)')}_"
+
+
+def _table4_row(m: str) -> tuple[str, str]:
+    """(method, data) of a method's Table 4 row: its paper name split, or its label and the data column of the
+    paper method trained on the same set (else the set's name)."""
+    spec = registry()[m]
+    if spec.paper_table4 is not None:
+        method, data = spec.paper_table4.split(" ")
+        return method, data
+    same = [s.paper_table4.split(" ")[1] for s in registry().values() if s.data == spec.data and s.paper_table4]
+    return spec.label, same[0] if same else str(spec.data)
 
 
 def _seeds_note(cis: Mapping) -> str:
@@ -201,8 +227,11 @@ def table1(cis: Mapping, testsets: Mapping) -> list[str]:
         row += [_cell(cis[m], "uavqa", "refr")] + [_cell(cis[m], "in_domain", k) for k in METRICS]
         rows.append(row)
     for m in TABLE1_MODELS:
-        p = paper.TABLE1[("7B", paper.TABLE1_METHOD[m])]
-        row = [f"_paper: {'LLaVA1.5-7B' if m == 'base' else paper.TABLE1_METHOD[m]}_"]
+        row = [_paper_name(m)]
+        if registry()[m].paper_table1 is None:
+            rows.append(row + [NO_PAPER] * (len(header) - 1))
+            continue
+        p = paper.TABLE1[("7B", registry()[m].paper_table1)]
         row += [_p(p[s][k]) for s in ("vqav2", "oven", "sqa")[: len(ind)] for k in ("acc", "refr", "s_trust")]
         row += [_p(p["uavqa"]["refr"])] + [_p(p["overall"][k]) for k in ("acc", "refr", "s_trust")] + ["—"]
         rows.append(row)
@@ -227,7 +256,7 @@ def table2(cis: Mapping, testsets: Mapping) -> list[str]:
     header = ["Method"] + [f"{SETS[s][2]}~ {m}" for s in ood for m in ("Acc", "RefR", "S_trust")]
     header += ["BeyondVisQA~ RefR", "OOD avg Acc", "OOD avg RefR", "OOD avg S_trust", "OOD Answered Acc"]
     rows = []
-    for m in TABLE1_MODELS:
+    for m in TABLE2_MODELS:
         if m not in cis:
             continue
         row = [_name(m)] + [_cell(cis[m], s, k) for s in ood for k in ("acc", "refr", "s_trust")]
@@ -238,9 +267,12 @@ def table2(cis: Mapping, testsets: Mapping) -> list[str]:
         pheader += [f"{n} {m}" for m in ("Acc", "RefR", "S_trust")]
     pheader += ["BeyondVisQA RefR"] + [f"MMBench {m}" for m in ("Acc", "RefR", "S_trust")]
     prow = []
-    for m in TABLE1_MODELS:
-        p = paper.TABLE2[("7B", paper.TABLE1_METHOD[m])]
-        row = [f"_paper: {'LLaVA1.5-7B' if m == 'base' else paper.TABLE1_METHOD[m]}_"]
+    for m in TABLE2_MODELS:
+        row = [_paper_name(m)]
+        if registry()[m].paper_table1 is None:
+            prow.append(row + [NO_PAPER] * (len(pheader) - 1))
+            continue
+        p = paper.TABLE2[("7B", registry()[m].paper_table1)]
         for s in ("aokvqa", "gqa", "mmmu"):
             row += [_p(p[s][k]) for k in ("acc", "refr", "s_trust")]
         row += [_p(p["beyondvisqa"]["refr"])] + [_p(p["mmbench"][k]) for k in ("acc", "refr", "s_trust")]
@@ -254,7 +286,7 @@ def table2(cis: Mapping, testsets: Mapping) -> list[str]:
             "mean over the answerable OOD sets (as the paper's Table 4); OOD answered accuracy pools them.",
             "",
         ]
-        + _skipped(cis, TABLE1_MODELS)
+        + _skipped(cis, TABLE2_MODELS)
         + _table(header, rows)
         + ["", "The paper's Table 2, for reference:", ""]
         + _table(pheader, prow)
@@ -269,10 +301,7 @@ def table3(cis: Mapping, testsets: Mapping) -> list[str]:
         if name in testsets:
             rows.append([text] + [_cell(cis[m], name, "refr") if m in cis else "—" for m in TABLE3_MODELS])
     for key, name in (("vizwiz_ua", "VizWiz(ua)"), ("vqav2_idk_filter", "VQAv2-IDK(filter)")):
-        rows.append(
-            [f"_paper, LLaVA-1.5-7B: {name}_"]
-            + [_p(paper.TABLE3[("7B", paper.TABLE3_MODEL[m])][key]) for m in TABLE3_MODELS]
-        )
+        rows.append([f"_paper, LLaVA-1.5-7B: {name}_"] + [_paper3(m, key) for m in TABLE3_MODELS])
     note = (
         ""
         if "vqav2_idk" in testsets
@@ -291,6 +320,11 @@ def table3(cis: Mapping, testsets: Mapping) -> list[str]:
     )
 
 
+def _paper3(m: str, key: str) -> str:
+    column = registry()[m].paper_table3
+    return NO_PAPER if column is None else _p(paper.TABLE3[("7B", column)][key])
+
+
 def table4(cis: Mapping) -> list[str]:
     header = ["Method", "Data"] + [f"In-domain {m}" for m in ("Acc", "RefR", "S_trust")]
     header += [f"OOD avg {m}" for m in ("Acc", "RefR", "S_trust")]
@@ -298,15 +332,18 @@ def table4(cis: Mapping) -> list[str]:
     for m in TABLE4_MODELS:
         if m not in cis:
             continue
-        method, data = paper.TABLE4_METHOD[m].split(" ")
+        method, data = _table4_row(m)
         rows.append(
             [method, data]
             + [_cell(cis[m], "in_domain", k) for k in ("acc", "refr", "s_trust")]
             + [_cell(cis[m], "ood", k) for k in ("acc", "refr", "s_trust")]
         )
     for m in TABLE4_MODELS:
-        p = paper.TABLE4[("7B", paper.TABLE4_METHOD[m])]
-        method, data = paper.TABLE4_METHOD[m].split(" ")
+        method, data = _table4_row(m)
+        if registry()[m].paper_table4 is None:
+            rows.append([f"_paper 7B: {method}_", data] + [NO_PAPER] * 6)
+            continue
+        p = paper.TABLE4[("7B", registry()[m].paper_table4)]
         rows.append(
             [f"_paper 7B: {method}_", data]
             + [_p(p["in_domain"][k]) for k in ("acc", "refr", "s_trust")]
@@ -350,6 +387,7 @@ def trends_section(checks: Sequence[dict]) -> list[str]:
 
 __all__ = [
     "TABLE1_MODELS",
+    "TABLE2_MODELS",
     "TABLE3_MODELS",
     "TABLE4_MODELS",
     "SCOPES",

@@ -1,17 +1,51 @@
-"""The ``models`` section: the evaluated models, by name."""
+"""The ``models`` section: the evaluated models, by name; each one a method of the registry
+(``src/inbol/methods/<name>.py``), in the list of what it starts from."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from .core import Section, UniqueList
+from pydantic import AfterValidator, model_validator
+
+from ..methods.spec import load, names
+from .core import Section, UniqueList, _fail
+
+# each list of this section: the start its methods must have (their spec's ``start``)
+STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it"}
+
+
+def _method(key: str):
+    def check(v: str) -> str:
+        known = names()
+        if v not in known:
+            raise _fail(f"not in the method registry (src/inbol/methods/<name>.py); allowed: {', '.join(known)}")
+        spec = load(v, known)  # a broken spec: its own one-line ParamError (the field, what is allowed)
+        if spec.start != STARTS[key]:
+            fits = [k for k, s in STARTS.items() if s == spec.start]
+            where = f"models.{fits[0]}" if fits else f"a list of methods that start from {spec.start}"
+            raise _fail(f"starts from {spec.start} (src/inbol/methods/{v}.py): list it in {where}")
+        return v
+
+    return Annotated[str, AfterValidator(check)]
 
 
 class Models(Section):
-    """The evaluated models, by name (what evaluate@<name> and the report iterate over)."""
+    """The evaluated models, by name (what the evaluate and training stages and the report iterate over)."""
 
-    baselines: UniqueList(Literal["base", "refusal_prompt"])  # the original model, no training
-    trained: UniqueList(Literal["sft", "idk_it", "ca_dpo", "dpo_1", "dpo_2", "dpo_3"])  # once per seed
+    baselines: UniqueList(_method("baselines"))  # the original model, not trained (evaluate_baseline@<name>)
+    from_base: UniqueList(_method("from_base"))  # trained from the original model (train_sft@<name>-<seed>)
+    from_idk_it: UniqueList(_method("from_idk_it"), nonempty=False)  # from IDK-IT (train_preference@<name>-<seed>)
+
+    @model_validator(mode="after")
+    def _idk_it_first(self):
+        if self.from_idk_it and "idk_it" not in self.from_base:
+            raise _fail("needs idk_it in {p}from_base (the model these start from)", "from_idk_it", self.from_idk_it)
+        return self
+
+    @property
+    def trained(self) -> list[str]:
+        """Every trained model (once per seed)."""
+        return [*self.from_base, *self.from_idk_it]
 
     def all(self) -> list[str]:
         return [*self.baselines, *self.trained]

@@ -46,7 +46,7 @@ from tqdm import tqdm
 from transformers import set_seed
 from trl import DPOConfig, DPOTrainer
 
-from ..errors import DataError
+from ..errors import DataError, ParamError
 from ..models.base import load_base
 from ..models.prompt import PromptFormat
 from ..schema.dpo import DPO
@@ -406,6 +406,46 @@ class CADPOTrainer(DPOTrainer):
 trl_compat.install_loss(CADPOTrainer, "ca_dpo_step")
 
 
+class PairDPOTrainer(CADPOTrainer):
+    """Plain DPO and TRL's other pairwise losses on plain-pair rows (p1 = p2 = (chosen > rejected), conf = 1):
+    the data, collator and shared reference table of :class:`CADPOTrainer`, and TRL's own loss hook, so
+    everything ``DPOConfig`` sets (``loss_type`` such as ``"sigmoid"`` or ``"ipo"``, ``loss_weights``,
+    ``label_smoothing``, ``f_divergence_type``, ``ld_alpha``, ``use_weighting``) applies as in stock TRL; and TRL's
+    metrics.  Each batch is put in TRL's layout (every chosen sequence, then every rejected one) with the
+    reference log-probs as TRL's ``ref_chosen_logps`` / ``ref_rejected_logps``."""
+
+    _tag_names = ["trl", "dpo"]
+    _name = "DPO"
+
+    def trl_dpo_step(self, model, inputs, return_outputs):
+        idx = inputs["pair_index"]
+        if not torch.equal(idx[:, 0], idx[:, 2]) or not torch.equal(idx[:, 1], idx[:, 3]):
+            raise DataError("TRL's DPO losses take one (chosen, rejected) pair per row: use plain-pair records")
+        n = inputs["input_ids"].shape[0]
+        order = torch.cat((idx[:, 0], idx[:, 1]))  # TRL's batch: [chosen; rejected]
+        batch = {
+            k: v[order] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == n else v
+            for k, v in inputs.items()
+            if k not in _NON_MODEL_KEYS
+        }
+        batch["completion_mask"] = inputs["completion_mask"][order]
+        has_ref = "ref_logps" in inputs
+        if has_ref:
+            batch["ref_chosen_logps"], batch["ref_rejected_logps"] = (
+                inputs["ref_logps"][:, 0],
+                inputs["ref_logps"][:, 1],
+            )
+        precompute = self.precompute_ref_logps
+        self.precompute_ref_logps = has_ref  # TRL reads the reference from the batch, or runs it (adapter off)
+        try:
+            return trl_compat.trl_loss(self, model, batch, return_outputs)
+        finally:
+            self.precompute_ref_logps = precompute
+
+
+trl_compat.install_loss(PairDPOTrainer, "trl_dpo_step")
+
+
 def with_reference_table(dataset, table: Mapping[str, Mapping[str, float]]):
     """``dataset`` (rows with ``qid`` and the rendered w1, l1, w2, l2) with the reference columns looked up
     in ``table`` (:meth:`CADPOTrainer.reference_table`); a DataError naming the row when one is missing."""
@@ -496,7 +536,7 @@ def diagnostics(
 
 
 # -------------------------------------------------------------------------------------------------
-# the train_ca_dpo / train_dpo@N stages' library call
+# the train_preference@<method> stage's library call
 # -------------------------------------------------------------------------------------------------
 
 REF_CACHE = "ref_logps.pt"
@@ -519,15 +559,20 @@ def train_preference(
     name: str = "ca_dpo",
     diagnostics_n: int = 300,
     callbacks=(),
+    loss_type: str = "sigmoid",
 ) -> dict:
-    """CA-DPO (``kind='ca_dpo'``, the preference records) or plain DPO (``kind='dpo'``, a DPO variant's
-    pair records) from ``start_model`` (the IDK-IT model), which is also the frozen reference (its log-probs
-    read from ``reference``, the table of :func:`write_reference`, when given; computed here otherwise).
+    """CA-DPO (``kind='ca_dpo'``, the preference records, equation 6) or a pairwise TRL loss (``kind='dpo'``,
+    plain-pair records such as a DPO variant's, TRL's ``DPOConfig.loss_type`` = ``loss_type``: ``"sigmoid"``
+    is plain DPO, ``"ipo"`` IPO, ...) from ``start_model`` (the IDK-IT model), which is also the frozen
+    reference (its log-probs read from ``reference``, the table of :func:`write_reference`, when given;
+    computed here otherwise).
     Writes the adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward
     accuracy and margin, steps, seconds, and per-bucket diagnostics on ``diagnostics_n`` rows)."""
     from ..io import read_json
     from ..judge import is_refusal
 
+    if kind not in ("ca_dpo", "dpo"):
+        raise ParamError(f"preference kind {kind!r}: allowed: ca_dpo, dpo")
     train = dpo.apply(train)
     if dpo.modules_to_save is not None:
         lora = lora.replace(modules_to_save=dpo.modules_to_save)
@@ -548,6 +593,7 @@ def train_preference(
         fingerprint(
             stage=name,
             kind=kind,
+            **({} if kind == "ca_dpo" else {"loss_type": loss_type}),
             lora=lora,
             train=train,
             beta=dpo.beta,
@@ -560,10 +606,14 @@ def train_preference(
     )
     resume = ckpt.prepare()
     args = DPOConfig(
-        **trainer_kwargs(train, work_dir, seed), beta=dpo.beta, precompute_ref_log_probs=False, max_length=None
+        **trainer_kwargs(train, work_dir, seed),
+        beta=dpo.beta,
+        precompute_ref_log_probs=False,
+        max_length=None,
+        **({} if kind == "ca_dpo" else {"loss_type": loss_type}),
     )
     cbs = [c for c in (live_callback(live_dir, checkpoint_step(resume)), *callbacks) if c is not None]
-    trainer = CADPOTrainer(
+    trainer = (CADPOTrainer if kind == "ca_dpo" else PairDPOTrainer)(
         model=model,
         args=args,
         train_dataset=ds,
@@ -590,6 +640,7 @@ def train_preference(
     metrics.update(
         stage=name,
         kind=kind,
+        **({} if kind == "ca_dpo" else {"loss_type": loss_type}),
         seed=seed,
         diagnostics=diag_metrics,
         shared_reference=reference is not None,

@@ -6,7 +6,9 @@ tested minor versions and :func:`check_versions` fails at import with one line w
 installed.  What is used, and why:
 
 - ``DPOTrainer._compute_loss(model, inputs, return_outputs)``: the per-batch loss hook that
-  ``compute_loss`` calls; CA-DPO replaces it (:data:`LOSS_HOOK`).
+  ``compute_loss`` calls; CA-DPO replaces it (:data:`LOSS_HOOK`); plain DPO calls TRL's own
+  (:func:`trl_loss`) with a batch in its layout (chosen rows, then rejected rows; ``ref_chosen_logps`` and
+  ``ref_rejected_logps`` when ``precompute_ref_logps`` is set), so ``DPOConfig.loss_type`` applies.
 - ``DPOTrainer._metrics[mode][key]`` (lists averaged and logged by TRL), ``_total_train_tokens`` and
   ``_tp_size``: TRL's metric logging, so CA-DPO logs ``rewards/*`` and ``logps/*`` like stock DPO
   (:func:`log_metric`, :func:`count_tokens`).
@@ -51,6 +53,13 @@ def install_loss(cls, method_name: str):
     return cls
 
 
+def trl_loss(trainer, model, inputs: dict, return_outputs: bool):
+    """TRL's own DPO loss (every ``DPOConfig.loss_type``) of one batch in TRL's layout."""
+    from trl import DPOTrainer
+
+    return getattr(DPOTrainer, LOSS_HOOK)(trainer, model, inputs, return_outputs)
+
+
 def set_signature_columns(trainer, columns: list[str]) -> None:
     if trainer._signature_columns is None:
         trainer._signature_columns = list(columns)
@@ -77,6 +86,7 @@ __all__ = [
     "check_versions",
     "LOSS_HOOK",
     "install_loss",
+    "trl_loss",
     "set_signature_columns",
     "log_metric",
     "count_tokens",
