@@ -14,19 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError
+from ..evalsets import order_sets, ordered
 from ..io import read_jsonl, write_json
 from ..plots import label, plot_exposure, plot_figure4, write_csv
 from . import tables
 from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
 from .stats import format_ci
-from .testsets import SETS, order_sets
 
 FIG4_MODELS = ("base", "idk_it", "ca_dpo")
 # Figure 4 scopes: the answerable in-domain sets pooled, and the AOKVQA-like OOD set (as in the paper)
 FIG4_SCOPES = {
-    "in_domain": tuple(n for n, (g, a, _) in SETS.items() if g == "in_domain" and a),
-    "aokvqa": ("ood_phrasing",),
+    "in_domain": tuple(s.name for s in ordered(group="in_domain") if s.answerable),
+    "aokvqa": tuple(s.name for s in ordered() if s.paper == "AOKVQA"),
 }
 FIG4_SCOPE_LABELS = {"in_domain": "in domain", "aokvqa": "AOKVQA-like (OOD)"}
 
