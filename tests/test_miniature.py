@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inbol.miniature import calibration, check_targets, ece, reliability, set_summary
+from inbol.miniature import targets as calibration_targets
 
 
 def test_ece_by_hand():
@@ -52,7 +53,7 @@ def test_targets_and_their_warnings_name_the_set_and_the_figure():
     assert all(t["met"] for t in targets["perception"].values())
     assert targets["emblem"]["greedy_acc"] == {
         "value": 0.8,
-        "target": list(targets()["emblem"].greedy_acc),
+        "target": list(calibration_targets()["emblem"].greedy_acc),
         "met": False,
     }
     assert targets["emblem"]["refusal_prompt_drop"]["met"] is False
