@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..evalsets import world_split_sets
+from ..evalsets import RegistryError, world_split_sets
 from ..io import iter_jsonl, write_json, write_jsonl
-from ..schema.world import FAMILIES, World
+from ..schema.world import FAMILIES, World, WorldSizes
 from .emblems import emblems_for, make_catalogue
 from .questions import (
     CORPUS_CHOICE_INSTRUCTIONS,
@@ -42,6 +42,20 @@ def split_specs() -> dict[str, tuple[str, int, str]]:
         if s.validation:
             out[s.file("validation")] = (w.generator, w.val_stream, w.val_size)
     return dict(sorted(out.items(), key=lambda kv: kv[1][1]))
+
+
+def check_splits() -> None:
+    """A one-line RegistryError for a world split whose generator or size key does not exist (before any work)."""
+    sizes = list(WorldSizes.model_fields)
+    for split, (generator, _, size) in split_specs().items():
+        if generator not in GENERATORS:
+            raise RegistryError(
+                f"world split {split!r}: unknown question generator {generator!r}; known: {', '.join(GENERATORS)}"
+            )
+        if size not in sizes:
+            raise RegistryError(
+                f"world split {split!r}: size key {size!r} is not in world.sizes; allowed: {', '.join(sizes)}"
+            )
 
 
 def ood_sets() -> tuple[str, ...]:
@@ -192,6 +206,7 @@ def _annotate(q: dict, scene: dict, catalogue: list[dict]) -> None:
 def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None = None) -> dict:
     """Write the world to ``out_dir``; image paths in records are ``image_prefix``/images/... (default:
     ``out_dir`` itself, so records resolve from the repository root)."""
+    check_splits()
     out_dir = Path(out_dir)
     prefix = Path(image_prefix) if image_prefix is not None else out_dir
     catalogue = make_catalogue(cfg.seed, cfg.n_emblems, cfg.emblem_max_exposure, cfg.emblem_zipf)
@@ -261,9 +276,6 @@ def build_world(cfg: World, out_dir: str | Path, image_prefix: str | Path | None
     write_jsonl(out_dir / "corpus.jsonl", corpus)
     stats["splits"]["corpus"] = _split_stats(corpus)
 
-    unknown = sorted({g for g, _, _ in split_specs().values()} - set(GENERATORS))
-    if unknown:
-        raise ValueError(f"unknown world question generator {unknown[0]!r}; known: {', '.join(GENERATORS)}")
     for split, (generator, _, _) in split_specs().items():
         records = []
         shown = emblems_for(catalogue, generator, cfg.emblem_split == "disjoint")
