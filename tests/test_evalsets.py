@@ -257,3 +257,60 @@ def test_registry_clashes_and_unknown_names_are_one_line_errors(monkeypatch, reg
         "ood_choice, rotated"
     )
     assert not (tmp_path / "w").exists()
+
+
+def test_a_registered_unanswerable_set_is_generated_with_the_others(tmp_path, monkeypatch):
+    from inbol.unanswerable.sets import build_sets
+
+    cfg = world_cfg(sizes=SIZES, n_emblems=6, emblem_max_exposure=4)
+    build_world(cfg, tmp_path / "world")
+    fields = _fields(
+        name="beyond_choice",
+        group="extra",
+        answerable=False,
+        paper="BeyondChoice",
+        label="BeyondChoice-like",
+        note=None,
+        source={
+            "source": "unanswerable",
+            "generator": "beyond",
+            "images_from": ("ood_choice",),
+            "size": "beyond",
+            "sample_stream": None,
+        },
+        validation=False,
+        calibration=None,
+    )
+    sets_cfg = section("unanswerable.sets", uavqa=2, uavqa_val=1, beyond=3, vizwiz=2)
+
+    def generate():
+        return build_sets(
+            sets_cfg,
+            lambda split: read_jsonl(tmp_path / f"world/{split}.jsonl"),
+            build.load_scenes(tmp_path / "world"),
+            tmp_path / "sets",
+            gen=section("unanswerable.generate"),
+            image_size=cfg.image_size,
+            max_objects=cfg.max_objects,
+            catalogue=read_json(tmp_path / "world/emblems.json"),
+        )
+
+    default = generate()
+    assert list(default) == ["uavqa", "uavqa_val", "beyond", "vizwiz"]
+    monkeypatch.setitem(evalsets.SETS, "beyond_choice", spec(**fields))
+    sets = generate()
+    assert list(sets) == ["uavqa", "uavqa_val", "beyond", "vizwiz", "beyond_choice"]
+    assert {n: v[0] for n, v in sets.items() if n != "beyond_choice"} == {n: v[0] for n, v in default.items()}
+    records = sets["beyond_choice"][0]
+    choice_images = {r["image"] for r in read_jsonl(tmp_path / "world/ood_choice.jsonl")}
+    assert len(records) == 3 and {r["image"] for r in records} <= choice_images
+    assert all(r["kind"] == "unanswerable" for r in records)
+    # a size key that unanswerable.sets does not have: one line, before any set is generated
+    bad = {**fields["source"], "size": "nope"}
+    monkeypatch.setitem(evalsets.SETS, "beyond_choice", spec(**{**fields, "source": bad}))
+    with pytest.raises(RegistryError) as e:
+        generate()
+    assert str(e.value) == (
+        "evaluation set 'beyond_choice': size key 'nope' is not in unanswerable.sets; "
+        "allowed: uavqa, uavqa_val, beyond, vizwiz"
+    )

@@ -343,7 +343,7 @@ def build_sets(
             if key not in type(cfg).model_fields:
                 raise RegistryError(
                     f"evaluation set {s.name!r}: size key {key!r} is not in unanswerable.sets; "
-                    f"allowed: {', '.join(k for k, f in type(cfg).model_fields.items() if f.annotation is int)}"
+                    f"allowed: {', '.join(k for k, f in type(cfg).model_fields.items() if f.annotation is int and k != 'seed')}"
                 )
     out = {}
     for s in specs:
