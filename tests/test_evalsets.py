@@ -4,6 +4,9 @@ the world, the test and validation sets, the miniature's targets and the tables,
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +251,19 @@ def test_registry_clashes_and_unknown_names_are_one_line_errors(monkeypatch, reg
         "sampling.splits[1] = 'ood_rotatd': is not a question split of the world; allowed: pool, test, ood_phrasing, "
         "ood_hard, ood_choice, ood_rotated, val, val_ood_phrasing, val_ood_hard, val_ood_choice, val_ood_rotated"
     )
+    with pytest.raises(ParamError) as e:
+        params(world={"source": "datasets", "datasets": {"pool": [], "test": [], "ood_rotatd": []}})
+    assert str(e.value).startswith("world.datasets.ood_rotatd = []: unknown key; allowed: beyond, ")
+    # world.datasets has a key per file of the registry as imported (a spec in inbol/evalsets.py is there first)
+    code = (
+        "import inbol.evalsets as e, json, sys; "
+        "f = json.loads(sys.argv[1]); e.SETS['ood_rotated'] = e.spec(**{**f, 'release': ()}); "
+        "from inbol.schema.world import DatasetsConfig; print(sorted(DatasetsConfig.model_fields))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(_fields())], capture_output=True, text=True, check=True
+    )
+    assert "'ood_rotated'" in out.stdout and "'val_ood_rotated'" in out.stdout
     # a generator or size key that does not exist stops the world before it writes anything
     monkeypatch.setitem(evalsets.SETS, "ood_rotated", spec(**_fields(source={**_fields()["source"], "generator": "x"})))
     with pytest.raises(RegistryError) as e:
