@@ -273,6 +273,12 @@ def test_registry_clashes_and_unknown_names_are_one_line_errors(monkeypatch, reg
         "ood_choice, rotated"
     )
     assert not (tmp_path / "w").exists()
+    stream = {**_fields()["source"], "stream": 8}  # the world's own validation split's
+    monkeypatch.setitem(evalsets.SETS, "ood_rotated", spec(**_fields(source=stream)))
+    with pytest.raises(RegistryError) as e:
+        build_world(world_cfg(sizes=SIZES), tmp_path / "w")
+    assert str(e.value) == "world splits 'val' and 'ood_rotated' share the random stream 8"
+    assert not (tmp_path / "w").exists()
 
 
 def test_a_registered_unanswerable_set_is_generated_with_the_others(tmp_path, monkeypatch):

@@ -183,7 +183,7 @@ def _ood(name, paper, label, stream, release, acc, note=None, **targets):
     )
 
 
-def _unanswerable(name, group, paper, key, label, generator, images_from, sample_stream, release, note=None):
+def _unanswerable(name, group, paper, key, label, generator, images_from, sample_stream, release, note=None, val=False):
     return spec(
         name=name,
         group=group,
@@ -200,7 +200,7 @@ def _unanswerable(name, group, paper, key, label, generator, images_from, sample
             "sample_stream": sample_stream,
         },
         release=release,
-        validation=sample_stream is not None,
+        validation=val,
         calibration=None,
     )
 
@@ -209,7 +209,7 @@ DEFAULT: tuple[EvalSet, ...] = (
     _family("perception", "VQAv2", "vqav2", "VQAv2-like", 0, "vqav2", 52.00, 50.67),
     _family("emblem", "OVEN", "oven", "OVEN-like", 1, "oven", 50.33, 37.33),
     _family("choice", "ScienceQA", "sqa", "ScienceQA-like", 2, "scienceqa", 51.33, 51.00),
-    _unanswerable("uavqa", "in_domain", "UaVQA", "uavqa", "UaVQA-like", "uavqa", ("test",), 11, ("records",)),
+    _unanswerable("uavqa", "in_domain", "UaVQA", "uavqa", "UaVQA-like", "uavqa", ("test",), 11, ("records",), val=True),
     _ood("ood_phrasing", "AOKVQA", "AOKVQA-like", 6, ("aokvqa",), 78.56, greedy_acc_min=0.40),
     _ood("ood_hard", "GQA", "GQA-like", 5, ("gqa",), 59.65),
     _ood(
@@ -249,6 +249,8 @@ def check_registry(sets: dict[str, EvalSet] | None = None) -> None:
             claims += [("world stream", s.source.stream), ("world stream", s.source.val_stream)]
         if isinstance(s.source, Candidates):
             claims += [("family", s.source.family), ("selection stream", s.source.stream)]
+        if isinstance(s.source, UnanswerableSet):
+            claims += [("selection stream", s.source.sample_stream)]
         for c in claims:
             if c[-1] is None:
                 continue

@@ -47,7 +47,11 @@ def split_specs() -> dict[str, tuple[str, int, str]]:
 def check_splits() -> None:
     """A one-line RegistryError for a world split whose generator or size key does not exist (before any work)."""
     sizes = list(WorldSizes.model_fields)
-    for split, (generator, _, size) in split_specs().items():
+    streams = {v: k for k, v in _STREAM.items()}
+    for split, (generator, stream, size) in split_specs().items():
+        if stream in streams:
+            raise RegistryError(f"world splits {streams[stream]!r} and {split!r} share the random stream {stream}")
+        streams[stream] = split
         if generator not in GENERATORS:
             raise RegistryError(
                 f"world split {split!r}: unknown question generator {generator!r}; known: {', '.join(GENERATORS)}"
