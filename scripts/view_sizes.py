@@ -42,9 +42,8 @@ def main() -> None:
                 widest(text),
             )
         )
-    print("| view | columns | rows | widest line (characters) |\n| --- | ---: | ---: | ---: |")
-    for name, cols, n, w in rows:
-        print(f"| `{name}` | {cols} | {n} | {w} |")
+    body = [[f"`{name}`", str(cols), str(n), str(w)] for name, cols, n, w in rows]
+    print("\n".join(table(["view", "columns", "rows", "widest line (characters)"], body, spaced=True)))
 
 
 if __name__ == "__main__":

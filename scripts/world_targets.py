@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from inbol.io import read_json
+from inbol.markdown import table
 
 
 def targets(run: Path) -> dict[str, tuple[str, bool | None]]:
@@ -51,14 +52,14 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="repository folders whose metrics/ to read")
     a = ap.parse_args()
     cols = [targets(r) for r in a.runs]
-    print("| figure | " + " | ".join(str(r) for r in a.runs) + " |")
-    print("|---|" + "---:|" * len(cols))
+    rows = []
     for fig in cols[0]:
         cells = []
         for c in cols:
             val, met = c.get(fig, ("n/a", None))
             cells.append(val + ("" if met is None or met else " **missed**"))
-        print(f"| {fig} | " + " | ".join(cells) + " |")
+        rows.append([fig, *cells])
+    print("\n".join(table(["figure", *(str(r) for r in a.runs)], rows)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from inbol.confidence import confidence_metrics, histogram_rows, plot_histogram, write_histogram_csv
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_json, read_jsonl, write_json
+from inbol.io import read_json, write_json
+from inbol.records import read_questions, read_samples
 from inbol.schema.core import load_sections
 
 HEADLINE = "pool"
@@ -15,8 +16,8 @@ def main() -> None:
     args = stage_args(__doc__, "judged", "restructured", "metrics", "hist_csv", "hist_png")
     p = load_sections("delta_k", "delta_uk")
     stats = read_json(Path(args.judged) / "stats.json")
-    judged = {s: read_jsonl(Path(args.judged) / f"{s}.jsonl") for s in stats["splits"]}
-    restructured = {s: read_jsonl(Path(args.restructured) / f"{s}.jsonl") for s in stats["splits"]}
+    judged = {s: read_samples(Path(args.judged) / f"{s}.jsonl", judged=True) for s in stats["splits"]}
+    restructured = {s: read_questions(Path(args.restructured) / f"{s}.jsonl") for s in stats["splits"]}
     split = HEADLINE if HEADLINE in restructured else next(iter(restructured))
     metrics = confidence_metrics(
         restructured,

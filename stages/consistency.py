@@ -11,7 +11,8 @@ from pathlib import Path
 from inbol.consistency import consistency_rows
 from inbol.errors import run_stage
 from inbol.evaluation import load_testsets
-from inbol.io import read_jsonl, write_jsonl
+from inbol.io import write_jsonl
+from inbol.records import read_predictions
 from inbol.sampling import make_sampler
 from inbol.schema.core import load_sections
 from inbol.schema.evaluate import Evaluate
@@ -34,7 +35,7 @@ def main() -> None:
         ("test", args.testsets, args.test_predictions),
         ("val", args.valsets, args.val_predictions),
     ):
-        greedy = {(x["set"], x["id"]): x["response"] for x in read_jsonl(preds_path)}
+        greedy = {(x["set"], x["id"]): x["response"] for x in read_predictions(preds_path)}
         splits.append((split, load_testsets(sets_dir), greedy))  # all inputs read before any model
     if cfg.backend == "openai":
         from inbol.serve import model_version, require_models, served_model

@@ -6,7 +6,8 @@ import sys
 
 from inbol.boundary import SET_NAMES, construct
 from inbol.errors import run_stage, stage_args
-from inbol.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from inbol.io import atomic_dir, write_json, write_jsonl
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData, PreferenceData, SFTData
 from inbol.schema.restructure import Restructure
@@ -18,8 +19,8 @@ def main() -> None:
         "delta_k", "delta_uk", idk_it=IDKITData, preference=PreferenceData, sft=SFTData, restructure=Restructure
     )
     sets, metrics = construct(
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         delta_k=p.delta_k,
         delta_uk=p.delta_uk,
         idk_it=p.idk_it,

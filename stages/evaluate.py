@@ -11,7 +11,8 @@ name and seed (a trained model's LoRA adapter, inbol.serve), checked to be liste
 import argparse
 
 from inbol.errors import ParamError, run_stage
-from inbol.evaluation import check_model_dir, evaluate_model, load_testsets, prompt_suffix
+from inbol.evaluation import check_model_dir, load_testsets, prompt_suffix
+from inbol.evaluation.evaluate import evaluate_answerer
 from inbol.io import write_json, write_jsonl
 from inbol.judge.llm_judge import make_semantic_judge
 from inbol.schema.core import load_sections
@@ -20,6 +21,7 @@ from inbol.schema.judge import Judge
 from inbol.schema.models import Models
 from inbol.schema.prompt import Prompt
 from inbol.schema.sampling import Sampling
+from inbol.serve import load_answerer
 
 
 def main() -> None:
@@ -40,30 +42,16 @@ def main() -> None:
     semantic = make_semantic_judge(judge_cfg)
 
     suffix = prompt_suffix(args.name)
-    if p.sampling.backend == "openai":  # the server's model of this name and seed (data-parallel vLLM)
-        from inbol.serve import server_answer_fn
-
-        answer, served = server_answer_fn(p, args.name, args.seed, args.model, prompt_suffix=suffix)
-    else:
-        from inbol.models import PromptFormat, greedy_answer_fn, load_base
-
-        model, processor = load_base(args.model, cfg.device, cfg.dtype)
-        served = None
-        answer = greedy_answer_fn(
-            model,
-            PromptFormat(processor, p.prompt.system),
-            batch_size=cfg.batch_size,
-            max_new_tokens=cfg.max_new_tokens,
-            prompt_suffix=suffix,
-            refusal_score=True,
-        )
-    preds, metrics = evaluate_model(
-        answer,
+    answerer = load_answerer(args.model, p, name=args.name, seed=args.seed)  # in process, or the server's model
+    preds, metrics = evaluate_answerer(
+        answerer,
         testsets,
         semantic,
         lenient=judge_cfg.lenient,
         model=args.name,
-        extra={
+        prompt_suffix=suffix,
+        refusal_score=True,
+        extra=lambda served: {
             "seed": args.seed,
             "model_path": args.model,
             "refusal_prompt": bool(suffix),

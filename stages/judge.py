@@ -4,8 +4,9 @@ from pathlib import Path
 
 from inbol.confidence import judge_split
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_json, read_jsonl, write_json, write_jsonl
+from inbol.io import read_json, write_json, write_jsonl
 from inbol.judge.llm_judge import make_semantic_judge
+from inbol.records import read_questions, read_samples
 from inbol.schema.core import load_sections
 from inbol.schema.judge import Judge
 
@@ -26,8 +27,8 @@ def main() -> None:
         counts: dict = {}
         samples = Path(args.samples) / f"{split}.jsonl"
         judged = judge_split(
-            read_jsonl(Path(args.world) / f"{split}.jsonl"),
-            read_jsonl(samples),
+            read_questions(Path(args.world) / f"{split}.jsonl"),
+            read_samples(samples),
             semantic,
             lenient=cfg.lenient,
             stats=counts,

@@ -25,6 +25,7 @@ from inbol.schema.evaluate import Evaluate
 from inbol.schema.judge import Judge
 from inbol.schema.prompt import Prompt
 from inbol.schema.sampling import Sampling
+from inbol.serve import load_answerer, require_models
 
 
 def main() -> None:
@@ -34,29 +35,12 @@ def main() -> None:
     )
     valsets = {n: ts for n, ts in load_testsets(args.valsets).items() if ts.answerable}
     semantic = make_semantic_judge(p.judge)
-    served = p.sampling.backend == "openai"  # the server's base model (inbol.serve), checked before any work
-    if served:
-        from inbol.serve import require_models, server_answer_fn
-
-        model = fmt = None
+    answerer = load_answerer(args.model, p, name="base")  # in process, or the server's base model (checked)
+    if p.sampling.backend == "openai":
         require_models(make_sampler(p.sampling).client, [p.sampling.openai.model])
-    else:
-        from inbol.models import PromptFormat, greedy_answer_fn, load_base
-
-        model, processor = load_base(args.model, p.evaluate.device, p.evaluate.dtype)
-        fmt = PromptFormat(processor, p.prompt.system)
     verdicts = {}
     for suffix in ("", REFUSAL_SUFFIX):
-        if served:
-            answer, _ = server_answer_fn(p, "base", None, args.model, prompt_suffix=suffix, refusal_score=False)
-        else:
-            answer = greedy_answer_fn(
-                model,
-                fmt,
-                batch_size=p.evaluate.batch_size,
-                max_new_tokens=p.evaluate.max_new_tokens,
-                prompt_suffix=suffix,
-            )
+        answer, _ = answerer.answer_fn(prompt_suffix=suffix)
         responses = {
             n: answer(ts.records, f"miniature: {n}{' + refusal prompt' if suffix else ''}") for n, ts in valsets.items()
         }
@@ -85,7 +69,7 @@ def main() -> None:
 
     def sample_conf(recs, temperature):
         cfg = p.sampling.replace(temperature=temperature)
-        sampler = make_sampler(cfg, fmt, model=model, system=p.prompt.system)
+        sampler = make_sampler(cfg, answerer.fmt, model=answerer.model, system=p.prompt.system)
         return sample_confidences(
             sampler, recs, cfg, semantic, lenient=p.judge.lenient, desc=f"miniature: T={temperature:g}"
         )

@@ -10,8 +10,9 @@ import argparse
 
 from inbol.errors import ParamError, run_stage
 from inbol.evaluation import check_model_dir, load_testsets
-from inbol.io import read_jsonl, write_json
+from inbol.io import write_json
 from inbol.probe import probe_metrics, probe_models, probe_text_only, select_examples
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.probe import Probe
 from inbol.schema.prompt import Prompt
@@ -30,8 +31,8 @@ def main() -> None:
     if len(models) != len(args.model):
         raise ParamError(f"--model {args.model!r}: each must be NAME=FOLDER")
     data = select_examples(
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         load_testsets(args.testsets),
         p.probe,
     )  # counts checked before any model loads

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from inbol.confidence import restructure_split
 from inbol.errors import run_stage, stage_args
-from inbol.io import atomic_dir, read_json, read_jsonl, write_jsonl
+from inbol.io import atomic_dir, read_json, write_jsonl
+from inbol.records import read_questions, read_samples
 from inbol.schema.core import load_sections
 from inbol.schema.restructure import Restructure
 
@@ -16,8 +17,8 @@ def main() -> None:
     stats = read_json(Path(args.judged) / "stats.json")
     restructured = {
         split: restructure_split(
-            read_jsonl(Path(args.world) / f"{split}.jsonl"),
-            read_jsonl(Path(args.judged) / f"{split}.jsonl"),
+            read_questions(Path(args.world) / f"{split}.jsonl"),
+            read_samples(Path(args.judged) / f"{split}.jsonl", judged=True),
             cfg.seed,
             name=str(Path(args.judged) / f"{split}.jsonl"),
             refusal_templates=cfg.refusal_templates,

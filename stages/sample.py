@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from inbol.errors import DataError, run_stage, stage_args
-from inbol.io import read_jsonl, write_json
+from inbol.io import write_json
+from inbol.records import read_questions
 from inbol.sampling import check_split, make_sampler, model_fingerprint, sample_split, state_path_for
 from inbol.schema.core import load_sections
 from inbol.schema.prompt import Prompt
@@ -24,7 +25,7 @@ def main() -> None:
         path = Path(args.world) / f"{split}.jsonl"
         if not path.is_file():
             raise DataError(f"{path}: no such question file (sampling.splits names {split!r})")
-        records = read_jsonl(path)
+        records = read_questions(path)
         inputs[split] = (records, check_split(records, cfg.max_bad_fraction, str(path)))  # all checked before work
     if cfg.backend == "hf":
         from inbol.models import PromptFormat, load_base

@@ -14,7 +14,8 @@ cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` 
 import argparse
 
 from inbol.errors import run_stage
-from inbol.io import read_jsonl, write_json
+from inbol.io import write_json
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData, PreferenceData
 from inbol.schema.dpo import DPO
@@ -25,7 +26,8 @@ from inbol.schema.restructure import Restructure
 from inbol.schema.sweep import Sweep
 from inbol.schema.training import Lora, Train
 from inbol.sweep import cell_name, cell_result, cell_valid, parse_cell_args
-from inbol.sweep.run import cell_data, run_cell
+from inbol.sweep.data import cell_data
+from inbol.sweep.run import run_cell
 from inbol.training.runtime import check_launcher, publish_dir
 
 
@@ -62,8 +64,8 @@ def main() -> None:
     records, report = cell_data(
         kind,
         values,
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         thresholds=thresholds,
         budget=p.sweep.budget,
         idk_it=p.idk_it,
@@ -79,15 +81,9 @@ def main() -> None:
             records=records,
             start_model=args.start,
             work_dir=args.work,
-            lora=p.lora,
-            train=p.train,
-            dpo=p.dpo,
-            budget=p.sweep.budget,
-            evaluate_cfg=p.evaluate,
-            judge_cfg=p.judge,
+            p=p,
             seed=args.seed,
             testsets_dir=args.testsets,
-            system=p.prompt.system,
             data_report=report,
         )
     if summary is None:  # not the main process

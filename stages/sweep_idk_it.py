@@ -3,15 +3,16 @@ data at `sweep.thresholds` with `idk_it.known_ratio`, trained with the sweep bud
 depends on the top-level delta_k/delta_uk."""
 
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_jsonl, write_json, write_jsonl
+from inbol.io import write_json
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData
 from inbol.schema.prompt import Prompt
 from inbol.schema.restructure import Restructure
 from inbol.schema.sweep import Sweep
 from inbol.schema.training import Lora, Train
-from inbol.sweep.run import cell_data
-from inbol.training.runtime import check_launcher, is_main_process, publish_dir, wait_for_everyone
+from inbol.sweep.data import cell_data
+from inbol.training.runtime import check_launcher, is_main_process, publish_dir, write_training_set
 from inbol.training.sft import train_sft
 
 
@@ -22,8 +23,8 @@ def main() -> None:
     records, report = cell_data(
         "known_ratio",
         (p.idk_it.known_ratio,),
-        read_jsonl(args.pool, nonempty=True),
-        read_jsonl(args.unanswerable, nonempty=True),
+        read_questions(args.pool, nonempty=True),
+        read_questions(args.unanswerable, nonempty=True),
         thresholds=p.sweep.thresholds,
         budget=p.sweep.budget,
         idk_it=p.idk_it,
@@ -31,10 +32,7 @@ def main() -> None:
         seed=args.seed,
         refusal_templates=p.restructure.refusal_templates,
     )
-    data = f"{args.work}.jsonl"
-    if is_main_process():
-        write_jsonl(data, records)
-    wait_for_everyone()
+    data = write_training_set(f"{args.work}.jsonl", records)
     with publish_dir(args.out) as out:
         metrics = train_sft(
             data,

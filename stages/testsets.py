@@ -7,7 +7,8 @@ import sys
 
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation.testsets import MANIFEST, build_testsets, check_disjoint_images, testsets_metrics
-from inbol.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from inbol.io import atomic_dir, write_json, write_jsonl
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.testsets import Testsets
 
@@ -22,7 +23,7 @@ def main() -> None:
         {
             "validation sets": [r for recs in built["val"][0].values() for r in recs],
             "test sets": [r for recs in built["test"][0].values() for r in recs],
-            "train pool": read_jsonl(f"{args.world}/pool.jsonl"),
+            "train pool": read_questions(f"{args.world}/pool.jsonl"),
         }
     )
     for split, out in (("test", args.out), ("val", args.val_out)):

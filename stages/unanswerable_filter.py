@@ -3,8 +3,9 @@ refuses; keep its answer as the incorrect response (conf = 0).  With `sampling.b
 model's answers come from the server's base model (inbol.serve), checked to be listed before any work."""
 
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_json, read_jsonl, write_json, write_jsonl
+from inbol.io import read_json, write_json, write_jsonl
 from inbol.judge import is_refusal
+from inbol.records import read_questions
 from inbol.schema.core import Endpoint, load_sections
 from inbol.schema.prompt import Prompt
 from inbol.schema.sampling import Sampling
@@ -22,7 +23,7 @@ def main() -> None:
         from inbol.llm import LLMClient
 
         client = LLMClient(p.llm.replace(model=cfg.model), max_tokens=cfg.max_tokens)
-    records = read_jsonl(args.generated)
+    records = read_questions(args.generated)
     if p.sampling.backend == "openai":  # the server's base model (inbol.serve), checked before any work
         from inbol.serve import ServerGenerator, require_models, server_client
 

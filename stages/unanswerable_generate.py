@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from inbol.errors import run_stage, stage_args
-from inbol.io import read_jsonl, write_json, write_jsonl
+from inbol.io import write_json, write_jsonl
+from inbol.records import read_questions
 from inbol.schema.core import Endpoint, load_sections
 from inbol.schema.unanswerable import Unanswerable
 from inbol.unanswerable import generate_unanswerable
@@ -19,7 +20,7 @@ def main() -> None:
         from inbol.llm import LLMClient
 
         client = LLMClient(p.llm.replace(model=cfg.model), temperature=cfg.temperature, max_tokens=cfg.max_tokens)
-    records = read_jsonl(Path(args.world) / f"{cfg.source}.jsonl")
+    records = read_questions(Path(args.world) / f"{cfg.source}.jsonl")
     generated, stats = generate_unanswerable(records, load_scenes(args.world), cfg, client=client)
     write_jsonl(args.out, generated)
     write_json(args.stats, stats)

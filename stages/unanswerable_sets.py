@@ -7,7 +7,8 @@ from pathlib import Path
 
 from inbol.datasets.sets import copy_unanswerable_sets, is_datasets_world
 from inbol.errors import run_stage, stage_args
-from inbol.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
+from inbol.io import atomic_dir, read_json, write_json, write_jsonl
+from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.unanswerable import Unanswerable
 from inbol.schema.world import World
@@ -27,7 +28,7 @@ def main() -> None:
     with atomic_dir(args.out) as tmp:
         sets = build_sets(
             p.unanswerable.sets,
-            lambda split: read_jsonl(world / f"{split}.jsonl"),
+            lambda split: read_questions(world / f"{split}.jsonl"),
             load_scenes(world),
             tmp,
             gen=p.unanswerable.generate,

@@ -130,3 +130,28 @@ def test_sample_stage_reports_bad_records_and_judge_never_sees_them(world, tmp_p
     assert [j["id"] for j in judged] == [s["id"] for s in sampled]
     judge_stats = json.loads((repo / "data/judged/stats.json").read_text())["splits"]["pool"]
     assert judge_stats["n_bad_images"] == 4 and judge_stats["n_questions"] == n_pool
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("question", None, "lacks field 'question' (expected a string)"),
+        ("answers", "red", "field 'answers' = 'red': expected a list of strings"),
+    ],
+)
+def test_a_malformed_question_record_fails_the_stage_before_any_work(world, tmp_path, no_proxy, field, value, message):
+    """A record missing a field, or with one of the wrong type, is no bad data to count and skip: the stage
+    stops with one line naming the file, the line and the field before any request."""
+    repo = tmp_path / "repo"
+    shutil.copytree(world, repo)
+    (repo / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    recs = read_jsonl(repo / "data/world/pool.jsonl")
+    recs[2] = {k: v for k, v in recs[2].items() if k != field} if value is None else {**recs[2], field: value}
+    write_jsonl(repo / "data/world/pool.jsonl", recs)
+    with FakeOpenAI(default=_ok) as srv:
+        _params(repo, srv.url)
+        proc = _stage(repo, "sample.py")
+        assert proc.returncode == 2
+        assert _error_line(proc.stderr) == f"error: data/world/pool.jsonl:3: record {recs[2]['id']!r} {message}"
+        assert srv.n_requests == 0 and not (repo / "data/samples").exists()

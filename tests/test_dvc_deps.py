@@ -140,9 +140,6 @@ CALLS_AN_LLM = {
     "sweep_threshold": "judge.backend openai (each cell is evaluated)",
     "sweep_known_ratio": "judge.backend openai (each cell is evaluated)",
     "sweep_composition": "judge.backend openai (each cell is evaluated)",
-    # trains only, but imports inbol.sweep.run (cell_data), whose run_cell also judges the cells: a file-level
-    # import that goes once the sweep's train-and-evaluate code leaves that module
-    "sweep_idk_it": "imports inbol.sweep.run, which holds the sweep cells' semantic judge",
 }
 
 

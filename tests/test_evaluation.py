@@ -46,7 +46,7 @@ from inbol.evaluation import (
     tilted_quotas,
     trust_metrics,
 )
-from inbol.evaluation.metrics import EXPOSURE_BUCKETS, exposure_bucket, rankdata
+from inbol.evaluation.metrics import EXPOSURE_BUCKETS, exposure_bucket
 from inbol.evaluation.report import (
     EXPOSURE_LONG_FIELDS,
     FIG4_LONG_FIELDS,
@@ -181,10 +181,27 @@ def test_exposure_breakdown_and_correlation_hand_computed():
     assert e["refusal_gap"] == 50.0 and e["gap_buckets"] == ["0", "50+"]
     # ranks: refusal (1,1,0,0,0,1) -> (5,5,2,2,2,5); exposure -> 1.5,1.5,3,4,5,6
     rx, ry = np.array([5, 5, 2, 2, 2, 5.0]), np.array([1.5, 1.5, 3, 4, 5, 6])
-    assert list(rankdata([1, 1, 0, 0, 0, 1])) == list(rx)
     expected = float(np.corrcoef(rx, ry)[0, 1])
     assert e["spearman"] == pytest.approx(expected) and e["spearman"] < 0
     assert spearman([1, 1, 1], [1, 2, 3]) is None
+    assert spearman([1], [2]) is None
+
+
+def test_spearman_is_pearson_of_average_ranks():
+    import scipy.stats
+
+    def ranks(v):  # 1 + the values below + half the other values equal
+        v = np.asarray(v, dtype=float)
+        return np.array([(v < x).sum() + ((v == x).sum() + 1) / 2 for x in v])
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(3, 80))
+        x, y = rng.integers(0, 2, n), np.log1p(rng.integers(0, 30, n))
+        if x.std() == 0 or y.std() == 0:
+            continue
+        assert spearman(x, y) == float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+        assert spearman(x, y) == pytest.approx(scipy.stats.spearmanr(x, y).statistic, abs=1e-15)
     assert by_exposure([1, 2], ["correct", "refusal"])["refusal_gap"] is None  # one bucket only
 
 
@@ -676,6 +693,11 @@ def test_stages_testsets_evaluate_report(project, monkeypatch, capsys):
     assert Path("plots", PLOT_FILES["figure4_png"]).read_bytes()[:4] == b"\x89PNG"
     with open(Path("plots", PLOT_FILES["exposure_refusal"])) as fh:
         assert next(csv.reader(fh)) == ["bucket", "exposure_index", *MODELS]
+    aw = read_json("metrics/awareness.json")  # boundary awareness: figures on so few questions are n/a, with warnings
+    assert aw["scopes"]["in_domain"]["auroc"].keys() == {"base", "refusal_prompt", "sft"} and aw["warnings"]
+    assert "## Beyond the paper: information-boundary awareness" in md
+    with open("plots/awareness.csv") as fh:
+        assert next(csv.reader(fh))[:4] == ["scope", "bin", "model", "n"]
     trends = read_json("metrics/trends.json")
     assert trends["n_checked"] == 0 and trends["in_domain"]["refr_idk_it_gt_base"] == {
         "diff": None,

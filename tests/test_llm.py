@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import re
 import socket
 import threading
 import time
@@ -42,7 +44,7 @@ def endpoint(url: str, **changes) -> Endpoint:
     return section("llm", **{"base_url": url, "api_key_env": KEY_ENV, "cache_dir": None, **changes})
 
 
-def make_client(srv: FakeOpenAI, tmp_path=None, sleeps=None, **kw) -> LLMClient:
+def make_client(srv: FakeOpenAI, tmp_path=None, **kw) -> LLMClient:
     """A client of ``srv``: keywords that are Endpoint fields go to the endpoint, the others to LLMClient."""
     ep = {
         "model": "fake-model",
@@ -51,9 +53,21 @@ def make_client(srv: FakeOpenAI, tmp_path=None, sleeps=None, **kw) -> LLMClient:
         "cache_dir": str(tmp_path / "cache") if tmp_path else None,
     }
     ep.update({k: kw.pop(k) for k in list(kw) if k in Endpoint.model_fields})
-    client_kw = {"retry_base_s": 0.001, "retry_max_s": 0.01, "progress": False, **kw}
-    sleep = (lambda s: sleeps.append(s)) if sleeps is not None else (lambda s: None)
-    return LLMClient(endpoint(srv.url, **ep), sleep=sleep, **client_kw)
+    return LLMClient(endpoint(srv.url, **ep), **{"progress": False, **kw})
+
+
+@pytest.fixture
+def waits(caplog):
+    """``waits() -> (planned, warnings)``: the waits in seconds the openai SDK planned before each retry (it
+    logs them) and the client's warnings."""
+    caplog.set_level(logging.INFO, logger="openai")
+
+    def read():
+        planned = [re.match(r"Retrying request in ([\d.]+) seconds", r.getMessage()) for r in caplog.records]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "inbol.llm.client"]
+        return [float(m.group(1)) for m in planned if m], warnings
+
+    return read
 
 
 @pytest.fixture
@@ -190,41 +204,46 @@ def test_bad_arguments(fake_openai):
 # ----------------------------------------------------------------------------------------------- retries
 
 
-def test_429_then_success_is_retried(fake_openai, key):
+def test_429_then_success_is_retried(fake_openai, key, waits):
     fake_openai.script = [Reply(429), completion(["ok"])]
-    sleeps = []
-    client = make_client(fake_openai, sleeps=sleeps)
+    client = make_client(fake_openai)
     assert client.chat([user_message("hi")]) == ["ok"]
-    assert fake_openai.n_requests == 2 and client.stats["retries"] == 1 and len(sleeps) == 1
+    assert fake_openai.n_requests == 2 and client.stats["retries"] == 1 and client.stats["http_requests"] == 2
+    planned, warnings = waits()
+    assert len(planned) == 1
+    assert warnings == [f"LLM request to {fake_openai.url}/chat/completions: retry 1 of 3"]
 
 
-def test_5xx_then_success_with_exponential_backoff(fake_openai, key):
+def test_5xx_then_success_with_exponential_backoff(fake_openai, key, waits):
     fake_openai.script = [Reply(500), Reply(502), Reply(503), completion(["ok"])]
-    sleeps = []
-    client = make_client(fake_openai, sleeps=sleeps, retry_base_s=0.5, retry_max_s=1.5, max_retries=3)
+    client = make_client(fake_openai, max_retries=3)
     assert client.chat([user_message("hi")]) == ["ok"]
-    assert sleeps == [0.5, 1.0, 1.5]  # base * 2**attempt, capped at retry_max_s
     assert fake_openai.n_requests == 4
+    planned, _ = waits()
+    # the SDK's backoff: 0.5 s doubling per retry, less up to a quarter of jitter
+    assert len(planned) == 3 and all(0.375 * 2**i <= w <= 0.5 * 2**i for i, w in enumerate(planned)), planned
 
 
-def test_retry_after_header_is_honoured_within_cap(fake_openai, key):
+def test_retry_after_header_is_honoured(fake_openai, key, waits):
     fake_openai.script = [
-        Reply(429, headers={"Retry-After": "0.8"}),
-        Reply(429, headers={"Retry-After": "60"}),
+        Reply(429, headers={"Retry-After": "0.3"}),
+        Reply(503, headers={"Retry-After": "0.6"}),
         completion(["ok"]),
     ]
-    sleeps = []
-    client = make_client(fake_openai, sleeps=sleeps, retry_base_s=0.1, retry_max_s=2.0)
+    client = make_client(fake_openai)
     assert client.chat([user_message("hi")]) == ["ok"]
-    assert sleeps == [0.8, 2.0]
+    assert waits()[0] == [0.3, 0.6]
 
 
-def test_real_sleep_is_short(fake_openai, key):
-    fake_openai.script = [Reply(503), completion(["ok"])]
-    client = LLMClient(endpoint(fake_openai.url), retry_base_s=0.01, retry_max_s=0.02, progress=False)
-    t0 = time.monotonic()
-    assert client.chat([user_message("hi")]) == ["ok"]
-    assert time.monotonic() - t0 < 2.0
+def test_a_retry_after_beyond_two_minutes_is_a_one_line_error_at_once(fake_openai, key):
+    fake_openai.default = lambda req: Reply(429, headers={"Retry-After": "600"})
+    client = make_client(fake_openai)
+    with pytest.raises(LLMError) as e:
+        client.chat([user_message("hi")])
+    msg = str(e.value)
+    assert msg.startswith(f"HTTP 429 from {fake_openai.url}/chat/completions (model fake-model) after 1 attempt:")
+    assert msg.endswith("the server asks to wait 600 s, longer than the client waits: re-run then")
+    assert "\n" not in msg and fake_openai.n_requests == 1
 
 
 def test_retries_exhausted_raise_one_line_error(fake_openai, key):
@@ -235,6 +254,7 @@ def test_retries_exhausted_raise_one_line_error(fake_openai, key):
     msg = str(e.value)
     assert "HTTP 429" in msg and fake_openai.url + "/chat/completions" in msg and "fake-model" in msg
     assert "after 3 attempts" in msg and "\n" not in msg and SENTINEL not in msg
+    assert msg.endswith("; re-run when the server recovers, or raise max_retries")
     assert fake_openai.n_requests == 3
 
 
@@ -248,22 +268,28 @@ def test_persistent_500_raises(fake_openai, key):
 def test_client_errors_are_not_retried(fake_openai, key):
     fake_openai.script = [Reply(400), Reply(401), Reply(404)]
     client = make_client(fake_openai)
+    todo = {
+        400: "not retried: the server refused this request as sent",
+        401: f"check the API key in ${KEY_ENV}",
+        404: "check base_url and the model name (the server's GET /models lists what it serves)",
+    }
     for status in (400, 401, 404):
-        with pytest.raises(LLMError, match=f"HTTP {status} .* after 1 attempt:"):
+        with pytest.raises(LLMError, match=f"HTTP {status} .* after 1 attempt:") as e:
             client.chat([user_message(f"hi {status}")])
+        assert str(e.value).endswith(f"; {todo[status]}") and SENTINEL not in str(e.value)
     assert fake_openai.n_requests == 3
 
 
 def test_dropped_connections_are_retried(fake_openai):
     fake_openai.script = [Reply(drop="before"), Reply(200, completion(["late"]), drop="mid"), completion(["ok"])]
-    client = make_client(fake_openai, model="m", max_retries=2, retry_max_s=0.001)
+    client = make_client(fake_openai, model="m", max_retries=2)
     assert client.chat([user_message("hi")]) == ["ok"]
     assert client.stats["retries"] == 2 and fake_openai.n_requests == 3
 
 
 def test_a_connection_that_always_drops_is_a_one_line_error(fake_openai, tmp_path):
     fake_openai.default = lambda req: Reply(drop="before")
-    client = make_client(fake_openai, tmp_path, model="m", max_retries=2, retry_max_s=0.001)
+    client = make_client(fake_openai, tmp_path, model="m", max_retries=2)
     with pytest.raises(LLMError) as e:
         client.chat([user_message("hi")])
     msg = str(e.value)
@@ -281,7 +307,7 @@ def test_timeout_is_retried(fake_openai, key):
 def test_timeouts_exhausted(fake_openai, key):
     fake_openai.default = lambda req: Reply(200, completion(["late"]), delay=0.6)
     client = make_client(fake_openai, timeout_s=0.15, max_retries=1)
-    with pytest.raises(LLMError, match="timeout from .* after 2 attempts"):
+    with pytest.raises(LLMError, match="timeout from .* after 2 attempts: no answer within 0.15s; raise timeout_s"):
         client.chat([user_message("hi")])
 
 
@@ -290,7 +316,7 @@ def test_connection_error_is_retried_then_raised(key, no_proxy):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ep = endpoint(f"http://127.0.0.1:{port}/v1", model="m", max_retries=2, timeout_s=2.0)
-    client = LLMClient(ep, retry_base_s=0.001, retry_max_s=0.001, progress=False)
+    client = LLMClient(ep, progress=False)
     with pytest.raises(
         LLMError,
         match=f"connection error from http://127.0.0.1:{port}/v1/chat/completions "
@@ -511,10 +537,6 @@ def test_list_models_of_a_dead_server_is_one_line(key, no_proxy):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = LLMClient(
-        endpoint(f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, timeout_s=2.0),
-        sleep=lambda s: None,
-        progress=False,
-    )
+    client = LLMClient(endpoint(f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, timeout_s=2.0), progress=False)
     with pytest.raises(LLMError, match=r"^connection error from http://127.0.0.1:\d+/v1/models after 2 attempt"):
         client.list_models()

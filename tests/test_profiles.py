@@ -227,6 +227,16 @@ def test_a_composed_profile_names_every_problem_with_the_profile(tmp_path):
     assert proc.returncode == 2 and proc.stderr.splitlines() == [f"error: {ln}" for ln in str(e.value).split("\n")]
 
 
+def test_composition_leaves_every_value_as_yaml_reads_it(tmp_path):
+    # no interpolation of ${...}, and a value no schema field takes (a date) reaches the schema's one-line error
+    path = overlay(tmp_path, "prompt:\n  system: ${not.a.key}\nidk_it:\n  size: 2024-01-01\n")
+    composed = compose(path)
+    assert composed["prompt"]["system"] == "${not.a.key}" and str(composed["idk_it"]["size"]) == "2024-01-01"
+    with pytest.raises(ParamError) as e:
+        load_profile(path)
+    assert str(e.value) == f"{path}: idk_it.size = datetime.date(2024, 1, 1): must be an integer"
+
+
 def test_base_chain_errors(tmp_path):
     (tmp_path / "a.yaml").write_text("_base: b.yaml\n")
     (tmp_path / "b.yaml").write_text("_base: a.yaml\n")

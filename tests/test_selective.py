@@ -48,6 +48,24 @@ def test_auroc_by_hand_with_ties():
     assert S.auroc(SCORE, ORIGINAL_WRONG) == pytest.approx(6 / 9)
     assert S.auroc([0.5, 0.5], [1, 0]) == pytest.approx(0.5)
     assert S.auroc([1, 2], [1, 1]) is None
+    assert S.auroc([], []) is None
+
+
+def test_auroc_is_the_pair_count_with_ties_half():
+    # the definition over all (positive, negative) pairs, on scores with many ties (k/10): the same number
+    # exactly (one rounding of an exact count), and scikit-learn's roc_auc_score up to rounding
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(2, 60))
+        score, pos = rng.integers(0, 11, n) / 10, rng.random(n) < 0.4
+        if pos.all() or not pos.any():
+            continue
+        p, q = score[pos][:, None], score[~pos][None, :]
+        pairs = ((p > q).sum() + 0.5 * (p == q).sum()) / (pos.sum() * (~pos).sum())
+        assert S.auroc(score, pos) == pairs
+        assert S.auroc(score, pos) == pytest.approx(roc_auc_score(pos, score), abs=1e-15)
 
 
 def test_threshold_chosen_to_maximise_phi():

@@ -61,7 +61,9 @@ def project(tiny_world, tiny_model, tmp_path_factory):
         )
         for name, rs in sets.items():
             write_jsonl(root / "data" / folder / f"{name}.jsonl", rs)
-        preds = [{"set": n, "id": r["id"], "response": "red"} for n, rs in sets.items() for r in rs]
+        preds = [
+            {"set": n, "id": r["id"], "response": "red", "verdict": "correct"} for n, rs in sets.items() for r in rs
+        ]
         pred_dir = "predictions" if folder == "testsets" else "predictions_val"
         for name in ("base", "idk_it-s0", "ca_dpo-s0"):
             write_jsonl(root / "data" / pred_dir / f"{name}.jsonl", preds)

@@ -16,6 +16,7 @@ from inbol.evaluation.stats import (
     group_metric,
     metric_of,
     paired_difference,
+    resample,
     standard_error,
     values,
     verdict,
@@ -91,6 +92,29 @@ def test_paired_difference_hand_computed_and_narrower_than_the_unpaired_interval
         paired_difference([a], [b[:, :10]])
     with pytest.raises(ValueError, match="same number of runs"):
         paired_difference([np.vstack([a, a])], [b], pair_runs=True)
+
+
+def test_one_resampling_loop_pairs_and_clusters_the_runs():
+    # two runs (seeds) as clusters: seed 0 answered everything, seed 1 nothing
+    v = np.stack([np.ones(40), -np.ones(40)]).astype(np.int8)
+    st = lambda s: group_metric(s, "s_trust", "pooled")
+    paired = bootstrap_stat([v], st, other=[v], pair_runs=True, n_boot=200)
+    unpaired = bootstrap_stat([v], st, other=[v], n_boot=200)
+    assert paired["lo"] == paired["hi"] == 0.0  # the same runs and questions on both sides
+    assert unpaired["lo"] < -50 and unpaired["hi"] > 50  # each side draws its own runs
+    # bootstrap() is the loop with the runs drawn first, one draw for every metric
+    point, reps = resample([v], lambda d: [st(d), group_metric(d, "acc", "pooled")], n_boot=200, runs_first=True)
+    ci = bootstrap([v], ("s_trust", "acc"), n_boot=200)
+    assert reps.shape == (200, 2) and point.tolist() == [0.0, 50.0]
+    assert ci["s_trust"]["lo"] == np.quantile(reps[:, 0], 0.025) and ci["acc"]["hi"] == np.quantile(reps[:, 1], 0.975)
+
+
+def test_a_statistic_against_other_questions_is_an_error():
+    a, b = np.ones((1, 10), dtype=np.int8), np.ones((1, 30), dtype=np.int8)
+    with pytest.raises(ValueError, match="same questions on both sides"):
+        bootstrap_stat([a], lambda s: group_metric(s, "acc", "pooled"), other=[b], n_boot=100)
+    with pytest.raises(ValueError, match="same number of runs"):
+        bootstrap_stat([np.vstack([a, a])], lambda s: 0.0, other=[a], pair_runs=True, n_boot=100)
 
 
 def test_verdicts_and_formatting():

@@ -393,7 +393,11 @@ def _write_cell(folder, cell, seed, verdicts):
 
     write_jsonl(
         folder / cell / f"s{seed}" / "predictions.jsonl",
-        [{"id": f"{n}-{i}", "set": n, "verdict": v} for n, vs in verdicts.items() for i, v in enumerate(vs)],
+        [
+            {"id": f"{n}-{i}", "set": n, "response": "", "verdict": v}
+            for n, vs in verdicts.items()
+            for i, v in enumerate(vs)
+        ],
     )
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from .errors import DataError
 
 
-def iter_jsonl(path: str | Path) -> Iterator[dict]:
-    """The records of a JSON Lines file; a missing file or a line that is not JSON is a DataError."""
+def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of each record of a JSON Lines file; a missing file or a line that is not JSON
+    is a DataError."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: not found (run the stage that writes it first)")
@@ -23,9 +24,15 @@ def iter_jsonl(path: str | Path) -> Iterator[dict]:
         for i, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield i, json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[dict]:
+    """The records of a JSON Lines file; a missing file or a line that is not JSON is a DataError."""
+    for _, record in iter_jsonl_lines(path):
+        yield record
 
 
 def read_jsonl(path: str | Path, *, nonempty: bool = False) -> list[dict]:

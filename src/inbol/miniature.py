@@ -38,26 +38,29 @@ PAPER_REFUSAL_PROMPT = {
 }
 
 
-def ece(conf: Sequence[float], correct: Sequence[bool], n_bins: int | None = None) -> float:
-    """Expected calibration error: sum over bins of (bin share) x |mean correctness - mean conf|.  Bins are
-    the exact confidence values (k/K) when ``n_bins`` is None, else equal-width bins on [0, 1]."""
+def _bins(conf: Sequence[float], correct: Sequence[bool], n_bins: int | None = None):
+    """(conf, correct, [(key, mask)]): the questions grouped by their exact confidence value (k/K, to 9
+    decimals) when ``n_bins`` is None, else by equal-width bin [i/n, (i+1)/n) of [0, 1]; keys ascending."""
     c = np.asarray(conf, dtype=float)
     y = np.asarray(correct, dtype=float)
     if len(c) == 0 or len(c) != len(y):
         raise ValueError(f"ece needs as many confidences as outcomes (got {len(c)} and {len(y)}), at least one")
     keys = np.round(c, 9) if n_bins is None else np.minimum((c * n_bins).astype(int), n_bins - 1)
-    total = 0.0
-    for k in np.unique(keys):
-        m = keys == k
-        total += m.mean() * abs(y[m].mean() - c[m].mean())
-    return float(total)
+    return c, y, [(k, keys == k) for k in np.unique(keys)]
+
+
+def ece(conf: Sequence[float], correct: Sequence[bool], n_bins: int | None = None) -> float:
+    """Expected calibration error: sum over bins (:func:`_bins`) of (bin share) x |mean correctness - mean
+    conf|."""
+    c, y, bins = _bins(conf, correct, n_bins)
+    return float(sum(m.mean() * abs(y[m].mean() - c[m].mean()) for _, m in bins))
 
 
 def reliability(conf: Sequence[float], correct: Sequence[bool]) -> list[dict]:
-    """Rows ``{conf, n, accuracy}``: the greedy accuracy of the questions at each exact confidence value."""
-    c = np.round(np.asarray(conf, dtype=float), 9)
-    y = np.asarray(correct, dtype=float)
-    return [{"conf": float(k), "n": int((c == k).sum()), "accuracy": float(y[c == k].mean())} for k in np.unique(c)]
+    """Rows ``{conf, n, accuracy}``: the greedy accuracy of the questions at each exact confidence value
+    (the bins of :func:`ece`)."""
+    _, y, bins = _bins(conf, correct)
+    return [{"conf": float(k), "n": int(m.sum()), "accuracy": float(y[m].mean())} for k, m in bins]
 
 
 def _share(xs) -> float | None:

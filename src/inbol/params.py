@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pydantic import model_validator
 
+from .schema.awareness import Awareness
 from .schema.base_model import Arch, BaseEval, BaseModelParams, Pretrain, TextArch, VisionArch
 from .schema.calibration import Calibration
 from .schema.core import (  # noqa: F401  (re-exported)
@@ -111,6 +112,7 @@ class Params(Section):
     unanswerable: Unanswerable
     sweep: Sweep
     probe: Probe
+    awareness: Awareness
 
     @model_validator(mode="after")
     def _thresholds(self):

@@ -7,7 +7,8 @@ A profile in ``configs/`` names its base and holds only what differs from it::
     base_model:
       source: llava-hf/llava-1.5-13b-hf
 
-Composition: mappings merge key by key, every other value (numbers, strings, lists) replaces the base's.
+Composition is OmegaConf's merge with the base in struct mode: mappings merge key by key, every other value
+(numbers, strings, lists) replaces the base's; ``${...}`` is not interpolated.
 An overlay may only set keys its base has (a misspelt key is a one-line :class:`~inbol.errors.ParamError`
 naming the profile, the key, the key it likely misspells and the allowed keys); a key whose base value is
 null may take a whole mapping (e.g. ``world.datasets``).  The composed result is validated against the params schema.
@@ -39,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from .errors import DataError, ParamError, run_stage
 from .params import Params, close_match, read_yaml, validate
@@ -47,19 +47,26 @@ from .params import Params, close_match, read_yaml, validate
 BASE_KEY = "_base"
 
 
-def _merge(base: Any, overlay: Any, where: str, profile: Path) -> Any:
-    if isinstance(overlay, dict) and isinstance(base, dict):
-        out = dict(base)
-        for k, v in overlay.items():
-            if k not in base:
-                meant = close_match(str(k), base)
-                hint = f" (did you mean {where}{meant}?)" if meant else ""
-                raise ParamError(
-                    f"{profile}: {where}{k} = {v!r}: not a key of its base{hint}; allowed: {', '.join(map(str, base))}"
-                )
-            out[k] = _merge(base[k], v, f"{where}{k}.", profile)
-        return out
-    return overlay
+def _merge(base: dict, overlay: dict, profile: Path) -> dict:
+    """``overlay`` merged onto ``base`` by OmegaConf, the base in struct mode: a key the base lacks is a
+    one-line ParamError naming the profile, the key, its likely spelling and the allowed keys."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigKeyError
+
+    objects = {"allow_objects": True}  # any value YAML reads (a date, bytes) is left to the schema to refuse
+    conf = OmegaConf.create(base, flags={**objects, "struct": True})
+    try:
+        return OmegaConf.to_container(OmegaConf.merge(conf, OmegaConf.create(overlay, flags=objects)), resolve=False)
+    except ConfigKeyError as e:
+        *parents, key = str(e.full_key).split(".")
+        for k in parents:  # down to the mappings of the base and the overlay that hold the key
+            base, overlay = {str(k): v for k, v in base.items()}[k], {str(k): v for k, v in overlay.items()}[k]
+        where, meant = "".join(f"{k}." for k in parents), close_match(key, base)
+        hint = f" (did you mean {where}{meant}?)" if meant else ""
+        value = {str(k): v for k, v in overlay.items()}[key]
+        raise ParamError(
+            f"{profile}: {where}{key} = {value!r}: not a key of its base{hint}; allowed: {', '.join(map(str, base))}"
+        ) from None
 
 
 def chain(path: str | Path) -> list[Path]:
@@ -87,7 +94,7 @@ def compose(path: str | Path) -> dict:
     for f in files[1:]:
         overlay = read_yaml(f)
         overlay.pop(BASE_KEY, None)
-        out = _merge(out, overlay, "", f)
+        out = _merge(out, overlay, f)
     return out
 
 

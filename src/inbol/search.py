@@ -162,6 +162,7 @@ def score_rows(
 
 def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed: int, min_family_acc: float = 0) -> str:
     from .evaluation.stats import format_ci
+    from .markdown import table
 
     lines = [
         "# Hyper-parameter search (validation sets only)",
@@ -178,25 +179,26 @@ def markdown(results: Mapping[str, list[dict]], chosen: Mapping[str, str], seed:
     ]
     for m, rows in results.items():
         fams = list(rows[0].get("families", {})) if rows else []
-        lines += [
-            f"## {m}",
-            "",
-            f"| configuration | value | in-domain Acc / RefR / S_trust | family Acc ({' / '.join(fams)}) "
-            "| OOD Acc / RefR / S_trust | best - it | |",
-            "|---|---:|---:|---:|---:|---:|---|",
-        ]
+        header = ["configuration", "value", "in-domain Acc / RefR / S_trust", f"family Acc ({' / '.join(fams)})"]
+        header += ["OOD Acc / RefR / S_trust", "best - it", ""]
+        cells = []
         for r in rows:
             i, o = r["in_domain"], r["ood"]
             mark = "**chosen**" if r["config"] == chosen[m] else ("tied" if r["indistinguishable_from_best"] else "")
             if not r.get("eligible", True):
                 mark = ", ".join(x for x in (mark, "collapsed") if x)
-            fam = " / ".join(f"{r['families'][f]:.1f}" for f in fams)
-            lines.append(
-                f"| {r['config']} | {format_ci(r['value'])} | {i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f} "
-                f"| {fam} | {o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f} | {format_ci(r['gap_to_best'])} "
-                f"| {mark} |"
+            cells.append(
+                [
+                    r["config"],
+                    format_ci(r["value"]),
+                    f"{i['acc']:.1f} / {i['refr']:.1f} / {i['s_trust']:.1f}",
+                    " / ".join(f"{r['families'][f]:.1f}" for f in fams),
+                    f"{o['acc']:.1f} / {o['refr']:.1f} / {o['s_trust']:.1f}",
+                    format_ci(r["gap_to_best"]),
+                    mark,
+                ]
             )
-        lines.append("")
+        lines += [f"## {m}", "", *table(header, cells, ["---:"] * 5 + ["---"]), ""]
     return "\n".join(lines)
 
 
@@ -216,14 +218,16 @@ def run_search(
     (``refusal_templates``: the refusals re-drawn as the restructure stage would) trains on its own set,
     built from ``pool`` and ``unanswerable`` as the construct stage builds it.  CA-DPO's configurations
     apply on top of the chosen IDK-IT configuration (e.g. its ``lora``), as the pipeline trains it."""
-    from .boundary import construct
+    from .boundary import build_training_sets
     from .confidence import with_refusals
-    from .evaluation import evaluate_model, load_testsets
-    from .io import read_jsonl, write_jsonl
+    from .evaluation import load_testsets
+    from .evaluation.evaluate import evaluate_answerer
+    from .io import read_jsonl
     from .judge.llm_judge import make_semantic_judge
-    from .models import PromptFormat, greedy_answer_fn, load_base
-    from .training.ca_dpo import train_preference, write_reference
-    from .training.sft import train_sft
+    from .models.answerer import load_in_process
+    from .training.ca_dpo import write_reference
+    from .training.routes import train_method
+    from .training.runtime import write_training_set
 
     configs = check_grid(grid, p)
     seed = int(grid.get("seed", 0))
@@ -232,36 +236,23 @@ def run_search(
     work = Path(work)
     constructed = Path(constructed)
 
-    def evaluate(model_dir: Path, name: str) -> list[dict]:
-        model, processor = load_base(model_dir, p.evaluate.device, p.evaluate.dtype)
-        answer = greedy_answer_fn(
-            model,
-            PromptFormat(processor, p.prompt.system),
-            batch_size=p.evaluate.batch_size,
-            max_new_tokens=p.evaluate.max_new_tokens,
-        )
-        preds, _ = evaluate_model(answer, valsets, semantic, lenient=p.judge.lenient, model=name)
-        return preds
-
     def data_file(q: Params, c: Mapping, name: str, out: Path) -> Path:
+        """The pipeline's constructed set ``name``, or the configuration's own (built as construct builds)."""
         if not any(s in c for s in DATA_SECTIONS):
             return constructed / f"{name}.jsonl"
         restructured = read_jsonl(pool, nonempty=True)
         if "restructure" in c:
             restructured = with_refusals(restructured, q.restructure.seed, q.restructure.refusal_templates)
-        sets, _ = construct(
+        sets, _, _ = build_training_sets(
             restructured,
             read_jsonl(unanswerable, nonempty=True),
             delta_k=q.delta_k,
             delta_uk=q.delta_uk,
-            idk_it=q.idk_it,
-            preference=q.preference,
-            sft=q.sft,
             seed=seed,
             refusal_templates=q.restructure.refusal_templates,
+            **{name: getattr(q, name)},
         )
-        write_jsonl(out, sets[name])
-        return out
+        return write_training_set(out, sets[name])
 
     results, chosen = {}, {}
     start = Path(base_model)
@@ -274,46 +265,32 @@ def run_search(
             name = label(own)
             full[name] = c
             out = work / m / f"c{i}"
+            common = {"lora": q.lora, "seed": seed, "system": q.prompt.system}
             if m == "idk_it":
-                train_sft(
-                    data_file(q, c, "idk_it", work / m / f"c{i}.jsonl"),
-                    start,
-                    out,
-                    lora=q.lora,
-                    train=q.train,
-                    seed=seed,
-                    work_dir=work / m / f"c{i}.ckpt",
-                    system=q.prompt.system,
-                    name="idk_it",
+                data = data_file(q, c, "idk_it", work / m / f"c{i}.jsonl")
+                train_method(
+                    "sft", data, start, out, train=q.train, work_dir=work / m / f"c{i}.ckpt", name="idk_it", **common
                 )
             else:
                 ref = work / m / f"c{i}.reference.json"
                 data = data_file(q, c, "preference", work / m / f"c{i}.jsonl")
-                write_reference(
-                    data,
-                    start,
-                    ref,
-                    lora=q.lora,
-                    train=q.train,
-                    dpo=q.dpo,
-                    seed=seed,
-                    system=q.prompt.system,
-                )
-                train_preference(
+                write_reference(data, start, ref, train=q.train, dpo=q.dpo, **common)
+                train_method(
+                    "preference",
                     data,
                     start,
                     out,
                     kind="ca_dpo",
-                    lora=q.lora,
                     train=q.train,
                     dpo=q.dpo,
-                    seed=seed,
                     work_dir=work / m / f"c{i}.ckpt",
-                    system=q.prompt.system,
+                    name="ca_dpo",
                     reference=ref,
                     diagnostics_n=1,
+                    **common,
                 )
-            runs[name] = evaluate(out, m)
+            answerer = load_in_process(out, p.evaluate, p.prompt.system)
+            runs[name], _ = evaluate_answerer(answerer, valsets, semantic, lenient=p.judge.lenient, model=m)
             dirs[name] = out
         rows = score_rows(
             list(runs),

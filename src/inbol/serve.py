@@ -7,6 +7,9 @@ model under ``sampling.openai.model`` and every trained model as a LoRA adapter 
 --lora-modules NAME=PATH``), named by :func:`adapter_name` (``idk_it-s0``).  Each request names the model it
 means, so two models never share a request, nor a cache entry (the model is part of the cache key).
 
+Which backend answers is chosen in one place, :func:`load_answerer`: the server's model (:class:`ServerAnswerer`)
+or the weights in process (:class:`inbol.models.answerer.Answerer`), both making ``answer(records, desc)``.
+
 A stage checks at start (:func:`require_models`, ``GET /v1/models``) that the server lists every model it
 needs, and otherwise stops with one line naming the missing model and what the server lists, before any work.
 
@@ -215,6 +218,34 @@ def server_answer_fn(
     return answer, served
 
 
+class ServerAnswerer:
+    """Evaluated model ``name``/``seed`` (folder ``model_dir``) as the server of ``p.sampling.openai`` serves it:
+    the counterpart of :class:`inbol.models.answerer.Answerer` (nothing loaded in process)."""
+
+    model = fmt = None
+
+    def __init__(self, p, name: str, seed: int | None, model_dir: str | Path):
+        self.p, self.name, self.seed, self.model_dir = p, name, seed, model_dir
+
+    def answer_fn(self, *, prompt_suffix: str = "", refusal_score: bool = False):
+        """(``answer(records, desc)``, the served model's name); the server is checked to list it first."""
+        return server_answer_fn(
+            self.p, self.name, self.seed, self.model_dir, prompt_suffix=prompt_suffix, refusal_score=refusal_score
+        )
+
+
+def load_answerer(model_dir: str | Path, p, *, name: str, seed: int | None = None):
+    """Evaluated model ``name``/``seed`` of ``model_dir`` ready to answer through ``p.sampling.backend``, the one
+    place the backend is chosen: the server's model (``openai``: :class:`ServerAnswerer`, nothing loaded) or the
+    weights loaded in process (``hf``: :func:`inbol.models.answerer.load_in_process` on ``evaluate.device``).
+    ``p``: an object with the params sections ``sampling``, ``evaluate`` and ``prompt``."""
+    if p.sampling.backend == "openai":
+        return ServerAnswerer(p, name, seed, model_dir)
+    from .models.answerer import load_in_process
+
+    return load_in_process(model_dir, p.evaluate, p.prompt.system)
+
+
 # --------------------------------------------------------------------------------------------
 # the adapters the server serves, and its command
 # --------------------------------------------------------------------------------------------
@@ -390,6 +421,8 @@ __all__ = [
     "p_refusal_start",
     "ServerGenerator",
     "server_answer_fn",
+    "ServerAnswerer",
+    "load_answerer",
     "server_client",
     "load_processor",
     "ADAPTER_DIR",

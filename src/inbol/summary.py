@@ -20,6 +20,10 @@ Sources (one per number):
 
 - ``<model>.<scope>.<acc|refr|s_trust|s_trust_lo|s_trust_hi>``, scope ``in_domain`` or ``ood``; a model
   with inference-time self-consistency abstention is ``<model>_sc`` (S_trust only);
+- ``<model>.in_domain.<auroc_refusal|auroc_p_refusal>`` (with ``_lo``/``_hi``): boundary awareness, the
+  AUROC (a fraction, 0.5 = none) of the model's refusal, or of its P(refusal start), for "the original's
+  greedy answer is wrong", mean over seeds with its interval; ``base.in_domain.auroc_conf``: the original's
+  own K-sample confidence as the score (the reference);
 - ``trend.<scope>.<check>.holds``: 1 holds (the 95% interval of A - B is above 0), 0 inconclusive, -1 does
   not hold; ``trend.<scope>.<check>.diff``: A - B; ``trend.n_hold``, ``trend.n_inconclusive``,
   ``trend.n_do_not_hold``.
@@ -34,6 +38,7 @@ from collections.abc import Mapping, Sequence
 
 from .errors import DataError
 from .evalsets import ordered
+from .markdown import table
 
 SCOPES = ("in_domain", "ood")
 SCOPE_LABEL = {"in_domain": "in domain", "ood": "out of domain"}
@@ -47,6 +52,8 @@ MODEL_LABEL = {
     "dpo_2": "+DPO (2)",
     "dpo_3": "+DPO (3)",
 }
+# boundary awareness (trends.json "awareness"): the score whose AUROC for the original's errors a key holds
+AWARENESS_KEYS = {"refused": "auroc_refusal", "p_refusal": "auroc_p_refusal"}
 SC = "_sc"  # suffix of a model with self-consistency abstention (Table 5)
 VERDICT = {"holds": 1, "inconclusive": 0, "does not hold": -1}
 VERDICT_WORD = {1: "holds", 0: "inconclusive", -1: "does not hold"}
@@ -116,6 +123,15 @@ def build_summary(trends: Mapping, selective: Mapping | None = None) -> dict[str
             _put(out, f"{key}.{scope}.s_trust", st["mean"])
             _put(out, f"{key}.{scope}.s_trust_lo", st.get("lo"))
             _put(out, f"{key}.{scope}.s_trust_hi", st.get("hi"))
+    aw = trends.get("awareness") or {}
+    for model, cells in (aw.get("models") or {}).items():  # boundary awareness: AUROC for the original's errors
+        for score, key in AWARENESS_KEYS.items():
+            c = cells.get(score) or {}
+            for suffix, field in (("", "mean"), ("_lo", "lo"), ("_hi", "hi")):
+                _put(out, f"{model}.{aw['scope']}.{key}{suffix}", c.get(field))
+    if aw.get("reference_conf"):
+        for suffix, field in (("", "mean"), ("_lo", "lo"), ("_hi", "hi")):
+            _put(out, f"base.{aw['scope']}.auroc_conf{suffix}", aw["reference_conf"].get(field))
     for scope in SCOPES:
         for check, res in (trends.get(scope) or {}).items():
             if res.get("verdict") in VERDICT:
@@ -180,9 +196,7 @@ def _check_rank(check: str) -> tuple[int, str]:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "---:") -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "| --- |" + "".join(f" {align} |" for _ in header[1:])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
+    return table(header, rows, align, spaced=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -552,6 +566,23 @@ def preference_table(train: Sequence[Mapping]) -> list[str]:
     return _table(header, rows)
 
 
+def awareness_table(summary: Mapping) -> list[str]:
+    """Per model the in-domain AUROCs of refusal and P(refusal start) for the original's errors, and the
+    original's confidence as the reference row."""
+
+    def cell(key: str) -> str:
+        return fmt_ci(*(summary.get(k) for k in (key, f"{key}_lo", f"{key}_hi")), digits=3)
+
+    rows = [
+        [model_label(m).lstrip("+"), cell(f"{m}.in_domain.auroc_refusal"), cell(f"{m}.in_domain.auroc_p_refusal")]
+        for m in _models(summary)
+        if f"{m}.in_domain.auroc_refusal" in summary or f"{m}.in_domain.auroc_p_refusal" in summary
+    ]
+    if "base.in_domain.auroc_conf" in summary:
+        rows.append(["original's K-sample confidence (reference)", cell("base.in_domain.auroc_conf"), "–"])
+    return _table(["model", "AUROC of refusal", "AUROC of P(refusal start)"], rows)
+
+
 def sweep_lines(thr: Mapping | None, comp: Mapping | None) -> list[str]:
     out = []
     if thr:
@@ -679,6 +710,26 @@ def results_page(
             f"Test accuracy; chance {fmt(probes[0].get('chance'))}. Details: [probe.md](probe.md).",
             "",
             *probe_table(probes),
+        ]
+    aw = awareness_table(summary)
+    if len(aw) > 2:
+        L += [
+            "",
+            "## Beyond the paper: does refusal follow the original model's knowledge? (`metrics/trends.json`)",
+            "",
+            *textwrap.wrap(
+                "AUROC (0.5: refusal unrelated to what the original model knows; 1: it refuses exactly the questions "
+                "the original gets wrong) of each model's refusal and of its P(refusal start) for \"the original's "
+                'greedy answer is wrong", on the in-domain answerable test questions; the mean over seeds with a 95% '
+                "interval over seeds and units (an emblem-name question's emblem, else its image). Reference: the "
+                "original's own K-sample confidence. Per set, per seed, Figure 4 by confidence bin with intervals and "
+                "refusal vs emblem exposure: `metrics/awareness.json`, `plots/awareness.csv` "
+                "([evaluation.md](evaluation.md)).",
+                WRAP,
+                break_on_hyphens=False,
+            ),
+            "",
+            *aw,
         ]
     sw = sweep_lines(sweep_thresholds, sweep_composition)
     if sw:

@@ -341,6 +341,40 @@ def construct_metrics(
     return out
 
 
+def build_training_sets(
+    restructured: Sequence[dict],
+    unanswerable: Sequence[dict],
+    *,
+    delta_k: float,
+    delta_uk: float,
+    seed: int,
+    idk_it: IDKITData | None = None,
+    preference: PreferenceData | None = None,
+    sft: SFTData | None = None,
+    names: tuple[str, str] = ("restructured", "unanswerable"),
+    refusal_templates: int | None = None,
+) -> tuple[dict[str, list[dict]], dict[str, dict], list[dict]]:
+    """The training sets of data-selection ``seed`` whose config is given (``idk_it``, ``preference`` with the
+    plain DPO variants built from it, ``sft``) at the thresholds ``delta_k``/``delta_uk``: (sets, their selection
+    reports, the pool).  Each set depends only on the pool, its config and the seed, so a set is the same
+    whichever others are built with it: the construct stage, the sweep cells and the search all build here."""
+    pool = assemble_pool(
+        restructured, unanswerable, delta_k, delta_uk, names=names, refusal_templates=refusal_templates
+    )
+    sets: dict[str, list[dict]] = {}
+    reports: dict[str, dict] = {}
+    if idk_it is not None:
+        sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it, seed)
+    if preference is not None:
+        sets["preference"], reports["preference"] = preference_set(pool, preference, seed)
+    if sft is not None:
+        sets["sft"], reports["sft"] = sft_set(pool, sft, seed)
+    if preference is not None:
+        for v in DPO_VARIANTS:
+            sets[f"dpo_{v}"] = dpo_variant(sets["preference"], v)
+    return sets, reports, pool
+
+
 def construct(
     restructured: Sequence[dict],
     unanswerable: Sequence[dict],
@@ -355,16 +389,18 @@ def construct(
     refusal_templates: int | None = None,
 ) -> tuple[dict[str, list[dict]], dict]:
     """Every constructed set (keys :data:`SET_NAMES`) for data-selection ``seed``, and the metrics."""
-    pool = assemble_pool(
-        restructured, unanswerable, delta_k, delta_uk, names=names, refusal_templates=refusal_templates
+    sets, reports, pool = build_training_sets(
+        restructured,
+        unanswerable,
+        delta_k=delta_k,
+        delta_uk=delta_uk,
+        seed=seed,
+        idk_it=idk_it,
+        preference=preference,
+        sft=sft,
+        names=names,
+        refusal_templates=refusal_templates,
     )
-    sets: dict[str, list[dict]] = {}
-    reports: dict[str, dict] = {}
-    sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it, seed)
-    sets["preference"], reports["preference"] = preference_set(pool, preference, seed)
-    sets["sft"], reports["sft"] = sft_set(pool, sft, seed)
-    for v in DPO_VARIANTS:
-        sets[f"dpo_{v}"] = dpo_variant(sets["preference"], v)
     metrics = construct_metrics(pool, sets, reports, delta_k=float(delta_k), delta_uk=float(delta_uk))
     metrics["seed"] = seed
     return sets, metrics

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..markdown import table
 from . import selective as S
 from .stats import bootstrap_stat, format_ci
 
@@ -152,12 +153,12 @@ def table5(rows: Mapping[str, dict], costs: Sequence[float]) -> list[str]:
     }
     header = ["Method"] + [f"{scope} {names[k]}" for scope in ("In-domain", "OOD") for k in keys]
     header += [f"RefR {b}" for b in ("Known", "Mixed", "Unknown")]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    body = []
     for label, r in rows.items():
         cells = [format_ci(r["cells"].get(scope, {}).get(k)) for scope in ("in_domain", "ood") for k in keys]
         cells += [format_ci((r.get("refusal_by_bucket") or {}).get(b)) for b in ("known", "mixed", "unknown")]
-        lines.append("| " + " | ".join([label, *cells]) + " |")
-    return lines
+        body.append([label, *cells])
+    return table(header, body)
 
 
 __all__ = ["pack", "abstain_below", "stat_fn", "scope_stat", "choose_sc_threshold", "row_cells", "table5"]

@@ -12,7 +12,10 @@
   pooled in domain ("overall", Table 1), out of domain ("ood", Tables 2 and 4: the unweighted mean over
   the answerable out-of-domain sets, answered accuracy pooled over them), and beyond the paper, refusal rate
   and accuracy on
-  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure.
+  the in-domain emblem questions (open, OVEN-like) by ground-truth corpus exposure;
+- :func:`evaluate_model` answers, judges and scores with an answer function; :func:`evaluate_answerer` with a
+  model ready to answer (:func:`inbol.serve.load_answerer`: in process or the server's), the one path of the
+  evaluate stage, the sweep cells and the search (the miniature answers through the same answerer).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..evalsets import SETS, order_sets
-from ..io import read_json, read_jsonl
+from ..io import read_json
 from ..judge import REFUSAL_PROMPT, judge_records
+from ..records import read_questions
 from .metrics import by_exposure, macro_average, pool, rounded, set_metrics
 from .testsets import MANIFEST
 
@@ -71,7 +75,7 @@ def load_testsets(folder: str | Path) -> dict[str, TestSet]:
         path = folder / f"{name}.jsonl"
         if not path.is_file():
             raise DataError(f"test set {name!r}: {path} is missing")
-        records = read_jsonl(path)
+        records = read_questions(path)
         out[name] = make_testset(name, records, info.get("group"), info.get("answerable"), info.get("paper"))
     if not out:
         raise DataError(f"{folder / MANIFEST}: lists no test sets")
@@ -252,6 +256,25 @@ def evaluate_model(
     return preds, metrics
 
 
+def evaluate_answerer(
+    answerer,
+    testsets: dict[str, TestSet],
+    semantic=None,
+    *,
+    lenient: bool = True,
+    model: str | None = None,
+    prompt_suffix: str = "",
+    refusal_score: bool = False,
+    extra: dict | Callable[[str | None], dict] | None = None,
+) -> tuple[list[dict], dict]:
+    """:func:`evaluate_model` of a model ready to answer (:func:`inbol.serve.load_answerer`, in process or the
+    server's): its greedy answers with ``prompt_suffix``, each with P(refusal start) when ``refusal_score``.
+    ``extra``: fields for the metrics, or a function of the served model's name (None in process) giving them."""
+    answer, served = answerer.answer_fn(prompt_suffix=prompt_suffix, refusal_score=refusal_score)
+    fields = extra(served) if callable(extra) else extra
+    return evaluate_model(answer, testsets, semantic, lenient=lenient, model=model, extra=fields)
+
+
 __all__ = [
     "REFUSAL_SUFFIX",
     "prompt_suffix",
@@ -265,4 +288,5 @@ __all__ = [
     "score",
     "score_runs",
     "evaluate_model",
+    "evaluate_answerer",
 ]

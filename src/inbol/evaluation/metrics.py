@@ -162,29 +162,15 @@ def exposure_labels() -> list[str]:
     return [exposure_bucket(lo) for lo, _ in EXPOSURE_BUCKETS]
 
 
-def rankdata(x: Sequence[float]) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank."""
-    x = np.asarray(x, dtype=float)
-    order = np.argsort(x, kind="mergesort")
-    inv = np.empty(len(x), dtype=int)
-    inv[order] = np.arange(len(x))
-    xs = x[order]
-    first = np.r_[True, xs[1:] != xs[:-1]] if len(x) else np.array([], dtype=bool)
-    dense = np.cumsum(first)[inv]
-    bounds = np.r_[np.nonzero(first)[0], len(x)]
-    return 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
-
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation: the Pearson correlation of scipy's average ranks (scipy's ``spearmanr``
+    up to the last bit); None when there are fewer than two pairs or either side is constant."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 2 or x.std() == 0 or y.std() == 0:
         return None
-    return float(np.corrcoef(x, y)[0, 1])
+    from scipy.stats import rankdata  # here, not at the top: scipy.stats takes a second to import
 
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's rank correlation (Pearson of average ranks); None when either side is constant."""
-    return pearson(rankdata(x), rankdata(y))
+    return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
 
 
 def by_exposure(exposures: Sequence[int], verdicts: Sequence[str]) -> dict:

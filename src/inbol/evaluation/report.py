@@ -15,9 +15,12 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..evalsets import order_sets, ordered
-from ..io import read_jsonl, write_json
+from ..io import write_json
 from ..plots import label, plot_exposure, plot_figure4, write_csv
+from ..records import read_predictions
 from . import tables
+from .awareness import headline as awareness_headline
+from .awareness import markdown as awareness_md
 from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
 from .stats import format_ci
@@ -75,7 +78,7 @@ def load_runs(folder: str | Path, models: Sequence[str], testsets: dict) -> dict
     for m in models:
         runs = []
         for path in run_files(folder, m):
-            preds = read_jsonl(path)
+            preds = read_predictions(path)
             try:
                 check_coverage(testsets, preds)
             except DataError as e:
@@ -428,6 +431,7 @@ def write_report(
     construct: Sequence[dict] = (),
     miniature: dict | None = None,
     selective: dict | None = None,
+    awareness: dict | None = None,
 ) -> dict:
     """Write the tables, the figure CSVs/PNGs, the per-seed CSV and the trends JSON; returns the trends JSON.
     ``runs``: per model the predictions of each run; ``seeds``: per model the seed of each run; ``stats``:
@@ -468,6 +472,7 @@ def write_report(
             [value_runs["sft"].values["emblem"]], [value_runs["base"].values["emblem"]], ("acc",), **kw
         )["acc"]
     extra = overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
+    extra += awareness_md(awareness or {}, label)
     with atomic_path(tables_md) as tmp:
         Path(tmp).write_text(
             render_tables(cis, testsets, checks, evals, models=models, manifest=manifest, notes=notes, extra=extra)
@@ -480,6 +485,8 @@ def write_report(
     tj["cells"] = cis
     if overlap is not None:
         tj["emblem_overlap"] = {**overlap, "sft_gain": gain}
+    if awareness and awareness.get("scopes"):
+        tj["awareness"] = awareness_headline(awareness)  # the headline subset of the awareness metrics
     if trends_path is not None:
         write_json(trends_path, rounded(tj))
     return tj

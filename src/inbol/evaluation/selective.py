@@ -4,7 +4,7 @@ inference time (Whitehead et al., "Reliable VQA: Abstain Rather Than Answer Inco
 Per question a model either abstains (``refused``) or answers (``correct`` or not: for an abstention by a
 threshold, whether the answer it held back was correct), and has a continuous *abstention score*
 (higher: more inclined to abstain): its probability of starting a refusal, or, for self-consistency, one
-minus the agreement of K samples with its greedy answer.  Pure numpy:
+minus the agreement of K samples with its greedy answer.  Numpy, and scipy for the AUROC:
 
 - :func:`coverage_risk`: coverage = answered / N, risk = wrong / answered;
 - :func:`effective_reliability`: Phi_c = mean over questions of +1 (correct), -c (answered wrongly), 0
@@ -85,24 +85,17 @@ def coverage_at_risk(correct, refused, score, max_risk: float) -> float:
 
 
 def auroc(score, positive) -> float | None:
-    """The probability that a random positive has a higher score than a random negative (ties count half);
-    None when either class is empty."""
+    """The probability that a random positive has a higher score than a random negative (ties count half):
+    the Mann-Whitney U of the positives over n_pos x n_neg (scipy's ``mannwhitneyu``, exact sums of average
+    ranks; scikit-learn's ``roc_auc_score`` up to the last bit); None when either class is empty."""
+    from scipy.stats import mannwhitneyu  # here, not at the top: scipy.stats takes a second to import
+
     s = np.asarray(score, dtype=float)
     y = np.asarray(positive, dtype=bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if not n_pos or not n_neg:
         return None
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):  # average ranks of ties (1-based)
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(mannwhitneyu(s[y], s[~y], method="asymptotic").statistic / (n_pos * n_neg))
 
 
 def apply_threshold(refused, score, threshold: float) -> np.ndarray:

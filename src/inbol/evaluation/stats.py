@@ -1,5 +1,5 @@
 """Uncertainty of the trustworthiness metrics: bootstrap confidence intervals over questions and seeds,
-paired differences between models, and verdicts.  Pure numpy.
+paired differences between models, and verdicts.  Pure numpy; one bootstrap loop (:func:`resample`).
 
 A model's result on a set is a matrix ``V`` of response values, one row per run (training seed), one
 column per question: +1 correct, 0 refusal, -1 incorrect (:func:`values`).  Then ``Acc`` is the share of
@@ -65,12 +65,58 @@ def group_metric(sets: Sequence[np.ndarray], metric: str, how: str) -> float:
     raise ValueError(f"how must be pooled or mean, got {how!r}")
 
 
-def _draw(rng: np.random.Generator, n_runs: int, sizes: Sequence[int]):
-    return rng.integers(0, n_runs, n_runs), [rng.integers(0, n, n) for n in sizes]
-
-
 def _resample(sets: Sequence[np.ndarray], runs: np.ndarray, questions: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [s[runs][:, q] for s, q in zip(sets, questions)]
+
+
+def _matrices(sets: Sequence[np.ndarray]) -> list[np.ndarray]:
+    sets = [np.atleast_2d(np.asarray(s)) for s in sets]
+    if any(s.shape[0] != sets[0].shape[0] for s in sets):
+        raise ValueError("every set of a group needs the same number of runs")
+    return sets
+
+
+def resample(
+    sets: Sequence[np.ndarray],
+    stat,
+    *,
+    other: Sequence[np.ndarray] | None = None,
+    pair_runs: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    runs_first: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one bootstrap loop: ``(point, replicates)`` of a vector statistic ``stat(sets) -> [float, ...]``
+    of a group of (runs x questions) matrices, or with ``other``, of ``stat(sets) - stat(other)`` on the
+    same question draw (paired questions; the runs paired too when ``pair_runs``, else drawn for each side).
+    Per replicate the runs are drawn with replacement as clusters (whole rows) and the questions with
+    replacement within each set, from one generator seeded by ``seed``: the questions first, then the runs
+    (``runs_first``: the runs first, :func:`bootstrap`'s order), then the other side's runs."""
+    sets = _matrices(sets)
+    if other is not None:
+        other = _matrices(other)
+        if [s.shape[1] for s in sets] != [s.shape[1] for s in other]:
+            raise ValueError("a paired difference needs the same questions on both sides")
+        if pair_runs and sets[0].shape[0] != other[0].shape[0]:
+            raise ValueError("paired runs need the same number of runs on both sides")
+
+    def value(a, b):
+        v = np.asarray(stat(a), dtype=float)
+        return v if b is None else v - np.asarray(stat(b), dtype=float)
+
+    rng = np.random.default_rng(seed)
+    n_runs = sets[0].shape[0]
+    reps = []
+    for _ in range(n_boot):
+        runs = rng.integers(0, n_runs, n_runs) if runs_first else None
+        qs = [rng.integers(0, s.shape[1], s.shape[1]) for s in sets]
+        runs = rng.integers(0, n_runs, n_runs) if runs is None else runs
+        drawn = None
+        if other is not None:
+            rb = runs if pair_runs else rng.integers(0, other[0].shape[0], other[0].shape[0])
+            drawn = _resample(other, rb, qs)
+        reps.append(value(_resample(sets, runs, qs), drawn))
+    return value(sets, other), np.asarray(reps, dtype=float).reshape(n_boot, -1)
 
 
 def bootstrap(
@@ -85,18 +131,10 @@ def bootstrap(
     """Per metric ``{mean, lo, hi, n_boot, level}`` of a group: the point estimate on the data and the
     percentile interval of ``n_boot`` replicates (runs and questions drawn with replacement, questions within
     each set; one draw serves every metric).  Every set must have the same number of runs."""
-    sets = [np.atleast_2d(np.asarray(s)) for s in sets]
-    n_runs = sets[0].shape[0]
-    if any(s.shape[0] != n_runs for s in sets):
-        raise ValueError("every set of a group needs the same number of runs")
-    rng = np.random.default_rng(seed)
-    reps: dict[str, list[float]] = {m: [] for m in metrics}
-    for _ in range(n_boot):
-        runs, qs = _draw(rng, n_runs, [s.shape[1] for s in sets])
-        drawn = _resample(sets, runs, qs)
-        for m in metrics:
-            reps[m].append(group_metric(drawn, m, how))
-    return {m: _interval(group_metric(sets, m, how), reps[m], n_boot, level) for m in metrics}
+    point, reps = resample(
+        sets, lambda d: [group_metric(d, m, how) for m in metrics], n_boot=n_boot, seed=seed, runs_first=True
+    )
+    return {m: _interval(point[j], reps[:, j], n_boot, level) for j, m in enumerate(metrics)}
 
 
 def paired_difference(
@@ -112,22 +150,10 @@ def paired_difference(
 ) -> dict[str, dict]:
     """Per metric ``{mean, lo, hi, ...}`` of metric(A) - metric(B) on the same questions (sets in the same
     order and question order); ``pair_runs``: draw the same runs for both (same seeds), else independently."""
-    a = [np.atleast_2d(np.asarray(s)) for s in a]
-    b = [np.atleast_2d(np.asarray(s)) for s in b]
-    if [s.shape[1] for s in a] != [s.shape[1] for s in b]:
-        raise ValueError("a paired difference needs the same questions on both sides")
-    if pair_runs and a[0].shape[0] != b[0].shape[0]:
-        raise ValueError("paired runs need the same number of runs on both sides")
-    rng = np.random.default_rng(seed)
-    reps: dict[str, list[float]] = {m: [] for m in metrics}
-    for _ in range(n_boot):
-        qs = [rng.integers(0, s.shape[1], s.shape[1]) for s in a]
-        ra = rng.integers(0, a[0].shape[0], a[0].shape[0])
-        rb = ra if pair_runs else rng.integers(0, b[0].shape[0], b[0].shape[0])
-        da, db = _resample(a, ra, qs), _resample(b, rb, qs)
-        for m in metrics:
-            reps[m].append(group_metric(da, m, how) - group_metric(db, m, how))
-    return {m: _interval(group_metric(a, m, how) - group_metric(b, m, how), reps[m], n_boot, level) for m in metrics}
+    point, reps = resample(
+        a, lambda d: [group_metric(d, m, how) for m in metrics], other=b, pair_runs=pair_runs, n_boot=n_boot, seed=seed
+    )
+    return {m: _interval(point[j], reps[:, j], n_boot, level) for j, m in enumerate(metrics)}
 
 
 def bootstrap_stat(
@@ -143,20 +169,8 @@ def bootstrap_stat(
     """The interval of any statistic ``stat(sets) -> float`` of a list of (runs x questions) matrices, or,
     with ``other``, of ``stat(sets) - stat(other)`` on the same question draw (runs paired when
     ``pair_runs``), e.g. the mean of in-domain and OOD S_trust of a sweep cell against the best cell."""
-    sets = [np.atleast_2d(np.asarray(s)) for s in sets]
-    other = None if other is None else [np.atleast_2d(np.asarray(s)) for s in other]
-    rng = np.random.default_rng(seed)
-    reps = []
-    for _ in range(n_boot):
-        qs = [rng.integers(0, s.shape[1], s.shape[1]) for s in sets]
-        ra = rng.integers(0, sets[0].shape[0], sets[0].shape[0])
-        value = stat(_resample(sets, ra, qs))
-        if other is not None:
-            rb = ra if pair_runs else rng.integers(0, other[0].shape[0], other[0].shape[0])
-            value -= stat(_resample(other, rb, qs))
-        reps.append(value)
-    point = stat(sets) - (stat(other) if other is not None else 0.0)
-    return _interval(point, reps, n_boot, level)
+    point, reps = resample(sets, lambda d: [stat(d)], other=other, pair_runs=pair_runs, n_boot=n_boot, seed=seed)
+    return _interval(point[0], reps[:, 0], n_boot, level)
 
 
 def _interval(point: float, reps: Sequence[float], n_boot: int, level: float) -> dict:
@@ -205,6 +219,8 @@ __all__ = [
     "metric_of",
     "group_metric",
     "bootstrap",
+    "bootstrap_stat",
+    "resample",
     "paired_difference",
     "verdict",
     "standard_error",

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..evalsets import EvalSet, ordered
+from ..markdown import table as _table
 from ..plots import label
 from . import paper
 from .stats import METRICS, bootstrap, format_ci, paired_difference, values, verdict
@@ -167,11 +168,6 @@ def trends_json(checks: Sequence[dict]) -> dict:
 
 def _p(v) -> str:
     return "—" if v is None else f"{v:.2f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _cell(cis: Mapping, where: str, metric: str) -> str:

@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import DataError
 from ..evalsets import GROUPS, SETS, Candidates, UnanswerableSet, WorldSplit, order_sets, ordered
 from ..io import read_jsonl
+from ..records import read_questions
 from ..schema.testsets import Testsets
 
 MANIFEST = "manifest.json"
@@ -186,7 +187,7 @@ def _read_conf(path: Path) -> dict[str, float]:
 def _read(path: Path, what: str) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path}: missing ({what})")
-    return read_jsonl(path)
+    return read_questions(path)
 
 
 def build_testsets(

@@ -12,11 +12,13 @@
   the model is part of the request, so of its cache key.  ``complete_many`` also returns each choice's
   first-token top log-probs (requests with ``logprobs``/``top_logprobs``); ``list_models`` is the server's
   ``GET /models``.
-- Retries: the SDK's own retries are switched off (``max_retries=0``) and this module retries HTTP 408,
-  409, 429 and 5xx, timeouts and connection errors with exponential backoff
-  (``retry_base_s * 2**attempt``, capped at ``retry_max_s``, at least a server's ``Retry-After``).  When
-  the last attempt fails, or on any other HTTP error, or on a body that is not a Chat Completions
-  response, :class:`LLMError` is raised with a one-line message naming the status, the URL and the model.
+- Retries are the ``openai`` SDK's own (``max_retries`` and ``timeout_s`` of the endpoint): HTTP 408, 409,
+  429 and 5xx, timeouts and dropped connections (also mid-body) are retried with its exponential backoff
+  (0.5 s doubling to at most 8 s, with jitter), waiting a server's ``Retry-After`` instead when it asks for at
+  most two minutes (a server asking for longer is not retried).  Each retry is one warning on stderr.  When
+  the last attempt fails, or on any other HTTP error, or on a body that is not a Chat Completions response,
+  :class:`LLMError` is raised with a one-line message naming the status, the URL, the model, the attempts
+  and what to do.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ import json
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
@@ -42,7 +43,7 @@ GEN_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "extra_body")
 # in a request (and its cache key) only when set, so that the keys of requests without them stay as they were
 LOGPROB_KEYS = ("logprobs", "top_logprobs")
 VERSION_KEY = "model_version"  # a request's served-weights hash: in its cache key, not sent
-RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx
+RETRY_STATUS = frozenset({408, 409, 429})  # what the SDK retries, plus every 5xx
 
 
 def api_key(endpoint: Endpoint) -> str:
@@ -100,10 +101,7 @@ class LLMClient:
         top_p: float = 1.0,
         max_tokens: int = 256,
         seed: int | None = None,
-        retry_base_s: float = 1.0,
-        retry_max_s: float = 30.0,
         progress: bool = True,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         import openai  # the only import of the package in the project
 
@@ -116,15 +114,19 @@ class LLMClient:
             "stop": None,
             "extra_body": None,
         }
-        self.retry_base_s, self.retry_max_s, self.progress = retry_base_s, max(retry_max_s, retry_base_s), progress
+        self.progress = progress
         self._openai = openai
         self._client = openai.OpenAI(
-            api_key=api_key(endpoint), base_url=endpoint.base_url, timeout=endpoint.timeout_s, max_retries=0
+            api_key=api_key(endpoint),
+            base_url=endpoint.base_url,
+            timeout=endpoint.timeout_s,
+            max_retries=endpoint.max_retries,
+            http_client=openai.DefaultHttpxClient(event_hooks={"request": [self._on_request]}),
         )
         self.url = str(self._client.base_url).rstrip("/") + "/chat/completions"
         self.cache = ResponseCache(endpoint.cache_dir) if endpoint.cache_dir else None
-        self._sleep = sleep
         self._lock = threading.Lock()
+        self._tries = threading.local()  # HTTP requests the SDK sent for this thread's current call
         self.stats = {"calls": 0, "http_requests": 0, "cache_hits": 0, "retries": 0}
 
     def __repr__(self) -> str:
@@ -142,6 +144,42 @@ class LLMClient:
     def _count(self, key: str, k: int = 1) -> None:
         with self._lock:
             self.stats[key] += k
+
+    def _on_request(self, request) -> None:
+        """httpx's hook on every request the SDK sends (in the calling thread): counted, each retry a warning."""
+        self._count("http_requests")
+        self._tries.n = getattr(self._tries, "n", 0) + 1
+        if self._tries.n > 1:
+            self._count("retries")
+            log.warning("LLM request to %s: retry %d of %d", request.url, self._tries.n - 1, self.endpoint.max_retries)
+
+    def _failure(self, exc: Exception, where: str) -> LLMError:
+        """The one-line error of a request the SDK gave up on: what failed, where, after how many attempts,
+        the server's words and what to do."""
+        oa, ep = self._openai, self.endpoint
+        tries = max(1, getattr(self._tries, "n", 1))
+        if isinstance(exc, oa.APIStatusError):
+            status = exc.status_code
+            what, detail = f"HTTP {status}", _one_line(getattr(exc, "message", exc))
+            wait = exc.response.headers.get("retry-after")
+            if status in (401, 403):
+                todo = f"check the API key in ${ep.api_key_env}"
+            elif status == 404:
+                todo = "check base_url and the model name (the server's GET /models lists what it serves)"
+            elif status not in RETRY_STATUS and status < 500:
+                todo = "not retried: the server refused this request as sent"
+            elif wait and tries == 1 and ep.max_retries:
+                todo = f"the server asks to wait {_one_line(wait, 40)} s, longer than the client waits: re-run then"
+            else:
+                todo = "re-run when the server recovers, or raise max_retries"
+        elif isinstance(exc, oa.APITimeoutError):
+            what, detail = "timeout", f"no answer within {ep.timeout_s:g}s"
+            todo = "raise timeout_s, or re-run when the server is less busy"
+        else:
+            what, detail = "connection error", _one_line(exc.__cause__ or exc)
+            todo = "is the server at base_url running? re-run when it answers"
+        n_tries = f"after {tries} attempt{'s' if tries > 1 else ''}"
+        return LLMError(f"{what} from {where} {n_tries}: {detail}; {todo}")
 
     # ---------------------------------------------------------------- requests
     def build_request(
@@ -236,21 +274,13 @@ class LLMClient:
         (after the endpoint's retries on connection errors and 5xx) is a one-line LLMError."""
         oa = self._openai
         url = self.url.removesuffix("/chat/completions") + "/models"
-        attempts = self.endpoint.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                return sorted(m.id for m in self._client.models.list())
-            except oa.APIStatusError as e:
-                what, retryable = f"HTTP {e.status_code}", e.status_code in RETRY_STATUS or e.status_code >= 500
-                detail, err = _one_line(getattr(e, "message", e)), e
-            except (oa.APITimeoutError, oa.APIConnectionError) as e:
-                what, retryable, detail, err = "connection error", True, _one_line(e.__cause__ or e), e
-            except (AttributeError, TypeError, ValueError) as e:
-                raise LLMError(f"malformed response from {url}: not a model list ({_one_line(e, 120)})") from None
-            if not retryable or attempt == attempts - 1:
-                raise LLMError(f"{what} from {url} after {attempt + 1} attempt(s): {detail}") from None
-            self._sleep(self._retry_delay(attempt, err))
-        raise AssertionError("unreachable")
+        self._tries.n = 0
+        try:
+            return sorted(m.id for m in self._client.models.list())
+        except (oa.APIStatusError, oa.APIConnectionError) as e:
+            raise self._failure(e, url) from None
+        except (AttributeError, TypeError, ValueError) as e:
+            raise LLMError(f"malformed response from {url}: not a model list ({_one_line(e, 120)})") from None
 
     # ---------------------------------------------------------------- internals
     def _cache_get(self, req: dict) -> list[Completion] | None:
@@ -269,7 +299,7 @@ class LLMClient:
         hit = self._cache_get(req)
         if hit is not None:
             return hit
-        choices = self._call_with_retries(req)
+        choices = self._call(req)
         if self.cache is not None:
             meta = {"model": req["model"], "n": req["n"], "gen": {k: req[k] for k in GEN_KEYS}}
             first = [c.first_logprobs for c in choices]
@@ -282,57 +312,16 @@ class LLMClient:
         self._count("calls")
         return choices
 
-    def _retry_delay(self, attempt: int, exc: Exception | None) -> float:
-        delay = min(self.retry_max_s, self.retry_base_s * (2**attempt))
-        response = getattr(exc, "response", None)
-        if response is not None:
-            try:
-                ra = float(response.headers.get("retry-after"))
-            except (TypeError, ValueError):
-                ra = None
-            if ra is not None and ra > delay:
-                delay = min(self.retry_max_s, ra)
-        return delay
-
-    def _call_with_retries(self, req: dict) -> list[Completion]:
+    def _call(self, req: dict) -> list[Completion]:
+        """One request, with the SDK's retries; the body parsed here (a malformed one is not retried)."""
         oa = self._openai
-        model = req["model"]
         kwargs = {k: v for k, v in req.items() if v is not None and k != VERSION_KEY}
-        attempts = self.endpoint.max_retries + 1
-        for attempt in range(attempts):
-            self._count("http_requests")
-            try:
-                raw = self._client.chat.completions.with_raw_response.create(**kwargs)
-            except oa.APIStatusError as e:
-                err: Exception = e
-                status = e.status_code
-                what = f"HTTP {status}"
-                retryable = status in RETRY_STATUS or status >= 500
-                detail = _one_line(getattr(e, "message", e))
-            except oa.APITimeoutError as e:
-                err = e
-                what, retryable, detail = "timeout", True, f"no answer within {self.endpoint.timeout_s:g}s"
-            except oa.APIConnectionError as e:
-                err = e
-                what, retryable, detail = "connection error", True, _one_line(e.__cause__ or e)
-            else:
-                return self._parse(raw.http_response.status_code, raw.http_response.text, req)
-            if not retryable or attempt == attempts - 1:
-                n_tries = f"after {attempt + 1} attempt{'s' if attempt else ''}"
-                raise LLMError(f"{what} from {self.url} (model {model}) {n_tries}: {detail}") from None
-            delay = self._retry_delay(attempt, err)
-            self._count("retries")
-            log.warning(
-                "LLM %s from %s (model %s); retry %d/%d in %.2fs",
-                what,
-                self.url,
-                model,
-                attempt + 1,
-                self.endpoint.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-        raise AssertionError("unreachable")
+        self._tries.n = 0
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(**kwargs)
+        except (oa.APIStatusError, oa.APIConnectionError) as e:
+            raise self._failure(e, f"{self.url} (model {req['model']})") from None
+        return self._parse(raw.http_response.status_code, raw.http_response.text, req)
 
     def _parse(self, status: int, text: str, req: dict) -> list[Completion]:
         where = f"HTTP {status} from {self.url} (model {req['model']})"

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ParamError
-from ..io import read_json, read_jsonl, write_json
+from ..io import read_json, write_json
+from ..records import read_questions
 from ..schema.base_model import BaseEval, BaseModelParams
 from .build import build_processor, build_tiny_llava, load_model, pick_device, train_tokenizer
 from .generate import generate
@@ -122,7 +123,7 @@ def build_base_model(
                 "world's corpus; with world.source = 'datasets' give a hub id or a local model folder"
             )
         check_image_size(cfg, stats["image_size"])
-        corpus = read_jsonl(world_dir / "corpus.jsonl")
+        corpus = read_questions(world_dir / "corpus.jsonl")
         if not corpus:
             raise DataError(f"{world_dir / 'corpus.jsonl'}: the pretraining corpus is empty")
         tokenizer = train_tokenizer(tokenizer_texts(corpus), cfg.arch.vocab_size)
@@ -155,7 +156,7 @@ def build_base_model(
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(out_dir / SOURCE_FILE, {"source": cfg.source, "image_aspect_ratio": cfg.image_aspect_ratio})
     model, processor = load_base(out_dir, cfg.device, cfg.dtype)
-    held = heldout_slice(read_jsonl(world_dir / "pool.jsonl"), cfg.eval.n_per_family)
+    held = heldout_slice(read_questions(world_dir / "pool.jsonl"), cfg.eval.n_per_family)
     metrics["heldout"] = evaluate_greedy(model, PromptFormat(processor, system), held, cfg.eval)
     return metrics
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ParamError
-from ..io import read_json, read_jsonl
+from ..io import read_json
+from ..records import read_predictions
 
 KINDS = ("threshold", "known_ratio", "composition")
 
@@ -190,7 +191,7 @@ def cell_values(folder: str | Path, cell: str, valsets: Mapping) -> np.ndarray |
         raise DataError(f"{Path(folder, cell)}: no predictions of any seed (run `dvc repro`)")
     out: dict[str, list] = {n: [] for n in valsets}
     for _, path in runs:
-        preds = {(p["set"], p["id"]): p["verdict"] for p in read_jsonl(path)}
+        preds = {(p["set"], p["id"]): p["verdict"] for p in read_predictions(path)}
         for n, ts in valsets.items():
             out[n].append(values([preds[(n, r["id"])] for r in ts.records]))
     return {n: np.stack(v) for n, v in out.items()}

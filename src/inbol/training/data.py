@@ -33,10 +33,9 @@ import datasets
 from ..errors import DataError
 from ..io import read_jsonl
 from ..models.prompt import PromptFormat
+from ..records import Instruction, Preference, PreferencePair, Record
+from ..records import read_records as read_checked
 
-SFT_FIELDS = ("id", "image", "prompt", "completion")
-CA_DPO_FIELDS = ("id", "image", "prompt", "p1", "p2", "conf")
-DPO_FIELDS = ("id", "image", "prompt", "chosen", "rejected")
 PAIR_KEYS = ("w1", "l1", "w2", "l2")  # chosen/rejected of p1, then of p2
 PARITY_EXAMPLES = 32  # examples whose training ids are checked against inference before a dataset is built
 
@@ -79,23 +78,25 @@ def check_token_parity(fmt: PromptFormat, examples: Sequence[tuple[str, str, str
             )
 
 
-def read_records(path: str | Path, fields: Sequence[str]) -> list[dict]:
+def read_records(path: str | Path, fields: Sequence[str] | type[Record]) -> list[dict]:
     """The records of ``path``; a one-line DataError when the file is missing, empty, not JSON Lines, or
-    a record lacks a field or points at a missing image."""
+    a record does not fit its schema (``fields``: an :mod:`inbol.records` schema, or just the fields it needs)
+    or points at a missing image."""
     path = Path(path)
-    records = read_jsonl(path)
-    if not records:
+    schema = fields if isinstance(fields, type) else None
+    rows = read_checked(path, schema) if schema else read_jsonl(path)
+    if not rows:
         raise DataError(f"{path}: no examples (the constructed set is empty; check the construct stage's metrics)")
-    for i, r in enumerate(records, 1):
+    for i, r in enumerate(rows if schema is None else (), 1):
         missing = [f for f in fields if f not in r or r[f] is None]
         if missing:
             raise DataError(
                 f"{path}:{i}: record {r.get('id', '?')!r} lacks field {missing[0]!r} (needs {', '.join(fields)})"
             )
-    for img in dict.fromkeys(r["image"] for r in records):
+    for img in dict.fromkeys(r["image"] for r in rows):
         if not Path(img).is_file():
             raise DataError(f"{path}: image {img!r} not found (paths are relative to the repository root)")
-    return records
+    return rows
 
 
 def _with_images(rows: list[dict]) -> datasets.Dataset:
@@ -106,7 +107,7 @@ def sft_dataset(path: str | Path, fmt: PromptFormat) -> datasets.Dataset:
     """IDK-IT / SFT records as TRL's vision prompt-completion dataset ``{id, image, prompt, completion,
     bucket}`` (``image`` decoded by ``datasets.Image``, texts rendered by ``fmt``)."""
     render = fmt
-    records = read_records(path, SFT_FIELDS)
+    records = read_records(path, Instruction)
     check_token_parity(fmt, [(r["id"], r["prompt"], r["completion"]) for r in records[:PARITY_EXAMPLES]], str(path))
     rows = [
         {
@@ -139,7 +140,7 @@ def preference_dataset(path: str | Path, fmt: PromptFormat, kind: str = "ca_dpo"
     if kind not in ("ca_dpo", "dpo"):
         raise ValueError(f"kind must be 'ca_dpo' or 'dpo', got {kind!r}")
     render = fmt
-    records = read_records(path, CA_DPO_FIELDS if kind == "ca_dpo" else DPO_FIELDS)
+    records = read_records(path, Preference if kind == "ca_dpo" else PreferencePair)
     rows, parity = [], []
     for r in records:
         q = r["prompt"]

@@ -264,6 +264,19 @@ def publish_dir(path: str | Path):
             yield Path(tmp)
 
 
+def write_training_set(path: str | Path, records: Iterable[dict]) -> Path:
+    """``records`` as the JSONL training file ``path``, written by the main process (every process waits for
+    it): a set built in memory (a sweep cell's, a search configuration's) before a route trains on it."""
+    from ..io import write_jsonl
+
+    path = Path(path)
+    if is_main_process():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_jsonl(path, records)
+    wait_for_everyone()
+    return path
+
+
 def last_mean(history: Iterable[dict], key: str, n: int = 3) -> float | None:
     vals = [h[key] for h in history if key in h and isinstance(h[key], (int, float)) and math.isfinite(h[key])]
     return round(float(np.mean(vals[-n:])), 4) if vals else None

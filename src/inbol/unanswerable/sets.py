@@ -345,10 +345,17 @@ def build_sets(
                     f"evaluation set {s.name!r}: size key {key!r} is not in unanswerable.sets; "
                     f"allowed: {', '.join(k for k, f in type(cfg).model_fields.items() if f.annotation is int and k != 'seed')}"
                 )
+    read: dict[str, list[dict]] = {}  # every world split read (and checked) before any set is generated
+    for s in specs:
+        for split in s.splits():
+            for f in s.source.images_from:
+                name = world_file(f, split)
+                if name not in read:
+                    read[name] = read_world(name)
     out = {}
     for s in specs:
         for split in s.splits():
             key = s.source.size + ("_val" if split == "validation" else "")
-            records = [r for f in s.source.images_from for r in read_world(world_file(f, split))]
+            records = [r for f in s.source.images_from for r in read[world_file(f, split)]]
             out[s.file(split)] = GENERATORS[s.source.generator](ctx, s.file(split), getattr(cfg, key), records)
     return out
