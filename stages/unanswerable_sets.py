@@ -1,6 +1,7 @@
-"""Stage `unanswerable_sets`: the evaluation sets beyond the extrinsic boundary: UaVQA (in domain, on test
-images, strict oracle), BeyondVisQA-like and VizWiz-like (out of domain); with `world.source: datasets`
-the real sets the world stage wrote."""
+"""Stage `unanswerable_sets`: the evaluation sets beyond the extrinsic boundary, one per unanswerable set of
+the registry (inbol.evalsets) and its validation twin: UaVQA (in domain, on test images, strict oracle),
+BeyondVisQA-like and VizWiz-like (out of domain); with `world.source: datasets` the real sets the world stage
+wrote."""
 
 from pathlib import Path
 
@@ -24,34 +25,23 @@ def main() -> None:
             stats = copy_unanswerable_sets(world, tmp)
         write_json(args.metrics, stats)
         return
-    beyond_source = read_questions(world / "ood_hard.jsonl") + read_questions(world / "ood_phrasing.jsonl")
     with atomic_dir(args.out) as tmp:
         sets = build_sets(
             p.unanswerable.sets,
-            read_questions(world / "test.jsonl"),
-            beyond_source,
+            lambda split: read_questions(world / f"{split}.jsonl"),
             load_scenes(world),
             tmp,
             gen=p.unanswerable.generate,
-            val_records=read_questions(world / "val.jsonl"),
             image_size=read_json(world / "stats.json")["image_size"],
             max_objects=p.world.max_objects,
             catalogue=read_json(world / "emblems.json"),
             image_prefix=args.out,
         )
-        uavqa, uavqa_stats = sets["uavqa"]
-        uavqa_val, uavqa_val_stats = sets["uavqa_val"]
-        beyond, beyond_stats = sets["beyond"]
-        vizwiz, vizwiz_scenes = sets["vizwiz"]
-        write_jsonl(tmp / "uavqa.jsonl", uavqa)
-        write_jsonl(tmp / "uavqa_val.jsonl", uavqa_val)
-        write_jsonl(tmp / "beyond.jsonl", beyond)
-        write_jsonl(tmp / "vizwiz.jsonl", vizwiz)
-        write_jsonl(tmp / "vizwiz_scenes.jsonl", vizwiz_scenes)
-    write_json(
-        args.metrics,
-        {"uavqa": uavqa_stats, "uavqa_val": uavqa_val_stats, "beyond": beyond_stats, "vizwiz": {"n": len(vizwiz)}},
-    )
+        for name, (records, _, extra) in sets.items():
+            write_jsonl(tmp / f"{name}.jsonl", records)
+            for stem, rows in extra.items():
+                write_jsonl(tmp / f"{stem}.jsonl", rows)
+    write_json(args.metrics, {name: stats for name, (_, stats, _) in sets.items()})
 
 
 if __name__ == "__main__":

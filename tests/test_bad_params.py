@@ -46,6 +46,12 @@ CASES = [
     ("sample", "sampling.k", 0, "sampling.k = 0: must be an integer >= 1"),
     ("sample", "sampling.backend", "vllm", "sampling.backend = 'vllm': must be one of hf, openai"),
     ("sample", "sampling.max_bad_fraction", 1.5, "sampling.max_bad_fraction = 1.5: must be in [0, 1]"),
+    (
+        "sample",
+        "sampling.splits",
+        ["pool", "ood_rotated"],  # a split the evaluation-set registry does not know
+        "sampling.splits[1] = 'ood_rotated': is not a question split of the world; allowed: pool, test, ",
+    ),
     ("judge", "judge.backend", "gpt4", "judge.backend = 'gpt4': must be one of none, openai"),
     (
         "judge",

@@ -24,6 +24,7 @@ from inbol.confidence import (
     write_histogram_csv,
 )
 from inbol.errors import DataError, ParamError
+from inbol.evalsets import world_files
 from inbol.io import read_json, read_jsonl
 from inbol.judge import REFUSAL_TEMPLATES, NoSemanticJudge, SemanticJudge
 
@@ -349,7 +350,8 @@ def test_sample_stage_bad_param_fails_before_work(project, monkeypatch, capsys):
         assert e.value.code == 2
         assert (
             capsys.readouterr().err.strip()
-            == "error: data/world/nope.jsonl: no such question file (sampling.splits names 'nope')"
+            == "error: sampling.splits[1] = 'nope': is not a question split of the world; allowed: "
+            + ", ".join(world_files())
         )
         assert _files(root / "data/samples") == before  # nothing sampled, nothing removed
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from inbol.miniature import TARGETS, calibration, check_targets, ece, reliability, set_summary
+from inbol.miniature import calibration, check_targets, ece, reliability, set_summary
+from inbol.miniature import targets as calibration_targets
 
 
 def test_ece_by_hand():
@@ -50,7 +51,11 @@ def test_targets_and_their_warnings_name_the_set_and_the_figure():
     groups = {"perception": "in_domain", "emblem": "in_domain", "ood_phrasing": "ood", "ood_hard": "ood"}
     targets, warnings = check_targets(sets, groups)
     assert all(t["met"] for t in targets["perception"].values())
-    assert targets["emblem"]["greedy_acc"] == {"value": 0.8, "target": list(TARGETS["in_domain_greedy"]), "met": False}
+    assert targets["emblem"]["greedy_acc"] == {
+        "value": 0.8,
+        "target": list(calibration_targets()["emblem"].greedy_acc),
+        "met": False,
+    }
     assert targets["emblem"]["refusal_prompt_drop"]["met"] is False
     assert targets["ood_phrasing"]["greedy_acc"]["met"] is False and targets["ood_phrasing"]["known_share"]["met"]
     assert targets["ood_hard"]["greedy_acc"]["met"] and not targets["ood_hard"]["known_share"]["met"]

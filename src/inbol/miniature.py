@@ -10,7 +10,7 @@ as LLaVA-1.5-7B meets the real set.  :func:`miniature_metrics` measures, per val
   the Known/Unknown shares and the expected calibration error (ECE) of the confidence against the
   model's own greedy correctness, plus the reliability curve (:func:`reliability`), so that
   ``sampling.temperature`` can be chosen where the confidence means what the paper's means;
-- the targets below, each as ``{value, target, met}``; a target that is not met is a warning naming the
+- the targets of each set (its calibration in :mod:`inbol.evalsets`), each as ``{value, target, met}``; a target that is not met is a warning naming the
   set and the figure.
 
 The paper's reference figures (its Tables 1 and 2, LLaVA-1.5-7B) stand beside ours in the report.
@@ -23,24 +23,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .boundary.split import bucket
+from .evalsets import GROUP_TARGETS, Calibration, ordered
 
-# (the issue's) targets for the original model on each validation set, and what the paper's model does
-TARGETS = {
-    "in_domain_greedy": (0.35, 0.75),  # per in-domain family
-    "ood_greedy_min": 0.30,  # every answerable OOD set
-    "ood_known_min": 0.10,  # share of Known questions on every answerable OOD set
-    "aokvqa_greedy_min": 0.40,  # the AOKVQA-like set
-    "refusal_prompt_max_drop": 0.10,  # accuracy drop with the paper's refusal prompt appended (in domain)
+
+def targets() -> dict[str, Calibration]:
+    """The original model's targets on each validation set: the registry's calibration targets (inbol.evalsets)."""
+    return {s.name: s.calibration for s in ordered(split="validation") if s.calibration is not None}
+
+
+# the paper's LLaVA-1.5-7B accuracy (%) on the real sets (its Tables 1 and 2), without and with the refusal prompt
+PAPER_ORIGINAL = {n: t.paper_acc for n, t in targets().items() if t.paper_acc is not None}
+PAPER_REFUSAL_PROMPT = {
+    n: t.paper_refusal_prompt_acc for n, t in targets().items() if t.paper_refusal_prompt_acc is not None
 }
-PAPER_ORIGINAL = {  # LLaVA-1.5-7B accuracy (%), the paper's Tables 1 and 2
-    "perception": 52.00,
-    "emblem": 50.33,
-    "choice": 51.33,
-    "ood_phrasing": 78.56,
-    "ood_hard": 59.65,
-    "ood_choice": 62.80,
-}
-PAPER_REFUSAL_PROMPT = {"perception": 50.67, "emblem": 37.33, "choice": 51.00}
 
 
 def _bins(conf: Sequence[float], correct: Sequence[bool], n_bins: int | None = None):
@@ -93,7 +88,8 @@ def set_summary(
 
 
 def check_targets(sets: dict[str, dict], groups: dict[str, str]) -> tuple[dict, list[str]]:
-    """The targets per set (``{set: {figure: {value, target, met}}}``) and a warning per target not met."""
+    """The targets per set (``{set: {figure: {value, target, met}}}``) and a warning per target not met: a
+    registered set's own (:func:`targets`), an unregistered one its group's (``groups``: set -> group)."""
     out: dict[str, dict] = {}
     warnings: list[str] = []
 
@@ -104,40 +100,24 @@ def check_targets(sets: dict[str, dict], groups: dict[str, str]) -> tuple[dict, 
                 f"{name}: {figure} = {value if value is None else round(value, 3)} misses its target {target}"
             )
 
-    lo, hi = TARGETS["in_domain_greedy"]
+    cal = targets()
     for name, s in sets.items():
-        if groups.get(name) == "in_domain":
-            put(
-                name,
-                "greedy_acc",
-                s["greedy_acc"],
-                [lo, hi],
-                s["greedy_acc"] is not None and lo <= s["greedy_acc"] <= hi,
-            )
+        t = cal.get(name, GROUP_TARGETS.get(groups.get(name)))  # an unregistered set: its group's targets
+        if t is None:
+            continue
+        acc = s["greedy_acc"]
+        if t.greedy_acc is not None:
+            lo, hi = t.greedy_acc
+            put(name, "greedy_acc", acc, [lo, hi], acc is not None and lo <= acc <= hi)
+        if t.greedy_acc_min is not None:
+            put(name, "greedy_acc", acc, f">= {t.greedy_acc_min}", acc is not None and acc >= t.greedy_acc_min)
+        if t.refusal_prompt_max_drop is not None:
             drop = s["refusal_prompt_drop"]
-            put(
-                name,
-                "refusal_prompt_drop",
-                drop,
-                f"<= {TARGETS['refusal_prompt_max_drop']}",
-                drop is not None and drop <= TARGETS["refusal_prompt_max_drop"],
-            )
-        elif groups.get(name) == "ood":
-            need = TARGETS["aokvqa_greedy_min"] if name == "ood_phrasing" else TARGETS["ood_greedy_min"]
-            put(
-                name,
-                "greedy_acc",
-                s["greedy_acc"],
-                f">= {need}",
-                s["greedy_acc"] is not None and s["greedy_acc"] >= need,
-            )
-            put(
-                name,
-                "known_share",
-                s["known_share"],
-                f">= {TARGETS['ood_known_min']}",
-                s["known_share"] is not None and s["known_share"] >= TARGETS["ood_known_min"],
-            )
+            need = t.refusal_prompt_max_drop
+            put(name, "refusal_prompt_drop", drop, f"<= {need}", drop is not None and drop <= need)
+        if t.known_share_min is not None:
+            k = s["known_share"]
+            put(name, "known_share", k, f">= {t.known_share_min}", k is not None and k >= t.known_share_min)
     return out, warnings
 
 
@@ -192,7 +172,7 @@ def sample_confidences(
 
 __all__ = [
     "sample_confidences",
-    "TARGETS",
+    "targets",
     "PAPER_ORIGINAL",
     "PAPER_REFUSAL_PROMPT",
     "ece",

@@ -37,6 +37,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 
 from .errors import DataError
+from .evalsets import ordered
 from .markdown import table
 from .methods.registry import methods_in, registry
 
@@ -345,9 +346,6 @@ def check_readme(
 # docs/results.md
 # ----------------------------------------------------------------------------------------------------------
 
-IN_DOMAIN_SETS = (("perception", "VQAv2-like"), ("emblem", "OVEN-like"), ("choice", "ScienceQA-like"))
-OOD_SETS = (("ood_phrasing", "AOKVQA-like"), ("ood_hard", "GQA-like"), ("ood_choice", "MMBench-like"))
-
 
 def _pct(v, digits: int = 1) -> str:
     return "–" if v is None else fmt(100 * v, digits)
@@ -360,17 +358,19 @@ def _order(models: Sequence[str]) -> list[str]:
 
 def table1(trends: Mapping) -> list[str]:
     cells = trends["cells"]
+    ind = [s for s in ordered(group="in_domain") if s.answerable]  # the registry's sets (inbol.evalsets)
+    ua = [s for s in ordered(group="in_domain") if not s.answerable]
     header = ["method"]
-    for _, label in IN_DOMAIN_SETS:
-        header += [f"{label} Acc", f"{label} RefR"]
-    header += ["UaVQA-like RefR", "Acc", "RefR", "S_trust", "answered Acc"]
+    for s in ind:
+        header += [f"{s.label} Acc", f"{s.label} RefR"]
+    header += [f"{s.label} RefR" for s in ua] + ["Acc", "RefR", "S_trust", "answered Acc"]
     rows = []
     for m in _order(cells):
         c, sets = cells[m], cells[m].get("sets", {})
         r = [MODEL_LABEL.get(m, m)]
-        for s, _ in IN_DOMAIN_SETS:
-            r += [fmt_cell(sets.get(s, {}).get("acc")), fmt_cell(sets.get(s, {}).get("refr"))]
-        r.append(fmt_cell(sets.get("uavqa", {}).get("refr")))
+        for s in ind:
+            r += [fmt_cell(sets.get(s.name, {}).get("acc")), fmt_cell(sets.get(s.name, {}).get("refr"))]
+        r += [fmt_cell(sets.get(s.name, {}).get("refr")) for s in ua]
         r += [fmt_cell(c["in_domain"].get(k)) for k in ("acc", "refr", "s_trust", "answered_acc")]
         rows.append(r)
     return _table(header, rows)
@@ -378,17 +378,19 @@ def table1(trends: Mapping) -> list[str]:
 
 def table2(trends: Mapping) -> list[str]:
     cells = trends["cells"]
+    ood = [s for s in ordered(group="ood") if s.answerable]
+    ua = [s for s in ordered(group="ood") if not s.answerable]
     header = ["method"]
-    for _, label in OOD_SETS:
-        header += [f"{label} Acc", f"{label} S_trust"]
-    header += ["BeyondVisQA-like RefR", "mean Acc", "mean RefR", "mean S_trust"]
+    for s in ood:
+        header += [f"{s.label} Acc", f"{s.label} S_trust"]
+    header += [f"{s.label} RefR" for s in ua] + ["mean Acc", "mean RefR", "mean S_trust"]
     rows = []
     for m in _order(cells):
         c, sets = cells[m], cells[m].get("sets", {})
         r = [MODEL_LABEL.get(m, m)]
-        for s, _ in OOD_SETS:
-            r += [fmt_cell(sets.get(s, {}).get("acc")), fmt_cell(sets.get(s, {}).get("s_trust"))]
-        r.append(fmt_cell(sets.get("beyond", {}).get("refr")))
+        for s in ood:
+            r += [fmt_cell(sets.get(s.name, {}).get("acc")), fmt_cell(sets.get(s.name, {}).get("s_trust"))]
+        r += [fmt_cell(sets.get(s.name, {}).get("refr")) for s in ua]
         r += [fmt_cell(c["ood"].get(k)) for k in ("acc", "refr", "s_trust")]
         rows.append(r)
     return _table(header, rows)
@@ -396,10 +398,16 @@ def table2(trends: Mapping) -> list[str]:
 
 def table3(trends: Mapping) -> list[str]:
     cells = trends["cells"]
-    rows = [
-        [MODEL_LABEL.get(m, m), fmt_cell(cells[m].get("sets", {}).get("vizwiz", {}).get("refr"))] for m in _order(cells)
+    extra = [  # the synthetic world's extra sets, and any other one a model was evaluated on
+        s
+        for s in ordered(group="extra")
+        if getattr(s.source, "generator", None) or any(s.name in cells[m].get("sets", {}) for m in cells)
     ]
-    return _table(["method", "VizWiz-like RefR (unanswerable)"], rows)
+    rows = [
+        [MODEL_LABEL.get(m, m)] + [fmt_cell(cells[m].get("sets", {}).get(s.name, {}).get("refr")) for s in extra]
+        for m in _order(cells)
+    ]
+    return _table(["method"] + [f"{s.label} RefR{'' if s.answerable else ' (unanswerable)'}" for s in extra], rows)
 
 
 def trends_table(trends: Mapping) -> list[str]:

@@ -28,12 +28,13 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import DataError
+from ..evalsets import validation_files
 from ..io import write_json, write_jsonl
 from ..schema.world import UNANSWERABLE_SETS, WORLD_SPLITS, DatasetsConfig, DatasetSource
 from .images import BadImage, ImageMap, ImageWriter
 from .loaders import ID_COLUMNS, LOADERS, BadRow, missing
 
-VALIDATION = ("val", "val_ood_phrasing", "val_ood_hard", "val_ood_choice", "uavqa_val")  # validation splits and sets
+VALIDATION = validation_files()  # the validation splits and sets (inbol.evalsets)
 BUILDERS = ("json", "parquet", "csv", "text", "arrow", "imagefolder")
 
 

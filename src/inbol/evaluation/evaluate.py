@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from ..evalsets import SETS, order_sets
 from ..io import read_json
 from ..judge import REFUSAL_PROMPT, judge_records
 from ..records import read_questions
 from .metrics import by_exposure, macro_average, pool, rounded, set_metrics
-from .testsets import MANIFEST, SETS, order_sets
+from .testsets import MANIFEST
 
 # The Refusal-Prompt baseline appends the paper's prompt to the question text.
 REFUSAL_SUFFIX = " " + REFUSAL_PROMPT
@@ -88,19 +89,19 @@ def make_testset(
     answerable: bool | None = None,
     paper: str | None = None,
 ) -> TestSet:
-    """A :class:`TestSet`; group/answerable/paper default to the known set's (:data:`SETS`)."""
+    """A :class:`TestSet`; group/answerable/paper default to the registered set's (:mod:`inbol.evalsets`)."""
     if not records:
         raise DataError(f"test set {name!r}: no questions")
     known = SETS.get(name)
     if group is None or answerable is None:
         if known is None:
             raise DataError(f"test set {name!r}: unknown set; give its group and whether it is answerable")
-        group, answerable = group or known[0], known[1] if answerable is None else answerable
+        group, answerable = group or known.group, known.answerable if answerable is None else answerable
     ids = [r["id"] for r in records]
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise DataError(f"test set {name!r}: question id {dup!r} appears more than once")
-    return TestSet(name, group, bool(answerable), paper or (known[2] if known else name), list(records))
+    return TestSet(name, group, bool(answerable), paper or (known.paper if known else name), list(records))
 
 
 # --------------------------------------------------------------------------------------------

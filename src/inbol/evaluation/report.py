@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError
+from ..evalsets import order_sets, ordered
 from ..io import write_json
 from ..methods.registry import labels, methods_in
 from ..plots import plot_exposure, plot_figure4, write_csv
@@ -25,13 +26,12 @@ from .evaluate import check_coverage, score_runs
 from .metrics import CONF_EDGES, by_conf_bin, exposure_labels, rounded
 from .stats import format_ci
 from .tables import label
-from .testsets import SETS, order_sets
 
 FIG4_MODELS = methods_in("figure4")  # the methods whose spec lists Figure 4
 # Figure 4 scopes: the answerable in-domain sets pooled, and the AOKVQA-like OOD set (as in the paper)
 FIG4_SCOPES = {
-    "in_domain": tuple(n for n, (g, a, _) in SETS.items() if g == "in_domain" and a),
-    "aokvqa": ("ood_phrasing",),
+    "in_domain": tuple(s.name for s in ordered(group="in_domain") if s.answerable),
+    "aokvqa": tuple(s.name for s in ordered() if s.paper == "AOKVQA"),
 }
 FIG4_SCOPE_LABELS = {"in_domain": "in domain", "aokvqa": "AOKVQA-like (OOD)"}
 

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..evalsets import EvalSet, ordered
 from ..markdown import table as _table
 from ..methods.registry import methods_in, registry
 from . import paper
 from .stats import METRICS, bootstrap, format_ci, paired_difference, values, verdict
-from .testsets import SETS
 
 # the rows (columns of Table 3) of each table: the methods whose spec lists it (src/inbol/methods), in their order
 TABLE1_MODELS = methods_in("table1")
@@ -215,16 +215,37 @@ def _seeds_note(cis: Mapping) -> str:
     return f"Trained models: mean over {'/'.join(map(str, seeds))} seed(s)." if seeds else ""
 
 
+def _columns(testsets: Mapping, group: str) -> tuple[list[EvalSet], list[EvalSet]]:
+    """The registered sets of ``group`` present in ``testsets`` (inbol.evalsets, in order): answerable (Acc,
+    RefR, S_trust columns) and unanswerable (a RefR column)."""
+    specs = ordered(testsets, group=group)
+    return [s for s in specs if s.answerable], [s for s in specs if not s.answerable]
+
+
+def _caption(specs: Sequence[EvalSet], unanswerable: str) -> str:
+    """``name ~ paper (note)`` per set (the paper's name alone where it is the set's), joined by commas."""
+    out = []
+    for s in specs:
+        notes = [n for n in ((unanswerable if not s.answerable else None), s.note) if n]
+        who = s.paper if s.name.lower() == s.paper.lower() else f"{s.name} ~ {s.paper}"
+        out.append(who + (f" ({'; '.join(notes)})" if notes else ""))
+    return ", ".join(out)
+
+
+def _paper_cell(p: Mapping, s: EvalSet, k: str) -> str:
+    return _p(p[s.paper_key][k]) if s.paper_key in p else "—"
+
+
 def table1(cis: Mapping, testsets: Mapping) -> list[str]:
-    ind = [n for n in ("perception", "emblem", "choice") if n in testsets]
-    header = ["Method"] + [f"{SETS[s][2]}~ {m}" for s in ind for m in ("Acc", "RefR", "S_trust")]
-    header += ["UaVQA~ RefR", "Overall Acc", "Overall RefR", "Overall S_trust", "Answered Acc"]
+    ind, ua = _columns(testsets, "in_domain")
+    header = ["Method"] + [f"{s.paper}~ {m}" for s in ind for m in ("Acc", "RefR", "S_trust")]
+    header += [f"{s.paper}~ RefR" for s in ua] + ["Overall Acc", "Overall RefR", "Overall S_trust", "Answered Acc"]
     rows = []
     for m in TABLE1_MODELS:
         if m not in cis:
             continue
-        row = [_name(m)] + [_cell(cis[m], s, k) for s in ind for k in ("acc", "refr", "s_trust")]
-        row += [_cell(cis[m], "uavqa", "refr")] + [_cell(cis[m], "in_domain", k) for k in METRICS]
+        row = [_name(m)] + [_cell(cis[m], s.name, k) for s in ind for k in ("acc", "refr", "s_trust")]
+        row += [_cell(cis[m], s.name, "refr") for s in ua] + [_cell(cis[m], "in_domain", k) for k in METRICS]
         rows.append(row)
     for m in TABLE1_MODELS:
         row = [_paper_name(m)]
@@ -232,15 +253,15 @@ def table1(cis: Mapping, testsets: Mapping) -> list[str]:
             rows.append(row + [NO_PAPER] * (len(header) - 1))
             continue
         p = paper.TABLE1[("7B", registry()[m].paper_table1)]
-        row += [_p(p[s][k]) for s in ("vqav2", "oven", "sqa")[: len(ind)] for k in ("acc", "refr", "s_trust")]
-        row += [_p(p["uavqa"]["refr"])] + [_p(p["overall"][k]) for k in ("acc", "refr", "s_trust")] + ["—"]
-        rows.append(row)
+        row += [_paper_cell(p, s, k) for s in ind for k in ("acc", "refr", "s_trust")]
+        row += [_paper_cell(p, s, "refr") for s in ua] + [_p(p["overall"][k]) for k in ("acc", "refr", "s_trust")]
+        rows.append(row + ["—"])
     return (
         [
             "## Table 1: in domain",
             "",
-            "Ours: perception ~ VQAv2, emblem ~ OVEN, choice ~ ScienceQA, UaVQA (unanswerable; Acc is 0 by "
-            "definition). Overall pools the counts over all in-domain questions. Each cell: mean [95% bootstrap "
+            f"Ours: {_caption(ind + ua, 'unanswerable; Acc is 0 by definition')}. Overall pools the counts over all "
+            "in-domain questions. Each cell: mean [95% bootstrap "
             f"interval over questions and seeds]. {_seeds_note(cis)} Rows in _italics_ are the paper's "
             "LLaVA-1.5-7B numbers on the real datasets, for reference.",
             "",
@@ -252,15 +273,16 @@ def table1(cis: Mapping, testsets: Mapping) -> list[str]:
 
 
 def table2(cis: Mapping, testsets: Mapping) -> list[str]:
-    ood = [n for n in ("ood_phrasing", "ood_hard", "ood_choice") if n in testsets]
-    header = ["Method"] + [f"{SETS[s][2]}~ {m}" for s in ood for m in ("Acc", "RefR", "S_trust")]
-    header += ["BeyondVisQA~ RefR", "OOD avg Acc", "OOD avg RefR", "OOD avg S_trust", "OOD Answered Acc"]
+    ood, ua = _columns(testsets, "ood")
+    header = ["Method"] + [f"{s.paper}~ {m}" for s in ood for m in ("Acc", "RefR", "S_trust")]
+    header += [f"{s.paper}~ RefR" for s in ua]
+    header += ["OOD avg Acc", "OOD avg RefR", "OOD avg S_trust", "OOD Answered Acc"]
     rows = []
     for m in TABLE2_MODELS:
         if m not in cis:
             continue
-        row = [_name(m)] + [_cell(cis[m], s, k) for s in ood for k in ("acc", "refr", "s_trust")]
-        row += [_cell(cis[m], "beyond", "refr")] + [_cell(cis[m], "ood", k) for k in METRICS]
+        row = [_name(m)] + [_cell(cis[m], s.name, k) for s in ood for k in ("acc", "refr", "s_trust")]
+        row += [_cell(cis[m], s.name, "refr") for s in ua] + [_cell(cis[m], "ood", k) for k in METRICS]
         rows.append(row)
     pheader = ["Method (paper, LLaVA-1.5-7B)"]
     for n in ("AOKVQA", "GQA", "MMMU"):
@@ -281,8 +303,7 @@ def table2(cis: Mapping, testsets: Mapping) -> list[str]:
         [
             "## Table 2: out of domain",
             "",
-            "Ours: ood_phrasing ~ AOKVQA, ood_hard ~ GQA, ood_choice ~ MMBench/MMMU (five options, the paper's "
-            "letter prompt), beyond ~ BeyondVisQA (unanswerable); string matching only. OOD avg: the unweighted "
+            f"Ours: {_caption(ood + ua, 'unanswerable')}; string matching only. OOD avg: the unweighted "
             "mean over the answerable OOD sets (as the paper's Table 4); OOD answered accuracy pools them.",
             "",
         ]
@@ -297,21 +318,28 @@ def table2(cis: Mapping, testsets: Mapping) -> list[str]:
 def table3(cis: Mapping, testsets: Mapping) -> list[str]:
     header = ["Refusal rate"] + [label(m) for m in TABLE3_MODELS]
     rows = []
-    for name, text in (("vizwiz", "VizWiz(ua)-like (ours)"), ("vqav2_idk", "VQAv2-IDK(filter) (ours)")):
-        if name in testsets:
-            rows.append([text] + [_cell(cis[m], name, "refr") if m in cis else "—" for m in TABLE3_MODELS])
-    for key, name in (("vizwiz_ua", "VizWiz(ua)"), ("vqav2_idk_filter", "VQAv2-IDK(filter)")):
-        rows.append([f"_paper, LLaVA-1.5-7B: {name}_"] + [_paper3(m, key) for m in TABLE3_MODELS])
-    note = (
-        ""
-        if "vqav2_idk" in testsets
-        else (" The embedded world has no VQAv2-IDK(filter) counterpart (n/a); the paper's row is shown for reference.")
+    extra = ordered(group="extra")
+    present = [s for s in extra if s.name in testsets]
+    for s in present:  # a set the synthetic world has is "-like"; one only the real datasets have is not
+        text = f"{s.paper}{'-like' if getattr(s.source, 'generator', None) else ''} (ours)"
+        rows.append([text] + [_cell(cis[m], s.name, "refr") if m in cis else "—" for m in TABLE3_MODELS])
+    for s in extra:
+        if s.paper_key is None:
+            continue
+        rows.append(
+            [f"_paper, LLaVA-1.5-7B: {s.paper}_"]
+            + [_paper3(m, s.paper_key) for m in TABLE3_MODELS]
+        )
+    note = "".join(
+        f" The embedded world has no {s.paper} counterpart (n/a); the paper's row is shown for reference."
+        for s in extra
+        if s.paper_key is not None and s.name not in testsets
     )
     return (
         [
             "## Table 3: extra unanswerable sets",
             "",
-            f"Ours: vizwiz ~ VizWiz(ua) (blank, dark, blurred or covered images).{note}",
+            f"Ours: {_caption([s for s in present if s.source.generator], '')}.{note}",
             "",
         ]
         + _skipped(cis, TABLE3_MODELS)

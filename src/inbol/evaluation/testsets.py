@@ -7,6 +7,8 @@ In domain (Table 1): for each family (perception ~ VQAv2, emblem ~ OVEN, choice 
 question text) and beyond (BeyondVisQA-like, unanswerable), each in full.  Extra unanswerable (Table 3):
 vizwiz (VizWiz(ua)-like).
 
+The sets, their groups and sources are the registry's (:mod:`inbol.evalsets`); the above are its defaults.
+
 Every record is the question record plus ``conf_base``: the original model's confidence (the fraction of
 its K samples judged correct, from ``data/restructured``), or None where it was not measured (the
 unanswerable sets, and questions whose image could not be sampled).
@@ -39,30 +41,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..evalsets import GROUPS, SETS, Candidates, UnanswerableSet, WorldSplit, order_sets, ordered
 from ..io import read_jsonl
 from ..records import read_questions
 from ..schema.testsets import Testsets
 
-FAMILIES = ("perception", "emblem", "choice")
-OOD_SPLITS = ("ood_phrasing", "ood_hard", "ood_choice")
-
-# set name -> (group, answerable, the paper's dataset it stands for)
-SETS: dict[str, tuple[str, bool, str]] = {
-    "perception": ("in_domain", True, "VQAv2"),
-    "emblem": ("in_domain", True, "OVEN"),
-    "choice": ("in_domain", True, "ScienceQA"),
-    "uavqa": ("in_domain", False, "UaVQA"),
-    "ood_phrasing": ("ood", True, "AOKVQA"),
-    "ood_hard": ("ood", True, "GQA"),
-    "ood_choice": ("ood", True, "MMBench/MMMU"),
-    "beyond": ("ood", False, "BeyondVisQA"),
-    "vizwiz": ("extra", False, "VizWiz(ua)"),
-    "vqav2_idk": ("extra", False, "VQAv2-IDK(filter)"),  # real datasets only (world.source: datasets)
-}
-GROUPS = ("in_domain", "ood", "extra")
 MANIFEST = "manifest.json"
-_FAMILY_STREAM = {f: i for i, f in enumerate(FAMILIES)}
-_UAVQA_STREAM = 11
 _VAL_STREAM = 12
 
 
@@ -79,12 +63,6 @@ def check_disjoint_images(named: dict[str, list[dict]]) -> None:
                     f"images must be disjoint"
                 )
             seen.setdefault(r["image"], group)
-
-
-def order_sets(names) -> list[str]:
-    """Set names in the canonical order (in domain, out of domain, extra; unknown names last, sorted)."""
-    names = list(names)
-    return [n for n in SETS if n in names] + sorted(n for n in names if n not in SETS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,16 +199,18 @@ def build_testsets(
 ) -> tuple[dict[str, list[dict]], dict]:
     """All evaluation sets ``{name: records}`` of ``split`` (``test``: the reported sets; ``val``: the
     validation sets, drawn the same way from the world's validation splits, which choose every knob) and
-    their manifest/statistics.  The validation sets are the in-domain families, UaVQA and the answerable
-    out-of-domain sets (no BeyondVisQA/VizWiz counterparts).  A set that would be empty (a family without
-    candidates, no unanswerable questions) is left out and named in ``warnings``."""
+    their manifest/statistics: every set of the registry (inbol.evalsets) with a twin in ``split``, in the
+    report's order.  The in-domain families are balanced from the candidates, UaVQA is subsampled, the other
+    sets are taken whole; a set only the real-dataset world has is skipped when its file is absent.  A set
+    that would be empty (a family without candidates, no unanswerable questions) is left out and named in
+    ``warnings``."""
     world_dir, restructured_dir, unanswerable_dir = Path(world_dir), Path(restructured_dir), Path(unanswerable_dir)
     if split not in ("test", "val"):
         raise ValueError(f"split must be test or val, got {split!r}")
     val = split == "val"
+    twin = "validation" if val else "test"
     n_family = cfg.val_per_family if val else cfg.n_per_family
     n_unanswerable = cfg.val_unanswerable if val else cfg.n_unanswerable
-    prefix = "val_" if val else ""
     sets: dict[str, list[dict]] = {}
     selection: dict[str, dict] = {}
     warnings: list[str] = []
@@ -242,53 +222,59 @@ def build_testsets(
             f"{restructured_dir / f'{split}.jsonl'}: missing or empty (the base model's conf of the {split} candidates)"
         )
     unsampled = sum(r["id"] not in conf for r in candidates)
-    for fam in FAMILIES:
-        cands = [r for r in _with_conf(candidates, conf) if r["meta"]["family"] == fam and r["conf_base"] is not None]
-        if not cands:
-            warnings.append(f"{fam}: no {split} candidates with a measured conf; set left out")
-            continue
-        rng = np.random.default_rng([cfg.seed, _FAMILY_STREAM[fam]] + ([_VAL_STREAM] if val else []))
-        picked, st = select_balanced(cands, n_family, cfg.target_acc, rng)
-        if st["short"]:
-            warnings.append(f"{fam}: only {st['n']} candidates for {n_family} questions per family; all taken")
-        if abs(st["conf_mean"] - cfg.target_acc) > 0.02:
-            warnings.append(
-                f"{fam}: mean conf {st['conf_mean']:.3f} is not the target_acc {cfg.target_acc:g} "
-                f"(the candidates do not allow it)"
-            )
-        sets[fam] = picked
-        selection[fam] = st
-
-    if n_unanswerable:
-        ua = _read(unanswerable_dir / f"uavqa{'_val' if val else ''}.jsonl", "UaVQA, from the unanswerable_sets stage")
-        if len(ua) > n_unanswerable:
-            stream = [cfg.seed, _UAVQA_STREAM] + ([_VAL_STREAM] if val else [])
-            keep = np.random.default_rng(stream).choice(len(ua), n_unanswerable, replace=False)
-            ua = [ua[i] for i in sorted(int(k) for k in keep)]
-        elif len(ua) < n_unanswerable:
-            warnings.append(f"uavqa: only {len(ua)} questions for {n_unanswerable} unanswerable; all taken")
-        if ua:
-            sets["uavqa"] = _with_conf(ua, {})
+    for spec in ordered(split=twin):
+        name, src, file = spec.name, spec.source, spec.file(twin)
+        if isinstance(src, Candidates):
+            cands = [
+                r
+                for r in _with_conf(candidates, conf)
+                if r["meta"]["family"] == src.family and r["conf_base"] is not None
+            ]
+            if not cands:
+                warnings.append(f"{name}: no {split} candidates with a measured conf; set left out")
+                continue
+            rng = np.random.default_rng([cfg.seed, src.stream] + ([_VAL_STREAM] if val else []))
+            picked, st = select_balanced(cands, n_family, cfg.target_acc, rng)
+            if st["short"]:
+                warnings.append(f"{name}: only {st['n']} candidates for {n_family} questions per family; all taken")
+            if abs(st["conf_mean"] - cfg.target_acc) > 0.02:
+                warnings.append(
+                    f"{name}: mean conf {st['conf_mean']:.3f} is not the target_acc {cfg.target_acc:g} "
+                    f"(the candidates do not allow it)"
+                )
+            sets[name] = picked
+            selection[name] = st
+        elif isinstance(src, WorldSplit):
+            recs = _read(world_dir / f"{file}.jsonl", f"the world's {spec.label} split")
+            if recs:
+                sets[name] = _with_conf(recs, _read_conf(restructured_dir / f"{file}.jsonl"))
+            else:
+                warnings.append(f"{name}: no questions; set left out")
+        elif isinstance(src, UnanswerableSet) and src.sample_stream is not None:
+            if not n_unanswerable:
+                continue
+            ua = _read(unanswerable_dir / f"{file}.jsonl", f"{spec.paper}, from the unanswerable_sets stage")
+            if len(ua) > n_unanswerable:
+                stream = [cfg.seed, src.sample_stream] + ([_VAL_STREAM] if val else [])
+                keep = np.random.default_rng(stream).choice(len(ua), n_unanswerable, replace=False)
+                ua = [ua[i] for i in sorted(int(k) for k in keep)]
+            elif len(ua) < n_unanswerable:
+                warnings.append(f"{name}: only {len(ua)} questions for {n_unanswerable} unanswerable; all taken")
+            if ua:
+                sets[name] = _with_conf(ua, {})
+            else:
+                warnings.append(f"{name}: no questions; set left out")
         else:
-            warnings.append("uavqa: no questions; set left out")
-
-    for name in OOD_SPLITS:
-        recs = _read(world_dir / f"{prefix}{name}.jsonl", "an out-of-domain split of the world")
-        if recs:
-            sets[name] = _with_conf(recs, _read_conf(restructured_dir / f"{prefix}{name}.jsonl"))
-        else:
-            warnings.append(f"{name}: no questions; set left out")
-    for name in () if val else ("beyond", "vizwiz", "vqav2_idk"):
-        if name == "vqav2_idk" and not (unanswerable_dir / f"{name}.jsonl").is_file():
-            continue  # the synthetic world has no VQAv2-IDK counterpart
-        recs = _read(unanswerable_dir / f"{name}.jsonl", "from the unanswerable_sets stage")
-        if recs:
-            sets[name] = _with_conf(recs, {})
-        else:
-            warnings.append(f"{name}: no questions; set left out")
+            if src.generator is None and not (unanswerable_dir / f"{file}.jsonl").is_file():
+                continue  # a set only the real-dataset world has (the synthetic world has no counterpart)
+            recs = _read(unanswerable_dir / f"{file}.jsonl", f"{spec.paper}, from the unanswerable_sets stage")
+            if recs:
+                sets[name] = _with_conf(recs, {})
+            else:
+                warnings.append(f"{name}: no questions; set left out")
 
     for name, recs in sets.items():
-        answerable = SETS[name][1]
+        answerable = SETS[name].answerable
         wrong = [r["id"] for r in recs if (r["kind"] == "unanswerable") == answerable]
         if wrong:
             raise DataError(
@@ -308,12 +294,12 @@ def build_testsets(
         },
     }
     for name, recs in sets.items():
-        group, answerable, paper = SETS[name]
+        spec = SETS[name]
         confs = [r["conf_base"] for r in recs if r["conf_base"] is not None]
         manifest["sets"][name] = {
-            "group": group,
-            "answerable": answerable,
-            "paper": paper,
+            "group": spec.group,
+            "answerable": spec.answerable,
+            "paper": spec.paper,
             "n": len(recs),
             "n_conf": len(confs),
             "conf_mean": float(np.mean(confs)) if confs else None,
@@ -354,8 +340,6 @@ def gap_to_target(manifest: dict) -> float | None:
 
 __all__ = [
     "order_sets",
-    "FAMILIES",
-    "OOD_SPLITS",
     "SETS",
     "GROUPS",
     "MANIFEST",

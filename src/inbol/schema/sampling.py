@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from .core import Device, DType, Endpoint, Float, PosInt, Section, Seed, SplitName, UniqueList, Unit
+from pydantic import AfterValidator
+
+from ..evalsets import world_files
+from .core import Device, DType, Endpoint, Float, PosInt, Section, Seed, SplitName, UniqueList, Unit, _fail
+
+
+def _world_file(v: str) -> str:
+    allowed = world_files()  # the registry's (inbol.evalsets), read when validated
+    if v not in allowed:
+        raise _fail(f"is not a question split of the world; allowed: {', '.join(allowed)}")
+    return v
+
+
+WorldFile = Annotated[SplitName, AfterValidator(_world_file)]
 
 
 class Sampling(Section):
@@ -15,7 +28,7 @@ class Sampling(Section):
     max_new_tokens: PosInt
     batch_size: PosInt  # questions per batch (each batch is one append + fsync)
     seed: Seed
-    splits: UniqueList(SplitName)
+    splits: UniqueList(WorldFile)  # the world's question splits to sample (inbol.evalsets.world_files)
     max_bad_fraction: Unit  # most questions (share) left out as bad (image, answers, duplicate id)
     device: Device
     dtype: DType

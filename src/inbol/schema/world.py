@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import create_model, model_validator
 
+from ..evalsets import families, unanswerable_files, world_files
 from .core import Float, Int, Name, OptInt, PosFloat, PosInt, Section, Seed, UniqueList, Unit, _fail
 
-FAMILIES = ("perception", "emblem", "choice")
-# world.source datasets: the splits of data/world and the unanswerable evaluation sets it writes
-WORLD_SPLITS = (
-    "pool",
-    "test",
-    "ood_phrasing",
-    "ood_hard",
-    "ood_choice",
-    "val",  # the validation splits come last: the world drops their questions on a pool/test/OOD image
-    "val_ood_phrasing",
-    "val_ood_hard",
-    "val_ood_choice",
-)
-UNANSWERABLE_SETS = ("uavqa", "beyond", "vizwiz", "vqav2_idk", "uavqa_val")
+# derived from the evaluation-set registry (inbol.evalsets): the in-domain question families, and for
+# world.source datasets the splits of data/world (validation splits last: the world drops their questions on a
+# pool/test/OOD image) and the unanswerable evaluation sets it writes
+FAMILIES = families()
+WORLD_SPLITS = world_files()
+UNANSWERABLE_SETS = unanswerable_files()
 # the loader-specific options of a dataset source (world.datasets.<split>[].options): name -> allowed type or values
 # (a str option must be non-empty, an int option >= 1)
 LOADER_OPTIONS: dict[str, dict[str, type | tuple]] = {
@@ -52,7 +45,7 @@ def option_problem(loader: str, options: dict) -> tuple[str, str] | None:
     return None
 
 
-Family = Literal["perception", "emblem", "choice"]
+Family = Literal[FAMILIES]
 LoaderName = Literal[
     "vqav2", "vqav2_idk", "oven", "scienceqa", "aokvqa", "gqa", "mmbench", "mmmu", "beyondvisqa", "vizwiz", "records"
 ]
@@ -101,24 +94,13 @@ class DatasetSource(Section):
         return self
 
 
-class DatasetsConfig(Section):
-    """``world.datasets``: the sources of every split and set, and the bad-image tolerance."""
+class _Datasets(Section):
+    """``world.datasets``: the sources of every split and set (one key per file of
+    :data:`WORLD_SPLITS` and :data:`UNANSWERABLE_SETS`; empty lists leave a set, or a validation set, empty),
+    and the bad-image tolerance."""
 
     pool: list[DatasetSource]
     test: list[DatasetSource]
-    ood_phrasing: list[DatasetSource] = []
-    ood_hard: list[DatasetSource] = []
-    ood_choice: list[DatasetSource] = []
-    beyond: list[DatasetSource] = []
-    vizwiz: list[DatasetSource] = []
-    vqav2_idk: list[DatasetSource] = []
-    uavqa: list[DatasetSource] = []
-    # the validation splits (every choice is made on them): empty lists leave the validation sets empty
-    val: list[DatasetSource] = []
-    val_ood_phrasing: list[DatasetSource] = []
-    val_ood_hard: list[DatasetSource] = []
-    val_ood_choice: list[DatasetSource] = []
-    uavqa_val: list[DatasetSource] = []
     max_bad_image_fraction: Unit = 0.01
     verify_images: bool = True
 
@@ -131,6 +113,14 @@ class DatasetsConfig(Section):
 
     def sources(self) -> dict[str, list[DatasetSource]]:
         return {name: list(getattr(self, name)) for name in (*WORLD_SPLITS, *UNANSWERABLE_SETS)}
+
+
+# one optional source list per other split and set of the registry
+DatasetsConfig = create_model(
+    "DatasetsConfig",
+    __base__=_Datasets,
+    **{n: (list[DatasetSource], []) for n in (*WORLD_SPLITS, *UNANSWERABLE_SETS) if n not in ("pool", "test")},
+)
 
 
 class World(Section):

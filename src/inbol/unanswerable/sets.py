@@ -15,12 +15,13 @@ structured meaning the oracle reads and ``meta.criteria`` as computed by it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from ..evalsets import SETS, RegistryError, UnanswerableSet, world_file
 from ..schema.unanswerable import UnanswerableGenerate, UnanswerableSets
 from ..world.questions import derive_answer, make_question, possible_qtypes
 from ..world.scene import COLOR_NAMES, occluder_box, render, sample_scene
@@ -269,37 +270,92 @@ def build_vizwiz(
     return records, scenes
 
 
+def _uavqa(ctx: dict, name: str, n: int, records: list[dict]) -> tuple[list[dict], dict, dict]:
+    recs, stats = build_uavqa(
+        records, ctx["scenes"], n if records else 0, seed=ctx["cfg"].seed, gen=ctx["gen"], name=name
+    )
+    return recs, stats, {}
+
+
+def _beyond(ctx: dict, name: str, n: int, records: list[dict]) -> tuple[list[dict], dict, dict]:
+    recs, stats = build_beyond(records, ctx["scenes"], n, seed=ctx["cfg"].seed)
+    return recs, stats, {}
+
+
+def _vizwiz(ctx: dict, name: str, n: int, records: list[dict]) -> tuple[list[dict], dict, dict]:
+    cfg = ctx["cfg"]
+    recs, scenes = build_vizwiz(
+        n,
+        ctx["out_dir"],
+        seed=cfg.seed,
+        image_size=ctx["image_size"],
+        max_objects=ctx["max_objects"],
+        modes=cfg.vizwiz_modes,
+        catalogue=ctx["catalogue"],
+        emblem_share=cfg.vizwiz_emblem_share,
+        image_prefix=ctx["image_prefix"],
+    )
+    return recs, {"n": len(recs)}, {f"{name}_scenes": scenes}
+
+
+# the generators of the unanswerable evaluation sets (inbol.evalsets.UnanswerableSet.generator): name ->
+# function (context, set file name, size, the records of the world splits it asks about) -> (records, stats,
+# {extra file stem: rows}); the context holds cfg, gen, scenes, out_dir, image_size, max_objects, catalogue,
+# image_prefix
+GENERATORS: dict[str, Callable] = {"uavqa": _uavqa, "beyond": _beyond, "vizwiz": _vizwiz}
+
+
 def build_sets(
     cfg: UnanswerableSets,
-    test_records: Sequence[dict],
-    beyond_records: Sequence[dict],
+    read_world: Callable[[str], list[dict]],
     scenes: dict[str, dict],
     out_dir: str | Path,
     *,
     gen: UnanswerableGenerate,
-    val_records: Sequence[dict] = (),
     image_size: int = 32,
     max_objects: int = 4,
     catalogue: list[dict] | None = None,
     image_prefix: str | Path | None = None,
-) -> dict:
-    """Every set from one config: ``{"uavqa": (records, stats), "uavqa_val": (...), "beyond": (...),
-    "vizwiz": (records, scenes)}``; the validation UaVQA is generated on ``val_records``' images."""
-    return {
-        "uavqa": build_uavqa(test_records, scenes, cfg.uavqa, seed=cfg.seed, gen=gen),
-        "uavqa_val": build_uavqa(
-            val_records, scenes, cfg.uavqa_val if val_records else 0, seed=cfg.seed, gen=gen, name="uavqa_val"
-        ),
-        "beyond": build_beyond(beyond_records, scenes, cfg.beyond, seed=cfg.seed),
-        "vizwiz": build_vizwiz(
-            cfg.vizwiz,
-            out_dir,
-            seed=cfg.seed,
-            image_size=image_size,
-            max_objects=max_objects,
-            modes=cfg.vizwiz_modes,
-            catalogue=catalogue,
-            emblem_share=cfg.vizwiz_emblem_share,
-            image_prefix=image_prefix,
-        ),
+) -> dict[str, tuple[list[dict], dict, dict]]:
+    """Every generated unanswerable set of the registry (inbol.evalsets) and its validation twin, from one
+    config: ``{file: (records, stats, {extra file: rows})}`` (e.g. ``uavqa``, ``uavqa_val``, ``beyond``,
+    ``vizwiz``); ``read_world(split)`` gives a world split's records (the validation twin asks about the
+    validation twins of the splits its test set asks about).  A set's size is its ``unanswerable.sets`` key
+    (``<key>_val`` for the twin)."""
+    ctx = {
+        "cfg": cfg,
+        "gen": gen,
+        "scenes": scenes,
+        "out_dir": Path(out_dir),
+        "image_size": image_size,
+        "max_objects": max_objects,
+        "catalogue": catalogue,
+        "image_prefix": image_prefix,
     }
+    specs = [s for s in SETS.values() if isinstance(s.source, UnanswerableSet) and s.source.generator is not None]
+    for s in specs:  # every name checked before any work
+        if s.source.generator not in GENERATORS:
+            raise RegistryError(
+                f"evaluation set {s.name!r}: unknown generator {s.source.generator!r}; known: {', '.join(GENERATORS)}"
+            )
+        for split in s.splits():
+            key = s.source.size + ("_val" if split == "validation" else "")
+            if key not in type(cfg).model_fields:
+                raise RegistryError(
+                    f"evaluation set {s.name!r}: size key {key!r} is not in unanswerable.sets; "
+                    f"allowed: {', '.join(k for k, f in type(cfg).model_fields.items() if f.annotation is int and k != 'seed')}"
+                )
+    read: dict[str, list[dict]] = {}  # every world split read (and checked) before any set is generated
+    for s in specs:
+        for split in s.splits():
+            for f in s.source.images_from:
+                name = world_file(f, split)
+                if name not in read:
+                    read[name] = read_world(name)
+    out = {}
+    for s in specs:
+        for split in s.splits():
+            key = s.source.size + ("_val" if split == "validation" else "")
+            records = [r for f in s.source.images_from for r in read[world_file(f, split)]]
+            out[s.file(split)] = GENERATORS[s.source.generator](ctx, s.file(split), getattr(cfg, key), records)
+    return out
