@@ -326,10 +326,7 @@ def table3(cis: Mapping, testsets: Mapping) -> list[str]:
     for s in extra:
         if s.paper_key is None:
             continue
-        rows.append(
-            [f"_paper, LLaVA-1.5-7B: {s.paper}_"]
-            + [_paper3(m, s.paper_key) for m in TABLE3_MODELS]
-        )
+        rows.append([f"_paper, LLaVA-1.5-7B: {s.paper}_"] + [_paper3(m, s.paper_key) for m in TABLE3_MODELS])
     note = "".join(
         f" The embedded world has no {s.paper} counterpart (n/a); the paper's row is shown for reference."
         for s in extra
