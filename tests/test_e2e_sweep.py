@@ -46,8 +46,8 @@ def _upstream(repo, targets: list[str]) -> set[str]:
 
     with Repo(str(repo)) as dvc:
         graph = dvc.index.graph  # an edge from each stage to a stage it depends on
-        by_name = {s.addressing: s for s in graph}
-        return {s.addressing for t in targets for s in nx.descendants(graph, by_name[t]) | {by_name[t]}}
+        by_name = {s.name: s for s in graph}
+        return {s.name for t in targets for s in nx.descendants(graph, by_name[t]) | {by_name[t]}}
 
 
 def _committed_copy(repo, dest):
