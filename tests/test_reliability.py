@@ -83,7 +83,7 @@ def test_two_clean_repros_give_identical_hashes(smoke_repo, smoke_repo_again):
     assert {"world", "base_model", "sample", "construct@0", "train_sft@idk_it-0", "train_preference@ca_dpo-0"} <= ran, (
         ran
     )
-    # (the copied dvc.lock still holds entries of stages outside the chain: compare the chain's)
+    # (the whole run's dvc.lock also holds the stages outside the chain: compare the chain's)
     a = {k: v for k, v in _lock_outs(repo).items() if k[0] in ran}
     b = {k: v for k, v in _lock_outs(other).items() if k[0] in ran}
     assert a.keys() == b.keys()
