@@ -180,6 +180,8 @@ def copy_project(root: str | Path, dest: str | Path, profile: str | Path) -> Pat
         raise DataError(f"{dest}: must be an empty or new folder")
     load_profile(root / rel)  # a bad profile fails here, before anything is copied
     for f in project_files(root):
+        if str(f) == "dvc.lock":  # the default run's lock says nothing about a profile's run; DVC rewrites it per stage
+            continue
         target = dest / f
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, target, follow_symlinks=False)
