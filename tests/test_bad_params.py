@@ -108,7 +108,12 @@ CASES = [
         "evaluate.max_new_tokens = 0: must be an integer in [1, 4096]",
     ),
     ("probe@0", "probe.hidden_sizes", [8], "probe.hidden_sizes = [8]: must be two integers >= 1"),
-    ("check_params", "bogus_section", {"a": 1}, "bogus_section = {'a': 1}: unknown key; allowed: awareness, base_model, "),
+    (
+        "check_params",
+        "bogus_section",
+        {"a": 1},
+        "bogus_section = {'a': 1}: unknown key; allowed: awareness, base_model, ",
+    ),
     ("check_params", "seeds", [0, 0], "seeds = [0, 0]: must not repeat a value"),
 ]
 # a misspelt key in every section (and sub-section) of params.yaml, through the light check_params stage
