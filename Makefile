@@ -12,7 +12,7 @@ STAMP       := $(VENV)/.inbol-installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro smoke test test-fast test-e2e lint format bench clean-venv
+.PHONY: setup repro smoke worlds test test-fast test-e2e lint format bench clean-venv
 
 setup: $(STAMP)
 
@@ -34,6 +34,18 @@ repro: setup
 # the smoke profile (configs/smoke.yaml) end to end in a temporary copy: the checkout's results stay as they are
 smoke: setup
 	$(PY) -m inbol.profiles configs/smoke.yaml --repro-in-copy
+
+# the paper's claims on every world of configs/world-*.yaml (and every other pretraining run of the original
+# model, configs/pretrain-*.yaml) as well as the default one (docs/worlds.md): each
+# world's `dvc repro report` runs once in its own copy, runs/<world> (about as long as `make repro`; an existing
+# copy is updated with `dvc repro report` there), then the verdicts are compared
+WORLDS ?= $(basename $(notdir $(wildcard configs/world-*.yaml configs/pretrain-*.yaml)))
+worlds: setup
+	@for w in $(WORLDS); do \
+	  if test -d runs/$$w; then (cd runs/$$w && PYTHONPATH=$$PWD/src $(abspath $(VENV))/bin/dvc repro report) || exit 1; \
+	  else $(PY) -m inbol.profiles configs/$$w.yaml --repro-in-copy --dir runs/$$w --targets report || exit 1; fi; \
+	done
+	$(PY) -m inbol.worlds --run default=. $(foreach w,$(WORLDS),--run $(w)=runs/$(w)) --out docs/worlds.md
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -379,6 +379,19 @@ def test_repro_in_copy_runs_the_command_in_the_copy_and_leaves_the_checkout_as_i
     assert e.value.code == 5 and _snapshot(src) == before
 
 
+def test_main_passes_targets_to_dvc_repro_in_the_copy_and_refuses_them_alone(monkeypatch, tmp_path):
+    import inbol.profiles as profiles
+
+    seen = {}
+    monkeypatch.setattr(profiles, "repro_in_copy", lambda p, root, d, command=None: seen.update(c=command) or tmp_path)
+    profiles.main(["configs/world-1.yaml", "--repro-in-copy", "--dir", str(tmp_path), "--targets", "report", "probe"])
+    assert seen["c"][-4:] == ["dvc", "repro", "report", "probe"]
+    profiles.main(["configs/world-1.yaml", "--repro-in-copy", "--dir", str(tmp_path)])
+    assert seen["c"] is None  # the default: the whole `dvc repro`
+    with pytest.raises(ParamError, match="--targets: only with --repro-in-copy"):
+        profiles.main(["configs/world-1.yaml", "--targets", "report"])
+
+
 def test_copy_project_refuses_a_bad_profile_or_folder_before_copying(source_repo, tmp_path, monkeypatch):
     src = source_repo
     (src / "configs" / "bad.yaml").write_text("_base: ../params.yaml\nsampling:\n  k: 0\n")

@@ -230,9 +230,13 @@ def main(argv: list[str] | None = None) -> None:
         help="apply the profile in a copy of the repository and run `dvc repro` there (the checkout stays as it is)",
     )
     ap.add_argument("--dir", help="with --repro-in-copy: the copy's folder (new or empty; default: a temporary one)")
+    ap.add_argument("--targets", nargs="+", help="with --repro-in-copy: the stages to reproduce (default: all)")
     args = ap.parse_args(argv)
+    if args.targets and not args.repro_in_copy:
+        raise ParamError("--targets: only with --repro-in-copy")
     if args.repro_in_copy:
-        dest = repro_in_copy(args.profile, ".", args.dir)
+        command = [sys.executable, "-m", "dvc", "repro", *args.targets] if args.targets else None
+        dest = repro_in_copy(args.profile, ".", args.dir, command)
         print(f"{args.profile}: done; params.yaml, metrics/, plots/ and dvc.lock of the run are in {dest}")
         return
     if args.check:
