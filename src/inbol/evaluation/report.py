@@ -354,9 +354,10 @@ def selective_section(sel: dict | None) -> list[str]:
     """Table 5 (beyond the paper) from the selective stage's metrics."""
     if not sel or not sel.get("rows"):
         return []
-    from .abstention import table5
+    from .abstention import table5, table5_paired, winner_lines
 
     costs = sel["costs"]
+    claims = winner_lines(sel["rows"])
     return (
         [
             "## Table 5 (beyond the paper): selective prediction and abstention",
@@ -370,6 +371,16 @@ def selective_section(sel: dict | None) -> list[str]:
             "",
         ]
         + table5(sel["rows"], costs)
+        + [
+            "",
+            "Paired differences (percentage points, the same questions and, for one model, the same seeds drawn "
+            "for both sides): each row minus the original model + self-consistency (the inference-time "
+            "baseline), and each self-consistency row minus its model without abstention; holds: the interval "
+            "above 0, does not hold: below 0, inconclusive: it contains 0.",
+            "",
+        ]
+        + table5_paired(sel["rows"])
+        + ([""] + claims if claims else [])
         + [""]
     )
 
@@ -443,8 +454,8 @@ def write_report(
     plots_dir = Path(plots_dir)
     kw = {"n_boot": stats.n_boot, "level": stats.level, "seed": stats.seed}
     value_runs = {m: tables.Runs(m, testsets, runs[m], seeds[m]) for m in runs}
-    cis = {m: tables.model_cis(r, testsets, **kw) for m, r in value_runs.items()}
-    checks = tables.trend_checks(value_runs, testsets, **kw)
+    cis = {m: tables.model_cis(r, testsets, **kw, cluster=stats.cluster) for m, r in value_runs.items()}
+    checks = tables.trend_checks(value_runs, testsets, **kw, cluster=stats.cluster)
     evals = score_models(testsets, runs)
     predictions = {m: [p for preds in r for p in preds] for m, r in runs.items()}
     notes = []
@@ -471,7 +482,11 @@ def write_report(
         from .stats import paired_difference
 
         gain = paired_difference(
-            [value_runs["sft"].values["emblem"]], [value_runs["base"].values["emblem"]], ("acc",), **kw
+            [value_runs["sft"].values["emblem"]],
+            [value_runs["base"].values["emblem"]],
+            ("acc",),
+            units=[tables.set_units(testsets, stats.cluster)["emblem"]],
+            **kw,
         )["acc"]
     extra = overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
     extra += awareness_md(awareness or {}, label)
