@@ -1,7 +1,6 @@
 """The paper's Tables 1-4 and its headline trends, with uncertainty: every cell is a mean over the seeds with
 its 95% bootstrap interval over questions (by the unit they share) and seeds (:mod:`inbol.evaluation.stats`),
-and every trend is a
-paired difference on the same questions with its interval and a verdict.
+and every trend is a paired difference on the same questions with its interval and a verdict.
 
 Definitions (one each, docs/evaluation.md):
 
