@@ -176,10 +176,19 @@ def paired_cells(
     question (or unit) draw; the runs paired when ``pair_runs`` (the same model's runs), else drawn for each
     side.  Verdict (:func:`inbol.evaluation.stats.verdict`): ``holds`` when A is above B."""
     out: dict = {}
+
+    def threshold(th, key):
+        return None if th is None else th.get(key, th["s_trust"])
+
     for scope, sets in a.items():
         how = "pooled" if scope == "in_domain" else "mean"
         out[scope] = {}
+        done: dict = {}  # Phi_1 is S_trust: computed once where both sides use the same thresholds for both
         for key, c in PAIRED:
+            same = (threshold(a_thresholds, key), threshold(b_thresholds, key))
+            if same in done:
+                out[scope][key] = dict(done[same])
+                continue
             fn = scope_stat(stat_fn("s_trust" if c is None else "phi", c), how)
             d = bootstrap_stat(
                 applied(sets, a_thresholds, key),
@@ -191,7 +200,7 @@ def paired_cells(
                 seed=seed,
                 units=None if unit is None else unit[scope],
             )
-            out[scope][key] = {**d, "verdict": verdict(d)}
+            out[scope][key] = done[same] = {**d, "verdict": verdict(d)}
     return out
 
 
