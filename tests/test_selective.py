@@ -252,7 +252,7 @@ def test_table5_paired_differences_against_the_baseline_and_without_abstention()
     assert d["mean"] == pytest.approx((30 + 20) / 2 - 60)
     assert d["lo"] <= d["mean"] <= d["hi"] and d["verdict"] == "does not hold"
     md = table5_paired(rows)
-    assert md[0].startswith("| Method | - Original + self-consistency: in-domain S_trust |")
+    assert md[0].startswith("| Method | vs Original + self-consistency: in-domain S_trust |")
     assert "does not hold" in md[2] and md[3].split("|")[2].strip() == "—"  # the baseline against itself
     claims = winner_lines(rows)
     assert claims[0].startswith("- In domain: Original + self-consistency has the highest S_trust")

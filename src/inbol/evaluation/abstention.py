@@ -234,8 +234,8 @@ def table5_paired(rows: Mapping[str, dict]) -> list[str]:
     names = {"s_trust": "S_trust", "phi_1": "Phi_1"}
     cols = [(scope, k) for k in names for scope in ("in_domain", "ood")]
     where = {"in_domain": "in-domain", "ood": "OOD"}
-    header = ["Method"] + [f"- {base or 'baseline'}: {where[s]} {names[k]}" for s, k in cols]
-    header += [f"- without abstention: {where[s]} {names[k]}" for s, k in cols]
+    header = ["Method"] + [f"vs {base or 'baseline'}: {where[s]} {names[k]}" for s, k in cols]
+    header += [f"vs without abstention: {where[s]} {names[k]}" for s, k in cols]
     body = []
     for label, r in rows.items():
         p = r.get("paired") or {}

@@ -373,7 +373,7 @@ def selective_section(sel: dict | None) -> list[str]:
         + table5(sel["rows"], costs)
         + [
             "",
-            "Paired differences (percentage points, the same questions and, for one model, the same seeds drawn "
+            "Paired differences, row - other (percentage points, the same questions and, for one model, the same seeds drawn "
             "for both sides): each row minus the original model + self-consistency (the inference-time "
             "baseline), and each self-consistency row minus its model without abstention; holds: the interval "
             "above 0, does not hold: below 0, inconclusive: it contains 0.",
