@@ -43,6 +43,7 @@ def main() -> None:
         level=p.stats.level,
         seed=p.stats.seed,
         thresholds=(p.delta_k, p.delta_uk),
+        cluster=p.stats.cluster,
     )
     seeds = {m: [run_seed(f) for f in run_files(args.predictions, m)] for m in test_runs}
     write_csv(curves, args.csv, ["row", "scope", "coverage", "risk"])

@@ -787,7 +787,8 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
 
 
 def _run_for(acc_pct: int, refr_pct: int, n: int = 20) -> tuple[dict, list[dict]]:
-    """Test sets + the predictions of one run of a fake model: ``n`` questions per set with the given rates."""
+    """Test sets + the predictions of one run of a fake model: ``n`` questions per set with the given rates,
+    each question on its own image (its own unit of the bootstrap)."""
     sets = {}
     for name, fam in (
         ("perception", "perception"),
@@ -799,12 +800,17 @@ def _run_for(acc_pct: int, refr_pct: int, n: int = 20) -> tuple[dict, list[dict]
         sets[name] = make_testset(
             name,
             [
-                {**_q(f"{name}-{i}", fam, exposure=i * 4 if fam == "emblem" else None), "conf_base": i / (n - 1)}
+                {
+                    **_q(f"{name}-{i}", fam, exposure=i * 4 if fam == "emblem" else None, image=f"{name}-{i}.png"),
+                    "conf_base": i / (n - 1),
+                }
                 for i in range(n)
             ],
         )
     for name in ("uavqa", "beyond", "vizwiz"):
-        sets[name] = make_testset(name, [_q(f"{name}-{i}", "x", kind="unanswerable") for i in range(n)])
+        sets[name] = make_testset(
+            name, [_q(f"{name}-{i}", "x", kind="unanswerable", image=f"{name}-{i}.png") for i in range(n)]
+        )
     preds = []
     for name, ts in sets.items():
         for i, r in enumerate(ts.records):

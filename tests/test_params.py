@@ -64,6 +64,7 @@ def test_no_section_schema_carries_a_default_that_could_disagree_with_params_yam
         ("seeds", [], "seeds = []: must be a non-empty list"),
         ("stats.level", 1.0, "stats.level = 1.0: must be in (0, 1)"),
         ("stats.n_boot", 50, "stats.n_boot = 50: must be an integer >= 100"),
+        ("stats.cluster", "emblem", "stats.cluster = 'emblem': must be one of"),
         ("selective.costs", [0], "selective.costs[0] = 0: must be > 0"),
         ("delta_uk", 0.8, "delta_uk = 0.8: must be < delta_k (0.8)"),
         ("base_model.arch.vision_feature_layer", -4, "base_model.arch.vision_feature_layer = -4: must be in [-3, -1]"),

@@ -196,3 +196,92 @@ def test_table5_rows_from_synthetic_runs():
     md = table5(rows, [1, 10])
     assert md[0].startswith("| Method | In-domain S_trust | In-domain Phi_1 | In-domain Phi_10 |")
     assert md[3].startswith("| Original + self-consistency | 50.0 [")
+
+
+def test_table5_paired_differences_against_the_baseline_and_without_abstention():
+    from inbol.evaluation import make_testset
+    from inbol.evaluation.abstention import selective_report, table5_paired, winner_lines
+    from inbol.evaluation.stats import bootstrap_stat
+
+    def ts(name, n):
+        return make_testset(name, [{"id": f"{name}-{i}", "answers": ["a"], "conf_base": 0.5} for i in range(n)])
+
+    testsets = {"perception": ts("perception", 20), "ood_hard": ts("ood_hard", 10)}
+    valsets = {"perception": ts("perception", 20), "ood_hard": ts("ood_hard", 10)}
+    wrong = {"perception": {1, 4, 5, 8, 13, 17, 18, 19}, "ood_hard": {0, 3, 7}}  # the original model's errors
+
+    def run(sets, extra_right=()):
+        return [
+            {
+                "id": r["id"],
+                "set": n,
+                "verdict": "incorrect" if i in wrong[n] and r["id"] not in extra_right else "correct",
+                "p_refusal": 0.5,
+            }
+            for n, t in sets.items()
+            for i, r in enumerate(t.records)
+        ]
+
+    def agreement(sets):  # agreement separates the right answers (1.0) from the wrong ones (0.2)
+        return {(n, r["id"]): (0.2 if i in wrong[n] else 1.0) for n, t in sets.items() for i, r in enumerate(t.records)}
+
+    fixed = ("perception-1", "ood_hard-0")
+    test_runs = {"base": [run(testsets)], "idk_it": [run(testsets, fixed), run(testsets)]}
+    val_runs = {"base": [run(valsets)]}
+    agreements = {"base": {"test": [agreement(testsets)], "val": [agreement(valsets)]}}
+    kw = {"costs": [1, 10], "n_boot": 200, "level": 0.95, "seed": 0}
+    rows, _ = selective_report(testsets, valsets, test_runs, val_runs, agreements, **kw)
+    base, sc, idk = rows["Original"], rows["Original + self-consistency"], rows["IDK-IT"]
+    # self-consistency refuses exactly the original's 8 wrong answers of 20: + 8/20 of S_trust in domain, and
+    # the paired difference's replicates are 100 x the share of wrong answers in each draw (same draw, same run)
+    own = sc["paired"]["vs_without_abstention"]["in_domain"]
+    assert own["s_trust"]["mean"] == pytest.approx(40.0) and own["s_trust"]["verdict"] == "holds"
+    w = np.array([[i in wrong["perception"] for i in range(20)]], dtype=float)
+    by_hand = bootstrap_stat([w], lambda s: 100.0 * float(s[0].mean()), n_boot=200, level=0.95, seed=0)
+    assert (own["s_trust"]["lo"], own["s_trust"]["hi"]) == pytest.approx((by_hand["lo"], by_hand["hi"]))
+    assert own["phi_1"] == own["s_trust"]  # Phi_1 is S_trust
+    # the original model as it answers is the same difference from the other side
+    vs_base = base["paired"]["vs_baseline"]["in_domain"]["s_trust"]
+    assert vs_base["mean"] == pytest.approx(-40.0) and vs_base["verdict"] == "does not hold"
+    assert (vs_base["lo"], vs_base["hi"]) == pytest.approx((-by_hand["hi"], -by_hand["lo"]))
+    assert base["paired"]["vs_without_abstention"] is None and sc["paired"]["vs_baseline"] is None
+    assert sc["paired"]["against"] == "Original + self-consistency"
+    # IDK-IT (two seeds, one fixing one of the 8 in domain: S_trust 30 and 20) vs the baseline's 60, its runs
+    # drawn apart from the baseline's single run
+    d = idk["paired"]["vs_baseline"]["in_domain"]["s_trust"]
+    assert d["mean"] == pytest.approx((30 + 20) / 2 - 60)
+    assert d["lo"] <= d["mean"] <= d["hi"] and d["verdict"] == "does not hold"
+    md = table5_paired(rows)
+    assert md[0].startswith("| Method | vs Original + self-consistency: in-domain S_trust |")
+    assert "does not hold" in md[2] and md[3].split("|")[2].strip() == "—"  # the baseline against itself
+    claims = winner_lines(rows)
+    assert claims[0].startswith("- In domain: Original + self-consistency has the highest S_trust")
+    assert "does not hold: Original, IDK-IT" in claims[0]
+
+
+def test_table5_resamples_the_emblems_questions_share():
+    from inbol.evaluation import make_testset
+    from inbol.evaluation.abstention import selective_report
+
+    def recs(n):  # 4 emblems, 15 questions each; the original model knows emblem 0 only
+        return [
+            {"id": f"e{i}", "answers": ["a"], "conf_base": 0.5, "meta": {"qtype": "emblem_name", "emblem_id": i % 4}}
+            for i in range(n)
+        ]
+
+    sets = {"emblem": make_testset("emblem", recs(60)), "ood_hard": make_testset("ood_hard", recs(60))}
+    run = [
+        {"id": f"e{i}", "set": n, "verdict": "correct" if i % 4 == 0 else "incorrect", "p_refusal": 0.5}
+        for n in sets
+        for i in range(60)
+    ]
+    kw = {"costs": [1], "n_boot": 300, "level": 0.95, "seed": 0}
+    by_unit, _ = selective_report(sets, sets, {"base": [run]}, {}, {}, **kw)
+    by_question, _ = selective_report(sets, sets, {"base": [run]}, {}, {}, **kw, cluster="question")
+    wide, narrow = (
+        by_unit["Original"]["cells"]["in_domain"]["s_trust"],
+        by_question["Original"]["cells"]["in_domain"]["s_trust"],
+    )
+    assert wide["mean"] == narrow["mean"] == pytest.approx(-50.0)
+    assert wide["hi"] - wide["lo"] > 2 * (narrow["hi"] - narrow["lo"])
+    assert wide["hi"] >= 0.0 and narrow["hi"] < -25  # a draw of emblems 0 only is possible, not of its questions

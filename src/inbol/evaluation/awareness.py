@@ -16,7 +16,7 @@ Figures, on the answerable questions of a scope (the in-domain sets pooled, or o
   the pretraining corpus (:func:`exposure_spearman`; negative when rarely seen emblems are refused more).
 
 Intervals (:func:`cluster_bootstrap`) resample the runs (seeds) and the *units* questions share (the
-emblem or entity of a name question, else the image: :func:`units`), so that questions about one emblem
+emblem or entity of a name question, else the image: :func:`inbol.evaluation.stats.units`), so that questions about one emblem
 count as one draw, through :func:`inbol.evaluation.stats.bootstrap_stat`; a question drawn k times weighs
 k.  A figure on fewer than ``min_n`` questions (for an AUROC: of either class; for answered accuracy:
 answered questions per run) gets no number (None) and a warning naming the set and the figure.
@@ -36,7 +36,7 @@ import numpy as np
 
 from .evaluate import EXPOSURE_FAMILY
 from .metrics import CONF_EDGES, conf_bin, conf_bin_labels, spearman
-from .stats import bootstrap_stat
+from .stats import bootstrap_stat, unit_of, units  # noqa: F401  (unit_of re-exported)
 
 # ------------------------------------------------------------------------------------------------
 # pure figures (weights: how often each question was drawn; None = once each)
@@ -93,25 +93,6 @@ def exposure_spearman(refused, exposure, weight=None) -> float | None:
 # ------------------------------------------------------------------------------------------------
 # units and the cluster bootstrap
 # ------------------------------------------------------------------------------------------------
-
-
-def unit_of(record: Mapping) -> str:
-    """The unit a question shares with others: the entity (real OVEN) or the emblem (embedded world) of a
-    name question, else its image, else the question itself."""
-    meta = record.get("meta") or {}
-    if meta.get("entity_id") is not None:
-        return f"entity:{meta['entity_id']}"
-    if meta.get("qtype") == "emblem_name" and meta.get("emblem_id") is not None:
-        return f"emblem:{meta['emblem_id']}"
-    if record.get("image") is not None:
-        return f"image:{record['image']}"
-    return f"question:{record['id']}"
-
-
-def units(records: Sequence[Mapping]) -> np.ndarray:
-    """Per question the index of its unit (:func:`unit_of`), 0..n_units-1 in order of first appearance."""
-    index: dict[str, int] = {}
-    return np.array([index.setdefault(unit_of(r), len(index)) for r in records], dtype=int)
 
 
 def cluster_bootstrap(

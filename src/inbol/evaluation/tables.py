@@ -1,6 +1,6 @@
 """The paper's Tables 1-4 and its headline trends, with uncertainty: every cell is a mean over the seeds with
-its 95% bootstrap interval over questions and seeds (:mod:`inbol.evaluation.stats`), and every trend is a
-paired difference on the same questions with its interval and a verdict.
+its 95% bootstrap interval over questions (by the unit they share) and seeds (:mod:`inbol.evaluation.stats`),
+and every trend is a paired difference on the same questions with its interval and a verdict.
 
 Definitions (one each, docs/evaluation.md):
 
@@ -22,7 +22,7 @@ from ..evalsets import EvalSet, ordered
 from ..markdown import table as _table
 from ..methods.registry import methods_in, registry
 from . import paper
-from .stats import METRICS, bootstrap, format_ci, paired_difference, values, verdict
+from .stats import METRICS, bootstrap, format_ci, paired_difference, units, values, verdict
 
 # the rows (columns of Table 3) of each table: the methods whose spec lists it (src/inbol/methods), in their order
 TABLE1_MODELS = methods_in("table1")
@@ -64,10 +64,18 @@ def groups(testsets: Mapping) -> dict[str, list[str]]:
     }
 
 
-def _scope(r: Runs, sets: Sequence[str], scope: str, fn, **kw) -> dict:
+def set_units(testsets: Mapping, cluster: str = "unit") -> dict[str, np.ndarray]:
+    """Per set the unit index of each question (:func:`inbol.evaluation.stats.units`; ``stats.cluster``)."""
+    return {name: units(ts.records, cluster) for name, ts in testsets.items()}
+
+
+def _scope(r: Runs, sets: Sequence[str], scope: str, fn, unit: Mapping | None = None, **kw) -> dict:
     """Per metric the result of ``fn`` on a scope: pooled in domain; OOD Acc/RefR/S_trust as the mean over
-    sets, OOD answered accuracy pooled."""
+    sets, OOD answered accuracy pooled; ``unit``: per set the unit of each question (the bootstrap's
+    clusters)."""
     mats = [r.values[s] for s in sets]
+    if unit is not None:
+        kw["units"] = [unit[s] for s in sets]
     if scope == "in_domain":
         return fn(mats, METRICS, how="pooled", **kw)
     out = fn(mats, ("acc", "refr", "s_trust"), how="mean", **kw)
@@ -75,13 +83,19 @@ def _scope(r: Runs, sets: Sequence[str], scope: str, fn, **kw) -> dict:
     return out
 
 
-def model_cis(r: Runs, testsets: Mapping, *, n_boot: int, level: float, seed: int) -> dict:
-    """``{"sets": {set: {metric: ci}}, "in_domain": {...}, "ood": {...}, "seeds": [...]}`` of one model."""
+def model_cis(r: Runs, testsets: Mapping, *, n_boot: int, level: float, seed: int, cluster: str = "unit") -> dict:
+    """``{"sets": {set: {metric: ci}}, "in_domain": {...}, "ood": {...}, "seeds": [...]}`` of one model; the
+    bootstrap resamples the units questions share (``cluster="unit"``) or the questions (``"question"``)."""
     kw = {"n_boot": n_boot, "level": level, "seed": seed}
-    out = {"model": r.model, "seeds": r.seeds, "sets": {n: bootstrap([r.values[n]], METRICS, **kw) for n in r.values}}
+    unit = set_units(testsets, cluster)
+    out = {
+        "model": r.model,
+        "seeds": r.seeds,
+        "sets": {n: bootstrap([r.values[n]], METRICS, units=[unit[n]], **kw) for n in r.values},
+    }
     for scope, sets in groups(testsets).items():
         if sets:
-            out[scope] = _scope(r, sets, scope, bootstrap, **kw)
+            out[scope] = _scope(r, sets, scope, bootstrap, unit, **kw)
     return out
 
 
@@ -122,10 +136,13 @@ def per_seed_rows(r: Runs, testsets: Mapping) -> list[dict]:
     return rows
 
 
-def trend_checks(runs: Mapping[str, Runs], testsets: Mapping, *, n_boot: int, level: float, seed: int) -> list[dict]:
+def trend_checks(
+    runs: Mapping[str, Runs], testsets: Mapping, *, n_boot: int, level: float, seed: int, cluster: str = "unit"
+) -> list[dict]:
     """The paper's headline trends as paired differences with intervals and verdicts (``not checked`` when a
-    model is missing)."""
+    model is missing); the same unit (or question, ``cluster``) draw for both models."""
     out = []
+    unit = set_units(testsets, cluster)
     for scope, sets in groups(testsets).items():
         for key, text, a, b, metric in CHECKS:
             row = {
@@ -147,7 +164,7 @@ def trend_checks(runs: Mapping[str, Runs], testsets: Mapping, *, n_boot: int, le
                 mats_b = [_rb.values[s] for s in sets]
                 return paired_difference(mats_a, mats_b, metrics, how=how, pair_runs=pair, **kw)
 
-            diff = _scope(ra, sets, scope, fn, n_boot=n_boot, level=level, seed=seed)[metric]
+            diff = _scope(ra, sets, scope, fn, unit, n_boot=n_boot, level=level, seed=seed)[metric]
             out.append({**row, "diff": diff, "paired_runs": pair, "verdict": verdict(diff)})
     return out
 
@@ -419,6 +436,7 @@ __all__ = [
     "CHECKS",
     "Runs",
     "groups",
+    "set_units",
     "model_cis",
     "per_seed_rows",
     "trend_checks",

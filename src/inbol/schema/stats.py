@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .core import Float, Int, Section, Seed
 
 
@@ -11,3 +13,4 @@ class Stats(Section):
     n_boot: Int(100)  # replicates (fewer than 100 give no usable percentile interval)
     level: Float(0.0, 1.0, lo_open=True, hi_open=True)  # the intervals' confidence level
     seed: Seed
+    cluster: Literal["unit", "question"]  # resample the units questions share (emblem, image) or each question
