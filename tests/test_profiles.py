@@ -56,7 +56,10 @@ def test_the_profiles_are_there():
         "configs/llava-1.5-13b.yaml",
         "configs/llava-1.5-7b.yaml",
         "configs/paper-hparams.yaml",
+        "configs/pretrain-1.yaml",
+        "configs/pretrain-2.yaml",
         "configs/smoke.yaml",
+        "configs/world-1.yaml",
     ]
     assert [p.name for p in chain(ROOT / "configs/llava-1.5-13b.yaml")] == [
         "params.yaml",
