@@ -130,7 +130,9 @@ def auroc_cis(
     out: dict = {"n": len(y), "n_positive": n_pos, "n_negative": n_neg}
     names = list(scores)
     if min(n_pos, n_neg) < min_n:
-        notes.add(f"{where}: AUROC n/a, {n_pos} positive and {n_neg} negative questions (each needs diagnose.min_n = {min_n})")
+        notes.add(
+            f"{where}: AUROC n/a, {n_pos} positive and {n_neg} negative questions (each needs diagnose.min_n = {min_n})"
+        )
         return {**out, **{k: None for k in names}, **({"difference": None} if len(names) == 2 else {})}
     s = {k: np.asarray(v, dtype=float) for k, v in scores.items()}
     rng = _boot_rng(seed, len(y))
@@ -182,7 +184,9 @@ def _known_ids(records: Sequence[Mapping]) -> list[str]:
     return out
 
 
-def construction_counts(pool: Sequence[Mapping], idk_it: Sequence[Mapping], preference: Sequence[Mapping], delta_k: float) -> dict:
+def construction_counts(
+    pool: Sequence[Mapping], idk_it: Sequence[Mapping], preference: Sequence[Mapping], delta_k: float
+) -> dict:
     """How the seed's constructed sets use the pool: CA-DPO's Known questions that are IDK-IT's Known training
     questions too (and the share two independent draws would share: IDK-IT's Known count over the pool's),
     and IDK-IT's refusal examples by kind (intrinsic: answerable questions of the Unknown bucket; extrinsic:
@@ -264,7 +268,9 @@ def sample(records: Sequence[dict], n: int, seed: int, key: int) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 
 
-def verdicts(answer_fn: Callable, records: Sequence[dict], name: str, semantic=None, *, lenient: bool = True) -> list[str]:
+def verdicts(
+    answer_fn: Callable, records: Sequence[dict], name: str, semantic=None, *, lenient: bool = True
+) -> list[str]:
     """The verdict of each record's greedy answer, through the evaluation's path (answer, then the hybrid
     evaluator as on an in-domain set)."""
     from .evaluation import answer_sets, judge_sets, make_testset
@@ -276,12 +282,57 @@ def verdicts(answer_fn: Callable, records: Sequence[dict], name: str, semantic=N
     return [p["verdict"] for p in preds]
 
 
-def bucket_rates(v: Sequence[str], *, n_boot: int, seed: int, min_n: int, where: str, notes: Notes) -> dict:
-    """Refusal rate and accuracy (fractions) of verdicts ``v``, each with a bootstrap interval."""
+def family(r: Mapping) -> str:
+    """The question family (``meta.family``; else its kind)."""
+    return (r.get("meta") or {}).get("family") or r.get("kind") or "unknown"
+
+
+def bucket_rates(
+    v: Sequence[str],
+    *,
+    n_boot: int,
+    seed: int,
+    min_n: int,
+    where: str,
+    notes: Notes,
+    families: Sequence[str] | None = None,
+) -> dict:
+    """Refusal rate and accuracy (fractions) of verdicts ``v``, each with a bootstrap interval; with
+    ``families`` (one per verdict) the refusal rate per family too."""
     v = list(v)
-    ref = mean_ci([x == "refusal" for x in v], n_boot=n_boot, seed=seed, min_n=min_n, where=f"{where}: refusal rate", notes=notes)
-    acc = mean_ci([x == "correct" for x in v], n_boot=n_boot, seed=seed, min_n=min_n, where=f"{where}: accuracy", notes=notes, key=1)
-    return {"n": len(v), "refusal_rate": ref["mean"], "refusal_ci": ref["ci"], "accuracy": acc["mean"], "accuracy_ci": acc["ci"]}
+    ref = mean_ci(
+        [x == "refusal" for x in v], n_boot=n_boot, seed=seed, min_n=min_n, where=f"{where}: refusal rate", notes=notes
+    )
+    acc = mean_ci(
+        [x == "correct" for x in v],
+        n_boot=n_boot,
+        seed=seed,
+        min_n=min_n,
+        where=f"{where}: accuracy",
+        notes=notes,
+        key=1,
+    )
+    out = {
+        "n": len(v),
+        "refusal_rate": ref["mean"],
+        "refusal_ci": ref["ci"],
+        "accuracy": acc["mean"],
+        "accuracy_ci": acc["ci"],
+    }
+    if families is not None:
+        out["by_family"] = {}
+        for fam in sorted(set(families)):
+            fv = [x for x, f in zip(v, families, strict=True) if f == fam]
+            r = mean_ci(
+                [x == "refusal" for x in fv],
+                n_boot=n_boot,
+                seed=seed,
+                min_n=min_n,
+                where=f"{where}, family {fam}: refusal rate",
+                notes=notes,
+            )
+            out["by_family"][fam] = {"n": len(fv), "refusal_rate": r["mean"], "refusal_ci": r["ci"]}
+    return out
 
 
 def lost_answers(original: Sequence[str], trained: Sequence[str]) -> dict:
@@ -310,7 +361,9 @@ def answer_text(fmt, question: str, answer: str) -> str:
 
 
 @torch.no_grad()
-def answer_logprobs(model, fmt, records: Sequence[dict], answers: Sequence[str], *, batch_size: int = 32) -> list[tuple[float, int]]:
+def answer_logprobs(
+    model, fmt, records: Sequence[dict], answers: Sequence[str], *, batch_size: int = 32
+) -> list[tuple[float, int]]:
     """Per record ``(log P(answer | prompt), number of answer tokens)``: the generation prompt
     (``fmt.prompt``) followed by the answer's tokens (:func:`answer_text`) in one forward pass (right padding),
     the log-probabilities of the answer tokens summed."""
@@ -388,11 +441,13 @@ def probe_errors(
     conf_val: Sequence[float],
     cfg,
     notes: Notes,
+    families: Sequence[str] | None = None,
 ) -> dict:
     """StandardScaler + LogisticRegression (C by stratified cross-validated AUROC over ``cfg.probe_c``) trained to
     predict "the original is wrong" on the training features, and its validation AUROC beside that of the
-    original's K-sample confidence (score 1 - conf) on the same questions.  A class with fewer than
-    ``cfg.min_n`` training questions gives n/a (and a warning), not a fit."""
+    original's K-sample confidence (score 1 - conf) on the same questions (and per family, ``families``: one
+    per validation question).  A class with fewer than ``cfg.min_n`` training questions gives n/a (and a
+    warning), not a fit."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -406,7 +461,12 @@ def probe_errors(
         "label": "the original model's greedy answer is wrong",
         "feature": "the original model's last hidden state at the prompt's last token",
         "train": {"split": "pool", "n": len(y), "wrong": n_wrong, "right": n_right},
-        "val": {"split": "validation (answerable, in domain)", "n": len(yv), "wrong": int(yv.sum()), "right": int((~yv).sum())},
+        "val": {
+            "split": "validation (answerable, in domain)",
+            "n": len(yv),
+            "wrong": int(yv.sum()),
+            "right": int((~yv).sum()),
+        },
         "c": None,
         "cv_auroc": None,
     }
@@ -417,8 +477,13 @@ def probe_errors(
             f"(each class needs diagnose.min_n = {cfg.min_n})"
         )
         aur = auroc_cis(
-            {"confidence": conf_score}, yv, n_boot=cfg.n_boot, seed=cfg.seed, min_n=cfg.min_n,
-            where="probe (validation): confidence", notes=notes,
+            {"confidence": conf_score},
+            yv,
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+            min_n=cfg.min_n,
+            where="probe (validation): confidence",
+            notes=notes,
         )
         return {**out, **aur, "probe": None, "difference": None}
     folds = min(cfg.cv_folds, n_wrong, n_right)
@@ -436,10 +501,28 @@ def probe_errors(
     out["cv_auroc"] = _round(search.best_score_)
     p_wrong = search.predict_proba(np.asarray(x_val, dtype=np.float32))[:, 1]
     aur = auroc_cis(
-        {"probe": p_wrong, "confidence": conf_score}, yv, n_boot=cfg.n_boot, seed=cfg.seed, min_n=cfg.min_n,
-        where="probe (validation)", notes=notes,
+        {"probe": p_wrong, "confidence": conf_score},
+        yv,
+        n_boot=cfg.n_boot,
+        seed=cfg.seed,
+        min_n=cfg.min_n,
+        where="probe (validation)",
+        notes=notes,
     )
-    return {**out, **aur}
+    out = {**out, **aur, "by_family": {}}
+    fams = np.asarray(families if families is not None else ["all"] * len(yv))
+    for fam in sorted(set(fams.tolist())) if families is not None else []:
+        m = fams == fam
+        out["by_family"][fam] = auroc_cis(
+            {"probe": p_wrong[m], "confidence": conf_score[m]},
+            yv[m],
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+            min_n=cfg.min_n,
+            where=f"probe (validation, family {fam})",
+            notes=notes,
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,7 +613,9 @@ def diagnose(
     val_all = val_answerable(valsets)
     if not val_all:
         raise DataError("diagnose: the validation sets hold no answerable in-domain question")
-    out["sizes"] = {f"s{s}": {b: {"available": len(buckets[s][b]), "used": len(sampled[s][b])} for b in BUCKETS} for s in seeds}
+    out["sizes"] = {
+        f"s{s}": {b: {"available": len(buckets[s][b]), "used": len(sampled[s][b])} for b in BUCKETS} for s in seeds
+    }
 
     # the original model: its greedy verdicts on every bucket, the probe, log P(gold) on val_known
     base_answer = answer("base", None)
@@ -546,30 +631,56 @@ def diagnose(
     wrong_train = [not greedy_correct(v) for v in base_verdicts(probe_pool, "diagnose: original, probe pool")]
     wrong_val = [not greedy_correct(v) for v in base_verdicts(val_all, "diagnose: original, validation")]
     model, fmt = inproc("base", None)
-    x_train = extract_features(model, fmt, probe_pool, batch_size=batch_size, desc="diagnose: probe features (pool)", progress=progress)
-    x_val = extract_features(model, fmt, val_all, batch_size=batch_size, desc="diagnose: probe features (validation)", progress=progress)
-    out["probe"] = probe_errors(x_train, wrong_train, x_val, wrong_val, [r.get("conf_base") for r in val_all], cfg, notes)
+    x_train = extract_features(
+        model, fmt, probe_pool, batch_size=batch_size, desc="diagnose: probe features (pool)", progress=progress
+    )
+    x_val = extract_features(
+        model, fmt, val_all, batch_size=batch_size, desc="diagnose: probe features (validation)", progress=progress
+    )
+    out["probe"] = probe_errors(
+        x_train,
+        wrong_train,
+        x_val,
+        wrong_val,
+        [r.get("conf_base") for r in val_all],
+        cfg,
+        notes,
+        families=[family(r) for r in val_all],
+    )
     golds = [r["answers"][0] for r in val_sample]
     base_lp = answer_logprobs(model, fmt, val_sample, golds, batch_size=batch_size) if val_sample else []
     del model
     out["logprob"]["base"] = logprob_summary(base_lp, None, where="val_known, original", **kw)
 
+    fams = {s: {b: [family(r) for r in sampled[s][b]] for b in BUCKETS} for s in seeds}
     base_v = {s: {b: base_verdicts(sampled[s][b], f"diagnose: original, {b}") for b in BUCKETS} for s in seeds}
     for s in seeds:
         tag = f"s{s}"
         out["refusal"][tag] = {
-            "base": {b: bucket_rates(base_v[s][b], where=f"{b} (seed {s}), original", **kw) for b in BUCKETS}
+            "base": {
+                b: bucket_rates(base_v[s][b], where=f"{b} (seed {s}), original", families=fams[s][b], **kw)
+                for b in BUCKETS
+            }
         }
         out["logprob"][tag], out["lost"][tag] = {}, {}
         for name in ("idk_it", "ca_dpo"):
             fn = answer(name, s)
-            v = {b: verdicts(fn, sampled[s][b], f"diagnose: {name}-s{s}, {b}", semantic, lenient=lenient) for b in BUCKETS}
+            v = {
+                b: verdicts(fn, sampled[s][b], f"diagnose: {name}-s{s}, {b}", semantic, lenient=lenient)
+                for b in BUCKETS
+            }
             out["refusal"][tag][name] = {
-                b: bucket_rates(v[b], where=f"{b} (seed {s}), {name}", **kw) for b in BUCKETS
+                b: bucket_rates(v[b], where=f"{b} (seed {s}), {name}", families=fams[s][b], **kw) for b in BUCKETS
             }
             out["lost"][tag][name] = lost_answers(base_v[s]["val_known"], v["val_known"])
             model, fmt = inproc(name, s)
-            lp = answer_logprobs(model, fmt, sampled[s]["val_known"], [r["answers"][0] for r in sampled[s]["val_known"]], batch_size=batch_size)
+            lp = answer_logprobs(
+                model,
+                fmt,
+                sampled[s]["val_known"],
+                [r["answers"][0] for r in sampled[s]["val_known"]],
+                batch_size=batch_size,
+            )
             del model
             out["logprob"][tag][name] = logprob_summary(lp, base_lp, where=f"val_known (seed {s}), {name}", **kw)
     out["warnings"] = notes.lines
@@ -597,7 +708,10 @@ def _num(x, ci=None, digits: int = 2) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(header))) + " |"]
+    out = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" if i == 0 else "---:" for i in range(len(header))) + " |",
+    ]
     return out + ["| " + " | ".join(r) + " |" for r in rows]
 
 
@@ -615,8 +729,38 @@ def markdown(m: Mapping) -> str:
     rows = []
     for tag, per in m["refusal"].items():
         for name, b in per.items():
-            rows.append([f"{_NAMES.get(name, name)} {tag}", *(_pct(b[k]["refusal_rate"], b[k]["refusal_ci"]) for k in BUCKETS)])
+            rows.append(
+                [f"{_NAMES.get(name, name)} {tag}", *(_pct(b[k]["refusal_rate"], b[k]["refusal_ci"]) for k in BUCKETS)]
+            )
     lines += _table(["model", *(BUCKET_LABELS[b] for b in BUCKETS)], rows)
+    fam_names = sorted(
+        {
+            f
+            for per in m["refusal"].values()
+            for b in per.values()
+            for k in ("pool_unseen", "val_known")
+            for f in b[k].get("by_family", {})
+        }
+    )
+    if fam_names:
+        lines += [
+            "",
+            "By question family, Known pool questions never trained on -> validation Known questions (refusal %, n):",
+            "",
+        ]
+        rows = []
+        for tag, per in m["refusal"].items():
+            for name, b in per.items():
+                if name == "base":
+                    continue
+                cells = []
+                for f in fam_names:
+                    a, v = b["pool_unseen"].get("by_family", {}).get(f), b["val_known"].get("by_family", {}).get(f)
+                    cells.append(
+                        " -> ".join("–" if x is None else f"{_pct(x['refusal_rate'])} ({x['n']})" for x in (a, v))
+                    )
+                rows.append([f"{_NAMES.get(name, name)} {tag}", *cells])
+        lines += _table(["model", *fam_names], rows)
     p = m["probe"]
     lines += ["", "**(ii) Can the original model's hidden state tell its own errors?** (validation AUROC)", ""]
     prow = [
@@ -627,7 +771,34 @@ def markdown(m: Mapping) -> str:
         f"{p['val']['n']} ({p['val']['wrong']} wrong)",
         "n/a" if p.get("c") is None else f"{p['c']:g}",
     ]
-    lines += _table(["linear probe", "K-sample confidence", "probe - confidence", "pool (train)", "validation", "C"], [prow])
+    prow.append(_num(p.get("cv_auroc"), None, 3))
+    rows = [["all", *prow]]
+    for fam, f in (p.get("by_family") or {}).items():
+        rows.append(
+            [
+                fam,
+                _num(f["probe"]["auroc"], f["probe"]["ci"], 3) if f.get("probe") else "n/a",
+                _num(f["confidence"]["auroc"], f["confidence"]["ci"], 3) if f.get("confidence") else "n/a",
+                _num(f["difference"]["value"], f["difference"]["ci"], 3) if f.get("difference") else "n/a",
+                "",
+                f"{f['n']} ({f['n_positive']} wrong)",
+                "",
+                "",
+            ]
+        )
+    lines += _table(
+        [
+            "questions",
+            "linear probe",
+            "K-sample confidence",
+            "probe - confidence",
+            "pool (train)",
+            "validation",
+            "C",
+            "probe CV AUROC (pool)",
+        ],
+        rows,
+    )
     lines += ["", "**(iii) Gold answer log-probability on validation Known questions, and the answers lost**", ""]
     rows = []
     base = m["logprob"]["base"]
@@ -638,16 +809,19 @@ def markdown(m: Mapping) -> str:
         for name, lp in per.items():
             lost = m["lost"][tag][name]
             d = lp["difference_to_original"]
-            rows.append([
-                f"{_NAMES.get(name, name)} {tag}",
-                _num(lp["logprob"]["mean"], lp["logprob"]["ci"]),
-                _num(d["mean"], d["ci"]),
-                str(lost["original_right"]),
-                str(lost["lost_to_refusal"]),
-                str(lost["lost_to_wrong_answer"]),
-            ])
+            rows.append(
+                [
+                    f"{_NAMES.get(name, name)} {tag}",
+                    _num(lp["logprob"]["mean"], lp["logprob"]["ci"]),
+                    _num(d["mean"], d["ci"]),
+                    str(lost["original_right"]),
+                    str(lost["lost_to_refusal"]),
+                    str(lost["lost_to_wrong_answer"]),
+                ]
+            )
     lines += _table(
-        ["model", "mean log P(gold)", "minus the original's", "original right", "lost: refused", "lost: wrong answer"], rows
+        ["model", "mean log P(gold)", "minus the original's", "original right", "lost: refused", "lost: wrong answer"],
+        rows,
     )
     lines += ["", "**Constructed data**", ""]
     rows = [
@@ -662,7 +836,14 @@ def markdown(m: Mapping) -> str:
         for tag, c in m["construction"].items()
     ]
     lines += _table(
-        ["seed", "CA-DPO Known in IDK-IT's", "share (%)", "independent draws (%)", "IDK-IT intrinsic refusals", "extrinsic / all refusals"],
+        [
+            "seed",
+            "CA-DPO Known in IDK-IT's",
+            "share (%)",
+            "independent draws (%)",
+            "IDK-IT intrinsic refusals",
+            "extrinsic / all refusals",
+        ],
         rows,
     )
     if m.get("warnings"):
