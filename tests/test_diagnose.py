@@ -323,3 +323,13 @@ def test_diagnose_with_stand_in_answers(tiny_world, tiny_model, monkeypatch):
     assert m["construction"]["s0"]["idk_it_refusals_intrinsic"] == 1
     md = markdown(m)
     assert md.startswith("## Diagnostics (validation only)") and "| n/a |" in md  # the probe's cell
+
+
+def test_probe_with_a_single_question_of_a_class_is_na_even_with_min_n_1():
+    rng = np.random.default_rng(2)
+    notes = Notes()
+    y = [i == 0 for i in range(30)]  # one wrong answer: no cross-validation can split it
+    r = probe_errors(
+        rng.normal(size=(30, 4)), y, rng.normal(size=(10, 4)), [True, False] * 5, [0.5] * 10, cfg(min_n=1), notes
+    )
+    assert r["probe"] is None and any("1 wrong and 29 right" in w for w in notes.lines)

@@ -471,10 +471,11 @@ def probe_errors(
         "cv_auroc": None,
     }
     conf_score = 1.0 - np.asarray(conf_val, dtype=float)
-    if min(n_wrong, n_right) < cfg.min_n:
+    need = max(cfg.min_n, 2)  # a cross-validation needs two questions of each class at least
+    if min(n_wrong, n_right) < need:
         notes.add(
             f"probe (pool training questions): n/a, {n_wrong} wrong and {n_right} right answers of the original "
-            f"(each class needs diagnose.min_n = {cfg.min_n})"
+            f"(each class needs {need}: diagnose.min_n = {cfg.min_n}, and 2 for the cross-validation)"
         )
         aur = auroc_cis(
             {"confidence": conf_score},
