@@ -13,7 +13,7 @@ from pathlib import Path
 from inbol.diagnose import ModelLoader, diagnose, markdown
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import check_model_dir, load_testsets
-from inbol.io import write_json
+from inbol.io import atomic_path, write_json
 from inbol.judge.llm_judge import make_semantic_judge
 from inbol.records import Instruction, Preference, read_questions, read_records
 from inbol.schema.core import load_sections
@@ -60,8 +60,10 @@ def main() -> None:
         lenient=p.judge.lenient,
         batch_size=p.evaluate.batch_size,
     )
+    text = markdown(metrics)
     write_json(args.metrics, metrics)
-    Path(args.markdown).write_text(markdown(metrics))
+    with atomic_path(args.markdown) as tmp:
+        tmp.write_text(text)
 
 
 if __name__ == "__main__":

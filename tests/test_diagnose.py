@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import copy
 import math
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import section
+from helpers import ROOT, run_stage_script, section, write_params
 from inbol.diagnose import (
     BUCKETS,
     Notes,
@@ -30,7 +31,7 @@ from inbol.diagnose import (
 )
 from inbol.errors import DataError, ParamError
 from inbol.evaluation import make_testset
-from inbol.io import read_jsonl
+from inbol.io import read_json, read_jsonl, write_json, write_jsonl
 from inbol.models import PromptFormat
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -333,3 +334,138 @@ def test_probe_with_a_single_question_of_a_class_is_na_even_with_min_n_1():
         rng.normal(size=(30, 4)), y, rng.normal(size=(10, 4)), [True, False] * 5, [0.5] * 10, cfg(min_n=1), notes
     )
     assert r["probe"] is None and any("1 wrong and 29 right" in w for w in notes.lines)
+
+
+# ------------------------------------------------------------------ the stage on a tiny project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_world, tiny_model):
+    """The tiny world linked in as data/world; its pool as the restructured pool (conf cycling 1.0, 0.9, 0.0);
+    seed 0's IDK-IT and preference sets; one in-domain validation set and UaVQA; the untrained tiny model as the
+    original, IDK-IT and CA-DPO."""
+    root = tmp_path_factory.mktemp("diagproj")
+    (root / "data").mkdir()
+    (root / "data" / "world").symlink_to(tiny_world["dir"], target_is_directory=True)
+    (root / "stages").symlink_to(ROOT / "stages", target_is_directory=True)
+    pool = [
+        {**r, "origin": "vqa", "conf": (1.0, 0.9, 0.0)[i % 3]}
+        for i, r in enumerate(read_jsonl(tiny_world["dir"] / "pool.jsonl"))
+    ]
+    write_jsonl(root / "data/restructured/pool.jsonl", pool)
+    known = [r for r in pool if r["conf"] >= 0.8]
+
+    def inst(r, bucket):
+        return {
+            "id": r["id"],
+            "image": r["image"],
+            "prompt": r["question"],
+            "completion": r["answers"][0],
+            "bucket": bucket,
+            "origin": "vqa",
+        }
+
+    def pref(r):
+        pair = {"chosen": r["answers"][0], "rejected": "Sorry, I can not help with it."}
+        return {
+            "id": r["id"],
+            "image": r["image"],
+            "prompt": r["question"],
+            "p1": pair,
+            "p2": pair,
+            "conf": r["conf"],
+            "bucket": "known",
+            "origin": "vqa",
+        }
+
+    write_jsonl(
+        root / "data/constructed/s0/idk_it.jsonl", [inst(r, "known") for r in known[:6]] + [inst(pool[2], "unknown")]
+    )
+    write_jsonl(root / "data/constructed/s0/preference.jsonl", [pref(r) for r in known[4:10]])
+    val = [
+        {**r, "conf_base": (1.0, 0.0)[i % 2]} for i, r in enumerate(read_jsonl(tiny_world["dir"] / "test.jsonl")[:16])
+    ]
+    ua = [
+        {
+            **r,
+            "id": f"uavqa-{i}",
+            "question": "What is written on the card?",
+            "answers": [],
+            "kind": "unanswerable",
+            "conf_base": None,
+        }
+        for i, r in enumerate(val[:4])
+    ]
+    write_jsonl(root / "data/valsets/perception.jsonl", val)
+    write_jsonl(root / "data/valsets/uavqa.jsonl", ua)
+    write_json(
+        root / "data/valsets/manifest.json",
+        {
+            "sets": {
+                "perception": {"group": "in_domain", "answerable": True, "paper": "VQAv2"},
+                "uavqa": {"group": "in_domain", "answerable": False, "paper": "UaVQA"},
+            }
+        },
+    )
+    (root / "models").mkdir()
+    (root / "models/base").symlink_to(tiny_model["dir"], target_is_directory=True)
+    for m in ("idk_it", "ca_dpo"):
+        (root / "models" / m).mkdir()
+        (root / "models" / m / "s0").symlink_to(tiny_model["dir"], target_is_directory=True)
+    write_params(
+        root,
+        seeds=[0],
+        diagnose={"min_n": 3, "n_boot": 100, "cv_folds": 2, "probe_train": 20, "max_per_bucket": 5},
+        evaluate={"device": "cpu", "dtype": "float32", "batch_size": 8},
+    )
+    return root
+
+
+DIAG_ARGS = [
+    "--pool",
+    "data/restructured/pool.jsonl",
+    "--constructed",
+    "data/constructed",
+    "--valsets",
+    "data/valsets",
+    "--base",
+    "models/base",
+    "--models",
+    "models",
+    "--metrics",
+    "metrics/diagnose.json",
+    "--markdown",
+    "metrics/diagnose.md",
+]
+
+
+@pytest.mark.e2e
+def test_stage_end_to_end_on_a_tiny_project(project):
+    proc = run_stage_script(project, "diagnose.py", *DIAG_ARGS)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = read_json(project / "metrics/diagnose.json")
+    assert m["seeds"] == [0] and m["sizes"]["s0"]["idk_it_train"] == {"available": 6, "used": 5}
+    assert m["sizes"]["s0"]["val_known"] == {"available": 8, "used": 5}
+    assert set(m["refusal"]["s0"]) == {"base", "idk_it", "ca_dpo"}
+    # the same weights under three names: the same answers, no log-probability lost
+    assert m["refusal"]["s0"]["idk_it"] == m["refusal"]["s0"]["ca_dpo"]
+    assert m["logprob"]["s0"]["idk_it"]["difference_to_original"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert m["construction"]["s0"]["ca_dpo_known_in_idk_it"] == 2
+    assert (project / "metrics/diagnose.md").read_text().startswith("## Diagnostics (validation only)")
+
+
+@pytest.mark.e2e
+def test_a_missing_training_set_fails_in_one_line_before_any_model_loads(project, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for d in ("stages", "models"):
+        (bad / d).symlink_to(project / d, target_is_directory=True)
+    shutil.copytree(project / "data", bad / "data", symlinks=True)
+    shutil.copy(project / "params.yaml", bad / "params.yaml")
+    (bad / "data/constructed/s0/preference.jsonl").unlink()
+    (bad / "metrics").mkdir()
+    (bad / "metrics/diagnose.json").write_text("{}\n")
+    proc = run_stage_script(bad, "diagnose.py", *DIAG_ARGS)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: ") and "preference.jsonl" in proc.stderr
+    assert (bad / "metrics/diagnose.json").read_text() == "{}\n"  # what was there is kept
