@@ -511,8 +511,8 @@ def probe_errors(
         notes=notes,
     )
     out = {**out, **aur, "by_family": {}}
-    fams = np.asarray(families if families is not None else ["all"] * len(yv))
-    for fam in sorted(set(fams.tolist())) if families is not None else []:
+    fams = np.asarray(families if families is not None else [], dtype=object)
+    for fam in sorted(set(fams.tolist())):
         m = fams == fam
         out["by_family"][fam] = auroc_cis(
             {"probe": p_wrong[m], "confidence": conf_score[m]},
@@ -596,6 +596,8 @@ def diagnose(
         "lost": {},
     }
     # every input checked (buckets, ids) before any model answers
+    if not seeds:
+        raise DataError("diagnose: no training seed to diagnose (seeds is empty)")
     buckets, sampled = {}, {}
     for s in seeds:
         idk, pref = constructed[s]
@@ -606,8 +608,6 @@ def diagnose(
             b: sample(buckets[s][b], cfg.max_per_bucket, cfg.seed, 10**6 if b == "val_known" else 100 * s + k)
             for k, b in enumerate(BUCKETS)
         }
-    if not seeds:
-        raise DataError("diagnose: no training seed to diagnose (seeds is empty)")
     val_sample = sampled[seeds[0]]["val_known"]
     answerable_pool = [r for r in pool if answerable(r)]
     probe_pool = sample(answerable_pool, cfg.probe_train, cfg.seed, _PROBE_STREAM)
@@ -619,18 +619,20 @@ def diagnose(
     }
 
     # the original model: its greedy verdicts on every bucket, the probe, log P(gold) on val_known
-    base_answer = answer("base", None)
+    held = {"answer": answer("base", None)}
     cache: dict[tuple, str] = {}  # the original's verdict per question, answered once
 
     def base_verdicts(records: Sequence[dict], name: str) -> list[str]:
         key = lambda r: (r["id"], r["image"], r["question"])  # noqa: E731
         todo = list({key(r): r for r in records if key(r) not in cache}.values())
-        for r, v in zip(todo, verdicts(base_answer, todo, name, semantic, lenient=lenient)):
+        for r, v in zip(todo, verdicts(held["answer"], todo, name, semantic, lenient=lenient)):
             cache[key(r)] = v
         return [cache[key(r)] for r in records]
 
     wrong_train = [not greedy_correct(v) for v in base_verdicts(probe_pool, "diagnose: original, probe pool")]
     wrong_val = [not greedy_correct(v) for v in base_verdicts(val_all, "diagnose: original, validation")]
+    base_v = {s: {b: base_verdicts(sampled[s][b], f"diagnose: original, {b}") for b in BUCKETS} for s in seeds}
+    held.clear()  # every answer of the original is in: one model in memory at a time from here
     model, fmt = inproc("base", None)
     x_train = extract_features(
         model, fmt, probe_pool, batch_size=batch_size, desc="diagnose: probe features (pool)", progress=progress
@@ -654,7 +656,6 @@ def diagnose(
     out["logprob"]["base"] = logprob_summary(base_lp, None, where="val_known, original", **kw)
 
     fams = {s: {b: [family(r) for r in sampled[s][b]] for b in BUCKETS} for s in seeds}
-    base_v = {s: {b: base_verdicts(sampled[s][b], f"diagnose: original, {b}") for b in BUCKETS} for s in seeds}
     for s in seeds:
         tag = f"s{s}"
         out["refusal"][tag] = {
