@@ -144,6 +144,7 @@ CALLS_AN_LLM = {
     "sweep_threshold": "judge.backend openai (each cell is evaluated)",
     "sweep_known_ratio": "judge.backend openai (each cell is evaluated)",
     "sweep_composition": "judge.backend openai (each cell is evaluated)",
+    "diagnose": "judge.backend openai, and the server's answers with sampling.backend openai",
 }
 
 

@@ -53,6 +53,7 @@ from .schema.core import (  # noqa: F401  (re-exported)
     validate,
 )
 from .schema.data import IDKITData, PreferenceData, SFTData
+from .schema.diagnose import Diagnose
 from .schema.dpo import DPO
 from .schema.evaluate import Evaluate
 from .schema.judge import Judge
@@ -113,6 +114,7 @@ class Params(Section):
     sweep: Sweep
     probe: Probe
     awareness: Awareness
+    diagnose: Diagnose
 
     @model_validator(mode="after")
     def _thresholds(self):
@@ -178,4 +180,5 @@ __all__ = [
     "SweepBudget",
     "Sweep",
     "Probe",
+    "Diagnose",
 ]
