@@ -55,6 +55,7 @@ from .schema.core import (  # noqa: F401  (re-exported)
 from .schema.data import IDKITData, PreferenceData, SFTData
 from .schema.dpo import DPO
 from .schema.evaluate import Evaluate
+from .schema.grpo import GRPO
 from .schema.judge import Judge
 from .schema.models import Models
 from .schema.probe import Probe
@@ -102,6 +103,7 @@ class Params(Section):
     lora: Lora
     train: Train
     dpo: DPO
+    grpo: GRPO
     testsets: Testsets
     evaluate: Evaluate
     gpus: Gpus
@@ -167,6 +169,7 @@ __all__ = [
     "Lora",
     "Train",
     "DPO",
+    "GRPO",
     "Testsets",
     "Evaluate",
     "Models",
