@@ -45,11 +45,10 @@ class Models(Section):
 
     @model_validator(mode="after")
     def _idk_it_first(self):
-        from_idk_it = [n for n in self.rl if load(n).start == "idk_it"]
-        if from_idk_it and "idk_it" not in self.from_base:
-            raise _fail("needs idk_it in {p}from_base (the model these start from)", "rl", self.rl)
         if self.from_idk_it and "idk_it" not in self.from_base:
             raise _fail("needs idk_it in {p}from_base (the model these start from)", "from_idk_it", self.from_idk_it)
+        if any(load(n).start == "idk_it" for n in self.rl) and "idk_it" not in self.from_base:
+            raise _fail("needs idk_it in {p}from_base (the model its methods start from)", "rl", self.rl)
         return self
 
     @property
