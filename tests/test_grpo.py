@@ -3,10 +3,12 @@ zero-variance and no-refusal warnings, the training prompts, a 2-step GRPOTraine
 method's spec and params."""
 
 import logging
+import shlex
 
 import pytest
+import yaml
 
-from helpers import section
+from helpers import ROOT, run_stage_in_process, section
 from inbol.errors import DataError, ParamError
 from inbol.io import read_jsonl, write_jsonl
 from inbol.judge import PAPER_REFUSAL
@@ -154,3 +156,18 @@ def test_two_grpo_steps_train_the_adapter_and_record_the_reward(grpo_world, one_
     assert metrics["effective_batch_size"] == 8 and metrics["prompts_per_step"] == 2
     assert (out / "adapter" / "adapter_config.json").is_file() and (out / "config.json").is_file()
     load_model(out, device="cpu", dtype="float32")  # the merged model loads like every trained model
+
+
+def test_the_rl_stage_trains_only_rl_methods(capsys):
+    """dvc.yaml's train_rl command with a method of another kind: exit 2 and one line, before any work."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train_rl"]
+    cmd = spec["cmd"].replace("${item.method}", "ca_dpo").replace("${item.seed}", "0")
+    argv = shlex.split(cmd.replace("${train.launcher}", "configs/accelerate/single.yaml"))
+    argv = argv[next(i for i, a in enumerate(argv) if a.startswith("stages/")) :]
+    assert argv[0] == "stages/train_rl.py" and spec["matrix"] == {"method": "${models.rl}", "seed": "${seeds}"}
+    with pytest.raises(SystemExit) as stop:
+        run_stage_in_process(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --method 'ca_dpo': a preference method; this stage trains kind rl (models.rl)"
+    )
