@@ -92,6 +92,12 @@ CASES = [
     ("train_preference@ca_dpo-0", "train.grad_accum", 3, "train.grad_accum = 3: must divide train.batch_size (8)"),
     ("train_preference@dpo_2-0", "dpo.beta", 0, "dpo.beta = 0: must be > 0"),
     (
+        "train_rl@grpo-0",
+        "grpo.batch_size",
+        30,
+        "grpo.batch_size = 30: must be a multiple of grpo.num_generations = 4 (whole groups per step)",
+    ),
+    (
         "train_sft@idk_it-0",
         "lora.target_modules",
         ["qkv"],

@@ -137,6 +137,7 @@ CALLS_AN_LLM = {
     "sample": "sampling.backend openai: the original model on an OpenAI-compatible server",
     "consistency": "sampling.backend openai",
     "judge": "judge.backend openai: the semantic judge",
+    "train_rl": "judge.backend openai: the semantic judge in the RL reward",
     "miniature": "judge.backend openai, and the server's answers with sampling.backend openai",
     "evaluate": "judge.backend openai, and the server's answers with sampling.backend openai",
     "unanswerable_generate": "unanswerable.generate.backend openai",
@@ -202,7 +203,8 @@ def test_only_the_stages_that_call_an_llm_depend_on_the_llm_package():
             d == "src/inbol/llm" or d.startswith("src/inbol/llm/") or "src/inbol/llm".startswith(d) for d in deps
         )
         calls = (
-            re.sub(r"(_val)?(_baseline|_base|_sft|_preference)?$", "", stage) in CALLS_AN_LLM
+            stage in CALLS_AN_LLM
+            or re.sub(r"(_val)?(_baseline|_base|_sft|_preference|_rl)?$", "", stage) in CALLS_AN_LLM
         )  # evaluate_sft: evaluate
         if calls:  # the list above is not stale: these do reach the client
             assert imports_llm, f"{stage} is listed as calling an LLM but imports nothing of src/inbol/llm"

@@ -60,10 +60,12 @@ def test_every_method_module_is_a_valid_spec_named_after_its_file():
 def test_the_params_lists_are_methods_of_the_start_they_are_listed_under():
     p = yaml.safe_load((ROOT / "params.yaml").read_text())["models"]
     starts = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it"}
-    assert set(p) == set(starts)
+    assert set(p) == {*starts, "rl"}
     for key, start in starts.items():
         for m in p[key]:
-            assert registry()[m].start == start, (key, m)
+            assert registry()[m].start == start and registry()[m].kind != "rl", (key, m)
+    for m in p["rl"]:  # the RL methods: kind rl, from whichever start their spec names
+        assert registry()[m].kind == "rl" and registry()[m].start in ("base", "idk_it"), m
 
 
 def test_tables_labels_and_figure_lists_follow_the_specs():
@@ -184,7 +186,9 @@ def test_a_method_listed_under_the_wrong_start_is_a_one_line_error():
 def test_the_old_single_list_of_trained_models_is_a_one_line_error():
     with pytest.raises(ParamError) as e:
         section("models", trained=["sft"])
-    assert one_line(e).startswith("models.trained = ['sft']: unknown key; allowed: baselines, from_base, from_idk_it")
+    assert one_line(e).startswith(
+        "models.trained = ['sft']: unknown key; allowed: baselines, from_base, from_idk_it, rl"
+    )
 
 
 @pytest.mark.parametrize(

@@ -773,7 +773,7 @@ def test_training_stages_are_launched_by_dvc_through_the_configured_accelerate_c
     from inbol.profiles import compose
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    scripts = {"train_sft.py", "train_preference.py", "reference.py", "sweep_cell.py", "sweep_idk_it.py"}
+    scripts = {"train_sft.py", "train_preference.py", "train_rl.py", "reference.py", "sweep_cell.py", "sweep_idk_it.py"}
     launched = set()
     for spec in stages.values():
         cmd = (spec.get("do") or spec)["cmd"]

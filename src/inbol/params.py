@@ -56,6 +56,7 @@ from .schema.data import IDKITData, PreferenceData, SFTData
 from .schema.diagnose import Diagnose
 from .schema.dpo import DPO
 from .schema.evaluate import Evaluate
+from .schema.grpo import GRPO
 from .schema.judge import Judge
 from .schema.models import Models
 from .schema.probe import Probe
@@ -103,6 +104,7 @@ class Params(Section):
     lora: Lora
     train: Train
     dpo: DPO
+    grpo: GRPO
     testsets: Testsets
     evaluate: Evaluate
     gpus: Gpus
@@ -169,6 +171,7 @@ __all__ = [
     "Lora",
     "Train",
     "DPO",
+    "GRPO",
     "Testsets",
     "Evaluate",
     "Models",

@@ -40,6 +40,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELDS_OF_KIND = {  # kind: (start, needs a training set, needs a loss)
     "sft": (("base",), True, False),
     "preference": (("idk_it",), True, True),
+    "rl": (("base", "idk_it"), True, False),
     "prompt": ((None,), False, False),
 }
 

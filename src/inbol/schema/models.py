@@ -10,7 +10,8 @@ from pydantic import AfterValidator, model_validator
 from ..methods.spec import load, names
 from .core import Section, UniqueList, _fail
 
-# each list of this section: the start its methods must have (their spec's ``start``)
+# each list of this section: the start its methods must have (their spec's ``start``); ``rl`` takes the RL methods
+# (kind rl), whichever model they start from, and only those
 STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it"}
 
 
@@ -20,6 +21,11 @@ def _method(key: str):
         if v not in known:
             raise _fail(f"not in the method registry (src/inbol/methods/<name>.py); allowed: {', '.join(known)}")
         spec = load(v, known)  # a broken spec: its own one-line ParamError (the field, what is allowed)
+        if (spec.kind == "rl") != (key == "rl"):
+            where = "models.rl" if spec.kind == "rl" else "the models list of its start"
+            raise _fail(f"a {spec.kind} method (src/inbol/methods/{v}.py): list it in {where}")
+        if key == "rl":
+            return v
         if spec.start != STARTS[key]:
             fits = [k for k, s in STARTS.items() if s == spec.start]
             where = f"models.{fits[0]}" if fits else f"a list of methods that start from {spec.start}"
@@ -35,17 +41,20 @@ class Models(Section):
     baselines: UniqueList(_method("baselines"))  # the original model, not trained (evaluate_baseline@<name>)
     from_base: UniqueList(_method("from_base"))  # trained from the original model (train_sft@<name>-<seed>)
     from_idk_it: UniqueList(_method("from_idk_it"), nonempty=False)  # from IDK-IT (train_preference@<name>-<seed>)
+    rl: UniqueList(_method("rl"), nonempty=False)  # RL on the S_trust reward (train_rl@<name>-<seed>)
 
     @model_validator(mode="after")
     def _idk_it_first(self):
         if self.from_idk_it and "idk_it" not in self.from_base:
             raise _fail("needs idk_it in {p}from_base (the model these start from)", "from_idk_it", self.from_idk_it)
+        if any(load(n).start == "idk_it" for n in self.rl) and "idk_it" not in self.from_base:
+            raise _fail("needs idk_it in {p}from_base (the model its methods start from)", "rl", self.rl)
         return self
 
     @property
     def trained(self) -> list[str]:
         """Every trained model (once per seed)."""
-        return [*self.from_base, *self.from_idk_it]
+        return [*self.from_base, *self.from_idk_it, *self.rl]
 
     def all(self) -> list[str]:
         return [*self.baselines, *self.trained]
