@@ -53,7 +53,7 @@ from .schema.core import (  # noqa: F401  (re-exported)
     validate,
 )
 from .schema.data import IDKITData, PreferenceData, SFTData
-from .schema.dpo import DPO
+from .schema.dpo import CADPO, DPO
 from .schema.evaluate import Evaluate
 from .schema.judge import Judge
 from .schema.models import Models
@@ -102,6 +102,7 @@ class Params(Section):
     lora: Lora
     train: Train
     dpo: DPO
+    ca_dpo: CADPO
     testsets: Testsets
     evaluate: Evaluate
     gpus: Gpus
@@ -167,6 +168,7 @@ __all__ = [
     "Lora",
     "Train",
     "DPO",
+    "CADPO",
     "Testsets",
     "Evaluate",
     "Models",
