@@ -189,7 +189,11 @@ def main() -> None:
         size = int(params["preference"]["size"])
         if any(o in ("known_disjoint", "all") for o in options):
             dvc(dest, "repro", "construct")
-            size = disjoint_size(dest, params)
+            try:
+                size = disjoint_size(dest, params)
+            except DataError as e:  # e.g. a tiny profile: IDK-IT takes every Known question
+                print(f"skipping known_disjoint and all: {e}", file=sys.stderr)
+                options = [o for o in options if o not in ("known_disjoint", "all")]
     else:
         size = int(args.preference_size)
     print(f"every option: preference.size = {size}, idk_it.size = {params['idk_it']['size']}", file=sys.stderr)
