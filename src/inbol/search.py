@@ -251,6 +251,7 @@ def run_search(
             seed=seed,
             refusal_templates=q.restructure.refusal_templates,
             **{name: getattr(q, name)},
+            **({"idk_it": q.idk_it} if name == "preference" and q.preference.known_disjoint else {}),
         )
         return write_training_set(out, sets[name])
 
