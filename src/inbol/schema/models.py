@@ -11,7 +11,8 @@ from ..methods.spec import load, names
 from .core import Section, UniqueList, _fail
 
 # each list of this section: the start its methods must have (their spec's ``start``)
-STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it"}
+STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it", "references": None}
+INFERENCE = "inference"  # the kind of the methods of models.references (and of no other list)
 
 
 def _method(key: str):
@@ -20,8 +21,11 @@ def _method(key: str):
         if v not in known:
             raise _fail(f"not in the method registry (src/inbol/methods/<name>.py); allowed: {', '.join(known)}")
         spec = load(v, known)  # a broken spec: its own one-line ParamError (the field, what is allowed)
+        if (spec.kind == INFERENCE) != (key == "references"):
+            fits = ["references"] if spec.kind == INFERENCE else [k for k, s in STARTS.items() if s == spec.start]
+            raise _fail(f"is of kind {spec.kind} (src/inbol/methods/{v}.py): list it in models.{fits[0]}")
         if spec.start != STARTS[key]:
-            fits = [k for k, s in STARTS.items() if s == spec.start]
+            fits = [k for k, s in STARTS.items() if s == spec.start and k != "references"]
             where = f"models.{fits[0]}" if fits else f"a list of methods that start from {spec.start}"
             raise _fail(f"starts from {spec.start} (src/inbol/methods/{v}.py): list it in {where}")
         return v
@@ -35,6 +39,8 @@ class Models(Section):
     baselines: UniqueList(_method("baselines"))  # the original model, not trained (evaluate_baseline@<name>)
     from_base: UniqueList(_method("from_base"))  # trained from the original model (train_sft@<name>-<seed>)
     from_idk_it: UniqueList(_method("from_idk_it"), nonempty=False)  # from IDK-IT (train_preference@<name>-<seed>)
+    # reference rows of kind inference, rules on the original's answers (evaluate_inference@<name>); absent: none
+    references: UniqueList(_method("references"), nonempty=False) = []
 
     @model_validator(mode="after")
     def _idk_it_first(self):
@@ -48,4 +54,9 @@ class Models(Section):
         return [*self.from_base, *self.from_idk_it]
 
     def all(self) -> list[str]:
+        """Every model that answers (the evaluate stages)."""
         return [*self.baselines, *self.trained]
+
+    def reported(self) -> list[str]:
+        """Every row of the report: the models that answer and the reference rows."""
+        return [*self.baselines, *self.references, *self.trained]
