@@ -39,8 +39,8 @@ class Models(Section):
     baselines: UniqueList(_method("baselines"))  # the original model, not trained (evaluate_baseline@<name>)
     from_base: UniqueList(_method("from_base"))  # trained from the original model (train_sft@<name>-<seed>)
     from_idk_it: UniqueList(_method("from_idk_it"), nonempty=False)  # from IDK-IT (train_preference@<name>-<seed>)
-    # reference rows of kind inference, rules on the original's answers (evaluate_inference@<name>); absent: none
-    references: UniqueList(_method("references"), nonempty=False) = []
+    # reference rows of kind inference, rules on the original's answers (evaluate_inference@<name>)
+    references: UniqueList(_method("references"), nonempty=False)
 
     @model_validator(mode="after")
     def _idk_it_first(self):
