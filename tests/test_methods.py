@@ -189,7 +189,7 @@ def test_the_old_single_list_of_trained_models_is_a_one_line_error():
     with pytest.raises(ParamError) as e:
         section("models", trained=["sft"])
     assert one_line(e).startswith(
-        "models.trained = ['sft']: unknown key; allowed: baselines, from_base, from_idk_it, rl"
+        "models.trained = ['sft']: unknown key; allowed: baselines, from_base, from_idk_it, references, rl"
     )
 
 
