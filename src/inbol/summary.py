@@ -622,8 +622,10 @@ def results_page(
     train: Sequence[Mapping] = (),
     sweep_thresholds: Mapping | None = None,
     sweep_composition: Mapping | None = None,
+    diagnose: str | None = None,
 ) -> str:
-    """docs/results.md: every number from a metrics file, each section naming its source."""
+    """docs/results.md: every number from a metrics file, each section naming its source; ``diagnose``: the
+    validation diagnostics' own markdown section (``metrics/diagnose.md``), appended as written."""
     L = [
         "# Results on the embedded default",
         "",
@@ -741,4 +743,6 @@ def results_page(
     sw = sweep_lines(sweep_thresholds, sweep_composition)
     if sw:
         L += ["", "## Sweeps (appendix G; [sweeps.md](sweeps.md))", "", *sw]
+    if diagnose:
+        L += ["", diagnose.strip().replace("## Diagnostics (validation only)", "## Diagnostics, validation only (`metrics/diagnose.json`)", 1)]
     return "\n".join(L) + "\n"
