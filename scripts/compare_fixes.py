@@ -25,13 +25,13 @@ seed (read from the baseline's construct metrics), so that the budgets stay equa
 
 The copy (``--dir``, default a new temporary folder) keeps every option's validation predictions, construct and
 training metrics under ``compare_fixes/<option>/``; run again with the same ``--dir`` to go on after an
-interruption (DVC's run cache makes an option already trained free).
+interruption: an option already finished with the same changes is reused as it is, and every option runs on
+the copy's base parameters (written back before each one and at the end).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
@@ -40,113 +40,38 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import yaml
-
-from inbol.boundary import quota
+from inbol.compare_options import (
+    BASE,
+    MODELS,
+    OPTIONS,
+    auto_size,
+    base_params,
+    merge,
+    overrides,
+    run_options,
+    summarise,
+    table,
+)
+from inbol.compare_options import in_domain_sets as sets_of
 from inbol.errors import DataError, ParamError, run_stage
-from inbol.evaluation.stats import bootstrap, paired_difference, values
 from inbol.profiles import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = ("baseline", "known_disjoint", "sft_weight", "intrinsic", "all")
-MODELS = ("idk_it", "ca_dpo")
 
 
-def overrides(option: str, sft_weight: float, extrinsic_share: float) -> dict:
-    """The params changes of one option (nested mappings)."""
-    one = {
-        "baseline": {},
-        "known_disjoint": {"preference": {"known_disjoint": True}},
-        "sft_weight": {"ca_dpo": {"sft_weight": sft_weight}},
-        "intrinsic": {
-            "idk_it": {"unknown_extrinsic_share": extrinsic_share},
-            "preference": {"unknown_extrinsic_share": extrinsic_share},
-        },
-    }
-    if option == "all":
-        out: dict = {}
-        for name in ("known_disjoint", "sft_weight", "intrinsic"):
-            out = merge(out, one[name])
-        return out
-    return one[option]
-
-
-def merge(base: dict, changes: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in changes.items():
-        out[k] = merge(out.get(k) or {}, v) if isinstance(v, dict) else v
-    return out
-
-
-def dvc(copy_dir: Path, *args: str) -> None:
+def dvc_runner(copy_dir: Path):
+    """``run(*args)``: ``dvc *args`` in the copy (its src/ first on the path); a DataError when it fails."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(copy_dir / "src"), os.environ.get("PYTHONPATH")])),
     }
-    cmd = [sys.executable, "-m", "dvc", *args]
-    print(f"$ dvc {' '.join(args)}  (in {copy_dir})", file=sys.stderr, flush=True)
-    if subprocess.run(cmd, cwd=copy_dir, env=env).returncode != 0:
-        raise DataError(f"`dvc {' '.join(args)}` failed in {copy_dir} (its output is above)")
 
+    def run(*args: str) -> None:
+        print(f"$ dvc {' '.join(args)}  (in {copy_dir})", file=sys.stderr, flush=True)
+        if subprocess.run([sys.executable, "-m", "dvc", *args], cwd=copy_dir, env=env).returncode != 0:
+            raise DataError(f"`dvc {' '.join(args)}` failed in {copy_dir} (its output is above)")
 
-def disjoint_size(copy_dir: Path, params: dict) -> int:
-    """The largest preference.size <= params' whose Known quota fits outside IDK-IT's set for every seed."""
-    size, ratio = int(params["preference"]["size"]), params["preference"]["ratio"]
-    room = []
-    for seed in params["seeds"]:
-        m = json.loads((copy_dir / "metrics" / "construct" / f"s{seed}.json").read_text())
-        room.append(int(m["preference"]["available"]["known"]) - int(m["idk_it"]["taken"]["known"]))
-    fit = next((s for s in range(size, 0, -1) if quota(s, ratio)[2] <= min(room)), 0)
-    if fit == 0:
-        raise DataError(f"known_disjoint: no Known question is left outside IDK-IT's set (per seed: {room})")
-    return fit
-
-
-def matrices(pred_dir: Path, model: str, seeds, sets: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per in-domain set: (runs x questions verdict values, the questions' original confidence)."""
-    rows: dict[str, dict[str, dict]] = {}
-    for seed in seeds:
-        for line in (pred_dir / f"{model}-s{seed}.jsonl").read_text().splitlines():
-            r = json.loads(line)
-            if r["set"] in sets:
-                rows.setdefault(r["set"], {}).setdefault(r["id"], {})[seed] = r
-    out = {}
-    for name, qs in sorted(rows.items()):
-        ids = sorted(qs)
-        v = np.stack([values([qs[q][s]["verdict"] for q in ids]) for s in seeds])
-        conf = np.array([float(qs[q][seeds[0]].get("conf_base") or 0.0) for q in ids])
-        out[name] = (v, conf)
-    return out
-
-
-def cell(ci: dict) -> str:
-    if ci.get("mean") is None:
-        return "-"
-    if ci.get("lo") is None:
-        return f"{ci['mean']:.1f}"
-    return f"{ci['mean']:.1f} [{ci['lo']:.1f}, {ci['hi']:.1f}]"
-
-
-def summarise(option_dir: Path, seeds, sets: dict, hi: float, lo: float, n_boot: int, base: dict | None) -> dict:
-    out = {}
-    for model in MODELS:
-        mats = matrices(option_dir, model, seeds, sets)
-        whole = [v for v, _ in mats.values()]
-        row = bootstrap(whole, ("s_trust", "refr", "acc"), n_boot=n_boot)
-        answerable = [(v, c) for name, (v, c) in mats.items() if sets[name]]
-        known = [v[:, c > hi + 1e-9] for v, c in answerable if (c > hi + 1e-9).any()]
-        unknown = [v[:, c <= lo + 1e-9] for v, c in answerable if (c <= lo + 1e-9).any()]
-        row["refr_known"] = bootstrap(known, ("refr",), n_boot=n_boot)["refr"] if known else {"mean": None}
-        row["refr_unknown"] = bootstrap(unknown, ("refr",), n_boot=n_boot)["refr"] if unknown else {"mean": None}
-        row["n_known"], row["n_unknown"] = sum(k.shape[1] for k in known), sum(u.shape[1] for u in unknown)
-        if base is not None:
-            row["d_s_trust"] = paired_difference(whole, base[model], ("s_trust",), pair_runs=True, n_boot=n_boot)[
-                "s_trust"
-            ]
-        row["_matrices"] = whole
-        out[model] = row
-    return out
+    return run
 
 
 def main() -> None:
@@ -176,71 +101,39 @@ def main() -> None:
         options.insert(0, "baseline")  # every difference is against it
 
     dest = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="inbol-fixes-"))
-    saved = dest / "compare_fixes" / "params.base.yaml"
-    if saved.is_file():  # a copy made by an earlier run: go on there (DVC skips what is done)
+    saved = dest / BASE
+    if saved.is_file():  # a copy made by an earlier run: go on there
         print(f"reusing the copy in {dest} (its profile, not --profile)", file=sys.stderr)
     else:
         copy_project(ROOT, dest, args.profile)  # checks the profile; the checkout is not written
         saved.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(dest / "params.yaml", saved)
-    params = yaml.safe_load(saved.read_text())
+    params = base_params(dest)
     seeds = list(params["seeds"])
-    if args.preference_size == "auto":
-        size = int(params["preference"]["size"])
-        if any(o in ("known_disjoint", "all") for o in options):
-            dvc(dest, "repro", "construct")
-            try:
-                size = disjoint_size(dest, params)
-            except DataError as e:  # e.g. a tiny profile: IDK-IT takes every Known question
-                print(f"skipping known_disjoint and all: {e}", file=sys.stderr)
-                options = [o for o in options if o not in ("known_disjoint", "all")]
-    else:
+    run = dvc_runner(dest)
+    size = int(params["preference"]["size"])
+    if args.preference_size != "auto":
         size = int(args.preference_size)
+    elif any(o in ("known_disjoint", "all") for o in options):
+        try:
+            size = auto_size(dest, run)
+        except DataError as e:  # e.g. a tiny profile: IDK-IT takes every Known question
+            print(f"skipping known_disjoint and all: {e}", file=sys.stderr)
+            options = [o for o in options if o not in ("known_disjoint", "all")]
     print(f"every option: preference.size = {size}, idk_it.size = {params['idk_it']['size']}", file=sys.stderr)
 
+    changes = {
+        o: merge({"preference": {"size": size}}, overrides(o, args.sft_weight, args.extrinsic_share)) for o in options
+    }
+    kept = run_options(dest, changes, seeds, run)
+    sets = sets_of(kept["baseline"], seeds[0])
     results: dict[str, dict] = {}
-    for option in options:
-        changes = merge({"preference": {"size": size}}, overrides(option, args.sft_weight, args.extrinsic_share))
-        (dest / "params.yaml").write_text(yaml.safe_dump(merge(params, changes), sort_keys=False))
-        dvc(dest, "repro", "evaluate_val")
-        keep = dest / "compare_fixes" / option
-        shutil.rmtree(keep, ignore_errors=True)
-        keep.mkdir(parents=True)
-        for model in MODELS:
-            for seed in seeds:
-                shutil.copy2(dest / "data" / "predictions_val" / f"{model}-s{seed}.jsonl", keep)
-                shutil.copy2(dest / "metrics" / "train" / f"{model}-s{seed}.json", keep / f"train-{model}-s{seed}.json")
-        for seed in seeds:
-            shutil.copy2(dest / "metrics" / "construct" / f"s{seed}.json", keep / f"construct-s{seed}.json")
-        meta = json.loads((dest / "metrics" / "eval_val" / f"ca_dpo-s{seeds[0]}.json").read_text())["sets"]
-        sets = {k: bool(v["answerable"]) for k, v in meta.items() if v.get("group") == "in_domain"}
+    for option, keep in kept.items():
         base = None if option == "baseline" else {m: results["baseline"][m]["_matrices"] for m in MODELS}
         results[option] = summarise(keep, seeds, sets, args.hi, args.lo, args.n_boot, base)
-        for model in MODELS:
-            steps = [json.loads((keep / f"train-{model}-s{s}.json").read_text())["steps"] for s in seeds]
-            results[option][model]["steps"] = steps
-        results[option]["changes"] = changes
+        results[option]["changes"] = changes[option]
 
-    head = (
-        f"| option | model | steps | S_trust | RefR | Acc | refusal, conf > {args.hi:g} | refusal, conf <= {args.lo:g} "
-        "| S_trust - baseline |"
-    )
-    lines = [
-        f"In-domain validation ({', '.join(sorted(sets))}), seeds {seeds}, preference.size {size}; "
-        "mean [95% bootstrap CI over questions and seeds], percent",
-        "",
-        head,
-        "|---" * (head.count("|") - 1) + "|",
-    ]
-    for option in options:
-        for model in MODELS:
-            r = results[option][model]
-            lines.append(
-                f"| {option} | {model} | {'/'.join(map(str, r['steps']))} | {cell(r['s_trust'])} | {cell(r['refr'])} "
-                f"| {cell(r['acc'])} | {cell(r['refr_known'])} (n {r['n_known']}) "
-                f"| {cell(r['refr_unknown'])} (n {r['n_unknown']}) | {cell(r['d_s_trust']) if 'd_s_trust' in r else '-'} |"
-            )
-    print("\n".join(lines))
+    print(table(results, sets, seeds, size, args.hi, args.lo))
     print(f"\n(predictions and metrics per option: {dest / 'compare_fixes'})", file=sys.stderr)
     if args.out:
         clean = {

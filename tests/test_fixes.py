@@ -208,3 +208,202 @@ def test_the_nll_term_is_ca_dpos_only(tmp_path):
             sft_weight=0.5,
         )
     assert one_line(e) == "sft_weight = 0.5: the NLL term is CA-DPO's (kind ca_dpo), not kind 'dpo''s"
+
+
+# ------------------------------------------------------------------ ca_dpo.sft_weight outside the stage
+
+
+class Trained(Exception):
+    """Raised by the fake trainer: what it was called with, and no training."""
+
+
+def fake_train_preference(monkeypatch) -> dict:
+    seen: dict = {}
+
+    def fake(*args, **kwargs):
+        seen.update(kwargs)
+        raise Trained
+
+    monkeypatch.setattr("inbol.training.ca_dpo.train_preference", fake)
+    return seen
+
+
+def test_train_method_hands_ca_dpo_sft_weight_to_ca_dpo_only(monkeypatch, tmp_path):
+    from inbol.training.routes import train_method
+
+    seen = fake_train_preference(monkeypatch)
+    kw = {"lora": section("lora"), "train": section("train"), "dpo": section("dpo"), "seed": 0, "name": "m"}
+    paths = (tmp_path / "d.jsonl", tmp_path / "start", tmp_path / "out")
+    with pytest.raises(Trained):
+        train_method("preference", *paths, kind="ca_dpo", ca_dpo=section("ca_dpo", sft_weight=0.5),
+                     work_dir=tmp_path / "w", **kw)  # fmt: skip
+    assert seen["sft_weight"] == 0.5 and seen["kind"] == "ca_dpo"
+    seen.clear()
+    with pytest.raises(Trained):  # plain DPO has no NLL term, whatever the ca_dpo section says
+        train_method("preference", *paths, kind="dpo", ca_dpo=section("ca_dpo", sft_weight=0.5),
+                     work_dir=tmp_path / "w", **kw)  # fmt: skip
+    assert seen.get("sft_weight", 0.0) == 0.0
+    # CA-DPO without its section would train the paper's loss whatever params.yaml says: refused
+    with pytest.raises(ParamError) as e:
+        train_method("preference", *paths, kind="ca_dpo", work_dir=tmp_path / "w", **kw)
+    assert one_line(e).startswith("training 'm' by preference kind ca_dpo: needs the ca_dpo section")
+
+
+def test_a_composition_sweep_cell_trains_with_ca_dpo_sft_weight(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from inbol.sweep.run import run_cell
+
+    seen = fake_train_preference(monkeypatch)
+    sweep = section("sweep")
+    group = sweep.budget.groups[0]
+    monkeypatch.setattr("inbol.evaluation.load_testsets", lambda d: {"v": SimpleNamespace(group=group)})
+    monkeypatch.setattr("inbol.judge.llm_judge.make_semantic_judge", lambda judge: None)
+    p = SimpleNamespace(**{n: section(n) for n in ("lora", "train", "dpo", "evaluate", "judge", "prompt")})
+    p.sweep, p.ca_dpo = sweep, section("ca_dpo", sft_weight=0.25)
+    restructured, _ = make_pool()
+    with pytest.raises(Trained):
+        run_cell("composition", [1.0], tmp_path / "out", records=restructured[:4], start_model=tmp_path / "start",
+                 work_dir=tmp_path / "work", p=p, seed=0, testsets_dir=tmp_path / "valsets")  # fmt: skip
+    assert seen["kind"] == "ca_dpo" and seen["sft_weight"] == 0.25
+
+
+def test_the_validation_search_trains_ca_dpo_with_sft_weight(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from helpers import params
+    from inbol import search
+
+    seen = fake_train_preference(monkeypatch)
+    monkeypatch.setattr("inbol.evaluation.load_testsets", lambda d: {})
+    monkeypatch.setattr("inbol.judge.llm_judge.make_semantic_judge", lambda judge: None)
+    monkeypatch.setattr("inbol.training.sft.train_sft", lambda *a, **k: {})
+    monkeypatch.setattr("inbol.training.ca_dpo.write_reference", lambda *a, **k: {})
+    monkeypatch.setattr("inbol.models.answerer.load_in_process", lambda *a, **k: SimpleNamespace())
+    monkeypatch.setattr("inbol.evaluation.evaluate.evaluate_answerer", lambda *a, **k: ([], {}))
+    monkeypatch.setattr(search, "score_rows", lambda names, *a, **k: [{"config": names[0], "best": True}])
+    p = params(ca_dpo={"sft_weight": 0.75})
+    with pytest.raises(Trained):
+        search.run_search(p, {"idk_it": [{}], "ca_dpo": [{}]}, constructed=tmp_path / "c", base_model=tmp_path / "b",
+                          valsets_dir=tmp_path / "v", work=tmp_path / "work")  # fmt: skip
+    assert seen["kind"] == "ca_dpo" and seen["sft_weight"] == 0.75
+
+
+# ------------------------------------------------------------------ scripts/compare_fixes.py: a re-run on its copy
+
+
+SEEDS = (0, 1)
+
+
+def fake_copy(tmp_path, **base):
+    """A copy as compare_fixes makes it: the saved base params, and params.yaml left at ``base``'s changes."""
+    import yaml
+
+    from inbol.compare_options import BASE, merge
+
+    dest = tmp_path / "copy"
+    (dest / BASE).parent.mkdir(parents=True)
+    params = {"seeds": list(SEEDS), "idk_it": {"size": 8}, "preference": {"size": 12, "ratio": [1, 1, 2]},
+              "ca_dpo": {"sft_weight": 0.0}}  # fmt: skip
+    (dest / BASE).write_text(yaml.safe_dump(params, sort_keys=False))
+    (dest / "params.yaml").write_text(yaml.safe_dump(merge(params, base), sort_keys=False))  # a stale option
+    return dest, params
+
+
+class FakeDvc:
+    """Records the copy's params.yaml at each call and writes what `dvc repro <stage>` would."""
+
+    def __init__(self, dest, known_in_idk_it=3, known=9):
+        self.dest, self.calls, self.known_in_idk_it, self.known = dest, [], known_in_idk_it, known
+
+    def __call__(self, *args):
+        import json
+
+        import yaml
+
+        params = yaml.safe_load((self.dest / "params.yaml").read_text())
+        self.calls.append((args, params))
+        m = self.dest / "metrics"
+        for seed in SEEDS:
+            # known_disjoint: true makes "available" the Known questions outside IDK-IT's set
+            known = self.known - (self.known_in_idk_it if params["preference"].get("known_disjoint") else 0)
+            construct = {"preference": {"available": {"known": known}}, "idk_it": {"taken": {"known": 3}}}
+            (m / "construct").mkdir(parents=True, exist_ok=True)
+            (m / "construct" / f"s{seed}.json").write_text(json.dumps(construct))
+            if args == ("repro", "evaluate_val"):
+                for d in ("train", "eval_val"):
+                    (m / d).mkdir(parents=True, exist_ok=True)
+                (self.dest / "data" / "predictions_val").mkdir(parents=True, exist_ok=True)
+                for model in ("idk_it", "ca_dpo"):
+                    stamp = json.dumps({"steps": 1, "params": params})
+                    (m / "train" / f"{model}-s{seed}.json").write_text(stamp)
+                    (m / "eval_val" / f"{model}-s{seed}.json").write_text(json.dumps({"sets": {}}))
+                    (self.dest / "data" / "predictions_val" / f"{model}-s{seed}.jsonl").write_text(stamp + "\n")
+
+
+def option_changes(names=("baseline", "known_disjoint", "sft_weight"), size=12):
+    from inbol.compare_options import merge, overrides
+
+    return {o: merge({"preference": {"size": size}}, overrides(o, 0.5, 0.3)) for o in names}
+
+
+def test_each_option_runs_on_the_base_params_and_the_copy_ends_at_the_base(tmp_path):
+    import yaml
+
+    from inbol.compare_options import merge, run_options
+
+    dest, base = fake_copy(tmp_path, preference={"known_disjoint": True}, ca_dpo={"sft_weight": 2.0})
+    run = FakeDvc(dest)
+    changes = option_changes()
+    kept = run_options(dest, changes, SEEDS, run)
+    assert [a for a, _ in run.calls] == [("repro", "evaluate_val")] * 3
+    for (_, seen), (option, c) in zip(run.calls, changes.items()):
+        assert seen == merge(base, c), option  # nothing of the stale params.yaml nor of the option before
+    assert yaml.safe_load((dest / "params.yaml").read_text()) == base
+    assert sorted(kept) == sorted(changes) and all((kept[o] / "changes.json").is_file() for o in changes)
+
+
+def test_the_size_is_read_from_construct_on_the_base_params(tmp_path):
+    import yaml
+
+    from inbol.compare_options import auto_size
+
+    # left at known_disjoint: true, construct's "available" would already exclude IDK-IT's Known questions
+    dest, base = fake_copy(tmp_path, preference={"known_disjoint": True, "size": 4})
+    run = FakeDvc(dest, known_in_idk_it=3, known=9)
+    size = auto_size(dest, run)
+    assert run.calls == [(("repro", "construct"), base)]
+    assert size == 12  # 9 - 3 = 6 Known fit outside IDK-IT: the whole quota of 12 (1:1:2 -> 6 Known)
+    assert yaml.safe_load((dest / "params.yaml").read_text()) == base
+
+
+def test_a_rerun_reuses_the_options_already_finished_with_the_same_changes(tmp_path):
+    import json
+    import shutil
+
+    from inbol.compare_options import run_options
+
+    dest, _ = fake_copy(tmp_path)
+    first = FakeDvc(dest)
+    run_options(dest, option_changes(), SEEDS, first)
+    saved = {o: (dest / "compare_fixes" / o / "ca_dpo-s1.jsonl").read_text() for o in option_changes()}
+    # an interrupted option: its predictions are gone; another's changes differ (a new --sft-weight)
+    (dest / "compare_fixes" / "known_disjoint" / "idk_it-s0.jsonl").unlink()
+    again = FakeDvc(dest)
+    changes = option_changes()
+    changes["sft_weight"]["ca_dpo"]["sft_weight"] = 1.0
+    kept = run_options(dest, changes, SEEDS, again)
+    ran = [json.loads((kept[o] / "train-idk_it-s0.json").read_text())["params"] for o in changes]
+    assert len(again.calls) == 2 and [c[1] for c in again.calls] == ran[1:]
+    assert (kept["baseline"] / "ca_dpo-s1.jsonl").read_text() == saved["baseline"]  # reused as it was
+    assert json.loads((kept["sft_weight"] / "changes.json").read_text())["ca_dpo"]["sft_weight"] == 1.0
+    # all done: nothing runs
+    third = FakeDvc(dest)
+    run_options(dest, changes, SEEDS, third)
+    assert third.calls == []
+    # a folder without its changes.json (a run stopped while copying) is not reused
+    (kept["baseline"] / "changes.json").unlink()
+    shutil.rmtree(dest / "data")
+    fourth = FakeDvc(dest)
+    run_options(dest, changes, SEEDS, fourth)
+    assert len(fourth.calls) == 1

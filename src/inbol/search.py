@@ -284,6 +284,7 @@ def run_search(
                     kind="ca_dpo",
                     train=q.train,
                     dpo=q.dpo,
+                    ca_dpo=q.ca_dpo,
                     work_dir=work / m / f"c{i}.ckpt",
                     name="ca_dpo",
                     reference=ref,
