@@ -744,5 +744,10 @@ def results_page(
     if sw:
         L += ["", "## Sweeps (appendix G; [sweeps.md](sweeps.md))", "", *sw]
     if diagnose:
-        L += ["", diagnose.strip().replace("## Diagnostics (validation only)", "## Diagnostics, validation only (`metrics/diagnose.json`)", 1)]
+        L += [
+            "",
+            diagnose.strip().replace(
+                "## Diagnostics (validation only)", "## Diagnostics, validation only (`metrics/diagnose.json`)", 1
+            ),
+        ]
     return "\n".join(L) + "\n"
