@@ -36,7 +36,7 @@ smoke: setup
 	$(PY) -m inbol.profiles configs/smoke.yaml --repro-in-copy
 
 # the paper's claims on every world of configs/world-*.yaml (and every other pretraining run of the original
-# model, configs/pretrain-*.yaml) as well as the default one (docs/worlds.md): each
+# model, configs/pretrain-*.yaml) as well as the default one (runs/worlds.md): each
 # world's `dvc repro report` runs once in its own copy, runs/<world> (about as long as `make repro`; an existing
 # copy is updated with `dvc repro report` there), then the verdicts are compared
 WORLDS ?= $(basename $(notdir $(wildcard configs/world-*.yaml configs/pretrain-*.yaml)))
@@ -45,7 +45,7 @@ worlds: setup
 	  if test -d runs/$$w; then (cd runs/$$w && PYTHONPATH=$$PWD/src $(abspath $(VENV))/bin/dvc repro report) || exit 1; \
 	  else $(PY) -m inbol.profiles configs/$$w.yaml --repro-in-copy --dir runs/$$w --targets report || exit 1; fi; \
 	done
-	$(PY) -m inbol.worlds --run default=. $(foreach w,$(WORLDS),--run $(w)=runs/$(w)) --out docs/worlds.md
+	$(PY) -m inbol.worlds --run default=. $(foreach w,$(WORLDS),--run $(w)=runs/$(w)) --out runs/worlds.md
 
 lint: setup
 	$(VENV)/bin/ruff check .

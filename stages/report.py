@@ -2,14 +2,15 @@
 (trends.json), the per-seed numbers (CSV), Figure 4 and the exposure figure (plots folder), from the
 predictions of every evaluated model on the test sets; beyond the paper, the OVEN-like overlap with the
 fine-tuning data (construct metrics), the miniature's analogue check (validation sets), Table 5 (the
-selective stage's metrics) and the boundary-awareness figures (metrics JSON and the bin table's CSV)."""
+selective stage's metrics), the boundary-awareness figures (metrics JSON and the bin table's CSV), and the
+reference rows' rules (their metrics files) with each trained method against them."""
 
 from pathlib import Path
 
 from inbol.errors import run_stage, stage_args
 from inbol.evaluation import load_testsets
 from inbol.evaluation.awareness import write_awareness
-from inbol.evaluation.report import load_runs, run_files, run_seed, write_report
+from inbol.evaluation.report import load_runs, reference_info, run_files, run_seed, write_report
 from inbol.evaluation.testsets import MANIFEST
 from inbol.io import read_json
 from inbol.schema.awareness import Awareness
@@ -32,9 +33,10 @@ def main() -> None:
         "seeds_csv",
         "awareness",
         "awareness_csv",
+        "eval",
     )
     p = load_sections(models=Models, stats=Stats, awareness=Awareness)
-    models = p.models.all()
+    models = p.models.reported()
     testsets = load_testsets(args.testsets)
     runs = load_runs(args.predictions, models, testsets)
     seeds = {m: [run_seed(f) for f in run_files(args.predictions, m)] for m in runs}
@@ -58,6 +60,7 @@ def main() -> None:
         miniature=read_json(args.miniature),
         selective=read_json(args.selective),
         awareness=aw,
+        references=reference_info(args.eval, models),
     )
 
 

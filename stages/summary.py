@@ -23,6 +23,7 @@ def main() -> None:
         "summary",
         "results",
         "readme",
+        "diagnose",
     )
     trends, selective = read_json(args.trends), read_json(args.selective)
     probes = [read_json(f) for f in sorted(Path(args.probe).glob("s*.json"))]
@@ -38,6 +39,7 @@ def main() -> None:
         train=train,
         sweep_thresholds=read_json(args.sweep_thresholds),
         sweep_composition=read_json(args.sweep_composition),
+        diagnose=Path(args.diagnose).read_text() if Path(args.diagnose).is_file() else None,
     )
     write_json(args.summary, summary)
     for path, text in ((args.results, page), (args.readme, readme)):

@@ -7,8 +7,8 @@ domain and out of domain.
         --start models/base --out data/sweep/threshold/k0.8_uk0.2/s0 --work models/.ckpt/sweep/...
 
 Reads params `sweep.budget`, `lora`, `train`, `evaluate`, `judge`, `prompt`, and: `idk_it` (threshold
-cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` + `sweep.thresholds`
-(composition cells); never the top-level thresholds or the grid lists.
+cells); `idk_it` + `sweep.thresholds` (known_ratio cells); `preference` + `dpo` + `ca_dpo` +
+`sweep.thresholds` (composition cells); never the top-level thresholds or the grid lists.
 """
 
 import argparse
@@ -18,7 +18,7 @@ from inbol.io import write_json
 from inbol.records import read_questions
 from inbol.schema.core import load_sections
 from inbol.schema.data import IDKITData, PreferenceData
-from inbol.schema.dpo import DPO
+from inbol.schema.dpo import CADPO, DPO
 from inbol.schema.evaluate import Evaluate
 from inbol.schema.judge import Judge
 from inbol.schema.prompt import Prompt
@@ -44,6 +44,7 @@ def main() -> None:
     args = ap.parse_args()
     kind, values = parse_cell_args(args.cell)
     p = load_sections(
+        ca_dpo=CADPO,
         dpo=DPO,
         evaluate=Evaluate,
         idk_it=IDKITData,

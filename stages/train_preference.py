@@ -10,14 +10,14 @@ the data variants of Table 4, section 4.3.3: Mixed as (1) refusal > incorrect, (
         --metrics ...
 
 dvc.yaml runs it under `accelerate launch --config_file <train.launcher>`; only the main process writes.
-Reads params `lora`, `train`, `dpo`, `prompt`.  A killed run resumes from its last checkpoint.
+Reads params `lora`, `train`, `dpo`, `ca_dpo` (CA-DPO's loss options), `prompt`.  A killed run resumes from its last checkpoint.
 """
 
 from inbol.errors import ParamError, run_stage, stage_args
 from inbol.io import write_json
 from inbol.methods.spec import CA_DPO_LOSS, load
 from inbol.schema.core import load_sections
-from inbol.schema.dpo import DPO
+from inbol.schema.dpo import CADPO, DPO
 from inbol.schema.prompt import Prompt
 from inbol.schema.training import Lora, Train
 from inbol.training.ca_dpo import train_preference
@@ -31,14 +31,15 @@ def main() -> None:
         raise ParamError(
             f"--method {spec.name!r}: a {spec.kind} method; this stage trains kind preference (models.from_idk_it)"
         )
-    p = load_sections(dpo=DPO, lora=Lora, prompt=Prompt, train=Train)
+    p = load_sections(ca_dpo=CADPO, dpo=DPO, lora=Lora, prompt=Prompt, train=Train)
     check_launcher(p.train.launcher)  # one line when the launch disagrees with the GPUs
+    kind = "ca_dpo" if spec.loss == CA_DPO_LOSS else "dpo"
     with publish_dir(args.out) as out:
         metrics = train_preference(
             f"{args.data}/{spec.data}.jsonl",
             args.start,
             out,
-            kind="ca_dpo" if spec.loss == CA_DPO_LOSS else "dpo",
+            kind=kind,
             loss_type=spec.loss,
             lora=p.lora,
             train=p.train,
@@ -49,6 +50,7 @@ def main() -> None:
             reference=args.reference,
             live_dir=args.live,
             name=spec.name,
+            sft_weight=p.ca_dpo.sft_weight if kind == "ca_dpo" else 0.0,
         )
     if is_main_process():
         write_json(args.metrics, metrics)

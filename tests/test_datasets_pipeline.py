@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -185,6 +186,7 @@ def profile_params(root: Path, model: Path, url: str) -> dict:
     p["train"].update(max_steps=2, batch_size=4, save_steps=10, logging_steps=1, launcher=str(CPU_LAUNCHER))
     p["testsets"].update(n_per_family=3, n_unanswerable=2, val_per_family=3, val_unanswerable=2)
     p["evaluate"].update(batch_size=16, max_new_tokens=4, device="cpu", dtype="float32")
+    p["stats"]["n_boot"] = 100  # the intervals' code path at a tenth of the replicates (selective, report)
     return p
 
 
@@ -195,14 +197,20 @@ def stage_label(stage: str, item=None) -> str:
     return f"{stage}@{'-'.join(map(str, item.values())) if isinstance(item, dict) else item}"
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_stages(stages, cwd: Path, env: dict, times: dict, params: dict | None = None, srv=None, spans=None) -> None:
-    """Run each stage; ``spans[label]``: the (first, last + 1) indices of the requests it sent to ``srv``."""
+    """Run each stage; ``times[label]``: its (wall, CPU) seconds (printed: where the test's time goes);
+    ``spans[label]``: the (first, last + 1) indices of the requests it sent to ``srv``."""
     for stage, item in stages:
-        t0, first = time.time(), srv.n_requests if srv is not None else 0
+        t0, cpu0, first = time.time(), _children_cpu(), srv.n_requests if srv is not None else 0
         proc = subprocess.run(
             stage_argv(stage, item, params), cwd=cwd, capture_output=True, text=True, env=env, timeout=600
         )
-        times[stage_label(stage, item)] = round(time.time() - t0, 1)
+        times[stage_label(stage, item)] = (round(time.time() - t0, 1), round(_children_cpu() - cpu0, 1))
         if spans is not None and srv is not None:
             spans[stage_label(stage, item)] = (first, srv.n_requests)
         assert proc.returncode == 0, f"{stage}: {proc.stderr[-3000:]}"
@@ -283,7 +291,7 @@ def test_paper_profile_runs_on_release_format_fixtures_with_a_local_base_model(t
             assert "does not list model 'idk_it-s0'" in lines[0] and "--lora-modules" in lines[0], lines[0]
             assert len(srv.gets) > n_gets and srv.n_requests == n_requests  # it asked the list, nothing else
             assert (tmp_path / out).read_bytes() == before and (tmp_path / out).stat().st_mtime_ns == mtime
-    print(times)
+    print("stage: (wall s, CPU s)", times)
 
     # every training stage ran as one process started by `accelerate launch` with the one-process config
     launched = [json.loads(x) for x in launches.read_text().splitlines()]

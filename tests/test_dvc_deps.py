@@ -9,6 +9,8 @@ read that section or call an LLM (computed from dvc.yaml and the imports, no dvc
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import re
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def _resolve(node: ast.ImportFrom, current: str, is_pkg: bool) -> str:
 
 def imports_of(path: Path, name: str) -> set[str]:
     """The project modules ``path`` (module ``name``) imports directly, with their parent packages."""
+    return set(_imports_of(path, name))
+
+
+@functools.cache  # each file parsed once per session: the walks below visit most modules for every stage
+def _imports_of(path: Path, name: str) -> frozenset[str]:
     is_pkg = path.name == "__init__.py"
     tree = ast.parse(path.read_text())
     found: set[str] = set()
@@ -62,10 +69,15 @@ def imports_of(path: Path, name: str) -> set[str]:
             m = m.rsplit(".", 1)[0]
             if m in MODULES:
                 out.add(m)
-    return out
+    return frozenset(out)
 
 
 def closure(path: Path, name: str) -> set[str]:
+    return set(_closure(path, name))
+
+
+@functools.cache
+def _closure(path: Path, name: str) -> frozenset[str]:
     seen: set[str] = set()
     todo = list(imports_of(path, name))
     while todo:
@@ -73,10 +85,15 @@ def closure(path: Path, name: str) -> set[str]:
         if m not in seen:
             seen.add(m)
             todo.extend(imports_of(MODULES[m], m))
-    return seen
+    return frozenset(seen)
 
 
 def stages() -> dict[str, dict]:
+    return copy.deepcopy(_stages())
+
+
+@functools.cache  # dvc.yaml parsed once per session (read-only: callers get a copy)
+def _stages() -> dict[str, dict]:
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     return {name: s.get("do", s) for name, s in spec.items()}
 

@@ -25,10 +25,29 @@ UPSTREAM = {
     "testsets",
 }
 SWEEP_CELLS = {"sweep_threshold", "sweep_known_ratio", "sweep_composition", "sweep_idk_it"}
-# what a threshold change reaches that the tests look at: the report (every model's training, evaluation and
-# the selective-prediction table) and the two sweep figures, which have every sweep cell and every stage
-# above the training in their upstream; the probe, the plot files and the summary after them are left out
-EXP_TARGETS = ["report", "heatmap", "figure11"]
+# what a threshold change reaches, run for real on one chain of each kind: the thresholds' table, IDK-IT and
+# CA-DPO from construct to their evaluations, and the two sweep figures, which have every sweep cell and
+# every stage above the training in their upstream (so the run would repeat any of them that changed).
+# The other methods' chains are the same stages on other items: `dvc status` shows the threshold change
+# reaches them and the report without running them.
+EXP_TARGETS = [
+    "confidence_report",
+    "evaluate_sft@idk_it-0",
+    "evaluate_preference@ca_dpo-0",
+    "heatmap",
+    "figure11",
+]
+# what the run leaves out but the threshold change makes stale: the other methods' trainings, the retrained
+# models' validation and consistency stages, Table 5 and the report
+STALE_AFTER = [
+    "train_sft@sft-0",
+    "train_preference@dpo_1-0",
+    "train_preference@ipo-0",
+    "evaluate_val@idk_it-0",
+    "consistency@ca_dpo-0",
+    "selective",
+    "report",
+]
 
 
 def _stages_in(output: str) -> set[str]:
@@ -104,15 +123,18 @@ def test_exp_run_delta_k_reruns_construct_and_after_but_no_sweep_cell(smoke_repo
     assert not bare & UPSTREAM, ran
     assert not bare & SWEEP_CELLS, ran
     assert {
-        "construct",
-        "train_sft",
-        "train_preference",
-        "evaluate_sft",
-        "evaluate_preference",
-        "report",
+        "confidence_report",
+        "construct@0",
+        "train_sft@idk_it-0",
+        "reference@0",
+        "train_preference@ca_dpo-0",
+        "evaluate_sft@idk_it-0",
+        "evaluate_preference@ca_dpo-0",
         "heatmap",
-    } <= bare, ran
+    } <= ran, ran
     assert read_json(copy / "metrics/sweep_thresholds.json")["current"]["delta_k"] == 0.5
+    stale = _changed(run(["dvc", "status", *STALE_AFTER], copy).stdout)
+    assert stale == set(STALE_AFTER), stale
 
 
 def test_changing_the_grid_adds_or_removes_cells_only(smoke_repo, tmp_path):

@@ -748,7 +748,7 @@ def test_evaluate_stage_errors_are_one_line(project, monkeypatch, capsys, tmp_pa
             "error: evaluate.batch_size = 0: must be an integer >= 1",
         ),
         (
-            {**PARAMS, "models": {"baselines": ["base"], "from_base": ["gpt4"], "from_idk_it": []}},
+            {**PARAMS, "models": {"baselines": ["base"], "from_base": ["gpt4"], "from_idk_it": [], "references": []}},
             "error: models.from_base[0] = 'gpt4': not in the method registry (src/inbol/methods/<name>.py); "
             "allowed: " + ", ".join(method_names()),
         ),

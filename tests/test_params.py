@@ -83,7 +83,11 @@ def test_no_section_schema_carries_a_default_that_could_disagree_with_params_yam
             "idk_it.known_raito = 0.5: unknown key; allowed: known_ratio, size, unknown_extrinsic_share",
         ),
         ("world.sizes.poool", 3, "world.sizes.poool = 3: unknown key; allowed: corpus, ood_choice, ood_hard"),
-        ("colour", 1, "colour = 1: unknown key; allowed: awareness, base_model, calibration, delta_k, delta_uk"),
+        (
+            "colour",
+            1,
+            "colour = 1: unknown key; allowed: awareness, base_model, ca_dpo, calibration, delta_k, delta_uk",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_key_value_and_what_is_allowed(key, value, expected):

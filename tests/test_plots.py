@@ -57,10 +57,11 @@ def test_dvc_plots_stage_output_is_what_the_committed_long_tables_give(tmp_path)
     assert not undrawn, f"group files no plot in dvc.yaml draws: {undrawn}"
 
 
-def test_every_declared_plot_renders_a_nonempty_series_per_group():
+def test_every_declared_plot_renders_a_nonempty_series_per_group(tmp_path):
     """In what `dvc plots show` renders: each declared (file, field) has points, and within one series each
     x (the category, for bars) occurs once: a repeated one is several groups drawn as one line or bar."""
-    shown = json.loads(_dvc("plots", "show", "--json").stdout)["data"]
+    # (-o: the image plots it copies go to a temporary folder, not the checkout's dvc_plots/)
+    shown = json.loads(_dvc("plots", "show", "--json", "-o", str(tmp_path / "shown")).stdout)["data"]
     for title, d, _ in _plot_definitions(DVC_YAML):
         series = {(f, fld) for f, fields in d["y"].items() for fld in ([fields] if isinstance(fields, str) else fields)}
         (rendered,) = [r for r in shown[title] if r["type"] == "vega"]

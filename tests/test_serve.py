@@ -407,7 +407,7 @@ def test_python_m_inbol_serve_writes_the_combined_adapters_and_prints_the_comman
     write_params(
         tmp_path,
         seeds=[0, 1],
-        models={"baselines": ["base"], "from_base": ["idk_it"], "from_idk_it": ["ca_dpo"], "rl": []},
+        models={"baselines": ["base"], "from_base": ["idk_it"], "from_idk_it": ["ca_dpo"], "rl": [], "references": []},
         gpus={"server": [0, 1]},
     )
     cfg = {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": "x"}

@@ -283,6 +283,30 @@ def test_trainer_at_conf_one_equals_stock_trl_dpo(world, tmp_path):
         assert logged_ours[k] == pytest.approx(logged_stock[k], abs=1e-4), k
 
 
+def test_the_nll_term_is_the_chosen_responses_nll_per_answer_token(world, tmp_path):
+    """``sft_weight`` alpha adds alpha x the conf-weighted NLL per answer token of the chosen responses
+    (computed here from the plain forward's logits); 0 leaves equation (6)'s loss as it was."""
+    trainer = dpo_trainer(world, tmp_path)
+    _set_lora_b(trainer.model)
+    trainer.model.eval()  # no LoRA dropout: the same forward twice
+    batch = trainer.data_collator([dict(trainer.train_dataset[i]) for i in (0, 1, 2)])  # Known, Unknown, Mixed
+    with torch.no_grad():
+        base = trainer.compute_loss(trainer.model, batch)
+        trainer.sft_weight = 0.0
+        assert torch.equal(trainer.compute_loss(trainer.model, batch), base)
+        trainer.sft_weight = 0.5
+        with_nll = trainer.compute_loss(trainer.model, batch)
+        logits = trainer.model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], pixel_values=batch["pixel_values"]
+        ).logits.float()
+        lp = torch.log_softmax(logits[:, :-1], -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+        mask = batch["completion_mask"][:, 1:].float()
+        seq, n, idx, c = (lp * mask).sum(1), mask.sum(1), batch["pair_index"], batch["conf"]
+        nll = -(c * seq[idx[:, 0]] + (1 - c) * seq[idx[:, 2]]).sum() / (c * n[idx[:, 0]] + (1 - c) * n[idx[:, 2]]).sum()
+    assert nll.item() > 0.1
+    assert (with_nll - base).item() == pytest.approx(0.5 * nll.item(), rel=1e-4)
+
+
 def test_training_updates_only_lora_and_keeps_reference_columns(world, tmp_path):
     trainer = dpo_trainer(world, tmp_path)
     peft_model = trainer.model

@@ -693,7 +693,15 @@ def diagnose(
 # markdown
 # --------------------------------------------------------------------------------------------
 
-_NAMES = {"base": "original", "idk_it": "IDK-IT", "ca_dpo": "CA-DPO"}
+
+def _label(name: str) -> str:
+    """A model's display name: its method spec's label (the registry), the name itself when it has none."""
+    from .methods.spec import load
+
+    try:
+        return load(name).label
+    except Exception:  # noqa: BLE001 - a name outside the registry is shown as it is
+        return name
 
 
 def _pct(x, ci=None) -> str:
@@ -731,9 +739,7 @@ def markdown(m: Mapping) -> str:
     rows = []
     for tag, per in m["refusal"].items():
         for name, b in per.items():
-            rows.append(
-                [f"{_NAMES.get(name, name)} {tag}", *(_pct(b[k]["refusal_rate"], b[k]["refusal_ci"]) for k in BUCKETS)]
-            )
+            rows.append([f"{_label(name)} {tag}", *(_pct(b[k]["refusal_rate"], b[k]["refusal_ci"]) for k in BUCKETS)])
     lines += _table(["model", *(BUCKET_LABELS[b] for b in BUCKETS)], rows)
     fam_names = sorted(
         {
@@ -761,7 +767,7 @@ def markdown(m: Mapping) -> str:
                     cells.append(
                         " -> ".join("–" if x is None else f"{_pct(x['refusal_rate'])} ({x['n']})" for x in (a, v))
                     )
-                rows.append([f"{_NAMES.get(name, name)} {tag}", *cells])
+                rows.append([f"{_label(name)} {tag}", *cells])
         lines += _table(["model", *fam_names], rows)
     p = m["probe"]
     lines += ["", "**(ii) Can the original model's hidden state tell its own errors?** (validation AUROC)", ""]
@@ -813,7 +819,7 @@ def markdown(m: Mapping) -> str:
             d = lp["difference_to_original"]
             rows.append(
                 [
-                    f"{_NAMES.get(name, name)} {tag}",
+                    f"{_label(name)} {tag}",
                     _num(lp["logprob"]["mean"], lp["logprob"]["ci"]),
                     _num(d["mean"], d["ci"]),
                     str(lost["original_right"]),

@@ -54,7 +54,7 @@ from .schema.core import (  # noqa: F401  (re-exported)
 )
 from .schema.data import IDKITData, PreferenceData, SFTData
 from .schema.diagnose import Diagnose
-from .schema.dpo import DPO
+from .schema.dpo import CADPO, DPO
 from .schema.evaluate import Evaluate
 from .schema.grpo import GRPO
 from .schema.judge import Judge
@@ -105,6 +105,7 @@ class Params(Section):
     train: Train
     dpo: DPO
     grpo: GRPO
+    ca_dpo: CADPO
     testsets: Testsets
     evaluate: Evaluate
     gpus: Gpus
@@ -172,6 +173,7 @@ __all__ = [
     "Train",
     "DPO",
     "GRPO",
+    "CADPO",
     "Testsets",
     "Evaluate",
     "Models",

@@ -251,6 +251,7 @@ def run_search(
             seed=seed,
             refusal_templates=q.restructure.refusal_templates,
             **{name: getattr(q, name)},
+            **({"idk_it": q.idk_it} if name == "preference" and q.preference.known_disjoint else {}),
         )
         return write_training_set(out, sets[name])
 
@@ -283,6 +284,7 @@ def run_search(
                     kind="ca_dpo",
                     train=q.train,
                     dpo=q.dpo,
+                    ca_dpo=q.ca_dpo,
                     work_dir=work / m / f"c{i}.ckpt",
                     name="ca_dpo",
                     reference=ref,

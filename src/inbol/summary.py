@@ -24,6 +24,9 @@ Sources (one per number):
   AUROC (a fraction, 0.5 = none) of the model's refusal, or of its P(refusal start), for "the original's
   greedy answer is wrong", mean over seeds with its interval; ``base.in_domain.auroc_conf``: the original's
   own K-sample confidence as the score (the reference);
+- ``<reference>.t``: the threshold a reference row (kind inference) chose on validation;
+  ``<model>.<scope>.s_trust_vs_<reference>`` (with ``_lo``/``_hi``): S_trust(model) - S_trust(reference row),
+  a paired difference on the same questions, for each trained model;
 - ``trend.<scope>.<check>.holds``: 1 holds (the 95% interval of A - B is above 0), 0 inconclusive, -1 does
   not hold; ``trend.<scope>.<check>.diff``: A - B; ``trend.n_hold``, ``trend.n_inconclusive``,
   ``trend.n_do_not_hold``.
@@ -44,8 +47,8 @@ from .methods.registry import methods_in, registry
 SCOPES = ("in_domain", "ood")
 SCOPE_LABEL = {"in_domain": "in domain", "ood": "out of domain"}
 # every method's row label (the method registry), Table 1's methods first, then the others in display order
-MODEL_LABEL = {
-    m: registry()[m].label if m == "base" else f"+{registry()[m].label}"
+MODEL_LABEL = {  # the original and the reference rows (kind inference) without the "+"
+    m: registry()[m].label if m == "base" or registry()[m].kind == "inference" else f"+{registry()[m].label}"
     for m in dict.fromkeys([*methods_in("table1"), *registry()])
 }
 # boundary awareness (trends.json "awareness"): the score whose AUROC for the original's errors a key holds
@@ -128,6 +131,14 @@ def build_summary(trends: Mapping, selective: Mapping | None = None) -> dict[str
     if aw.get("reference_conf"):
         for suffix, field in (("", "mean"), ("_lo", "lo"), ("_hi", "hi")):
             _put(out, f"base.{aw['scope']}.auroc_conf{suffix}", aw["reference_conf"].get(field))
+    refs = trends.get("references") or {}  # the reference rows: the t chosen on validation, methods against them
+    for name, rule in (refs.get("rules") or {}).items():
+        _put(out, f"{name}.t", rule.get("t"))
+    for scope, per in (refs.get("versus") or {}).items():
+        for model, against in per.items():
+            for ref, res in against.items():
+                for suffix, field in (("", "mean"), ("_lo", "lo"), ("_hi", "hi")):
+                    _put(out, f"{model}.{scope}.s_trust_vs_{ref}{suffix}", (res.get("diff") or {}).get(field))
     for scope in SCOPES:
         for check, res in (trends.get(scope) or {}).items():
             if res.get("verdict") in VERDICT:
@@ -611,8 +622,10 @@ def results_page(
     train: Sequence[Mapping] = (),
     sweep_thresholds: Mapping | None = None,
     sweep_composition: Mapping | None = None,
+    diagnose: str | None = None,
 ) -> str:
-    """docs/results.md: every number from a metrics file, each section naming its source."""
+    """docs/results.md: every number from a metrics file, each section naming its source; ``diagnose``: the
+    validation diagnostics' own markdown section (``metrics/diagnose.md``), appended as written."""
     L = [
         "# Results on the embedded default",
         "",
@@ -730,4 +743,11 @@ def results_page(
     sw = sweep_lines(sweep_thresholds, sweep_composition)
     if sw:
         L += ["", "## Sweeps (appendix G; [sweeps.md](sweeps.md))", "", *sw]
+    if diagnose:
+        L += [
+            "",
+            diagnose.strip().replace(
+                "## Diagnostics (validation only)", "## Diagnostics, validation only (`metrics/diagnose.json`)", 1
+            ),
+        ]
     return "\n".join(L) + "\n"

@@ -14,7 +14,7 @@ page: per claim the difference, its interval and verdict on each world, and a ve
 
 Usage::
 
-    python -m inbol.worlds --run default=. --run world-1=runs/world-1 --out docs/worlds.md
+    python -m inbol.worlds --run default=. --run world-1=runs/world-1 --out runs/worlds.md
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _set_acc(trends: Mapping, s: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m inbol.worlds", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="append", required=True, help="NAME=DIR of a run (repeat; at least two)")
-    ap.add_argument("--out", default="docs/worlds.md")
+    ap.add_argument("--out", default="runs/worlds.md")
     ap.add_argument("--json", default=None, help="also write the verdicts as JSON here")
     args = ap.parse_args(argv)
     pairs = [parse_run(r) for r in args.run]
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = claims(runs)
     from .evaluation.tables import label
 
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(markdown(runs, rows, label)) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"counts": counts(rows), "claims": rows}, indent=1, sort_keys=True))

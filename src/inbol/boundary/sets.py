@@ -23,6 +23,7 @@ import collections
 import string
 from collections.abc import Sequence
 
+from ..errors import DataError, ParamError
 from ..schema.data import IDKITData, PreferenceData, SFTData
 from .select import quota, ratio_counts, selection_report, take
 from .split import BUCKETS, assemble_pool, refusal_of, response
@@ -152,14 +153,39 @@ def preference_pairs(r: dict, seed: int) -> tuple[dict, dict]:
     raise ValueError(f"unknown bucket {b!r}")
 
 
-def preference_set(pool: Sequence[dict], cfg: PreferenceData, seed: int) -> tuple[list[dict], dict]:
+def preference_set(
+    pool: Sequence[dict], cfg: PreferenceData, seed: int, idk_it: Sequence[dict] | None = None
+) -> tuple[list[dict], dict]:
     """CA-DPO records ``{id, image, prompt, p1: {chosen, rejected}, p2: {chosen, rejected}, conf, bucket,
     origin}``, one per question; ``cfg.ratio`` is Unknown:Mixed:Known over questions, ``cfg.size`` the
-    number of questions (pairs: one per Known/Unknown question, two per Mixed one)."""
+    number of questions (pairs: one per Known/Unknown question, two per Mixed one).
+
+    With ``cfg.known_disjoint`` the Known questions come only from those not in ``idk_it`` (the same seed's
+    IDK-IT set, required then); a DataError naming the counts when too few remain for the set that the whole
+    Known pool would give."""
     ok, skipped = _eligible(pool, {"unknown": ("incorrect",), "mixed": ("correct", "incorrect"), "known": ("correct",)})
     ok, classes, weights = split_unknown(ok, PREF_CLASSES, cfg.ratio, cfg.unknown_extrinsic_share)
     avail = [len(ok[c]) for c in classes]
     counts, lim = ratio_counts(cfg.size, weights, avail)
+    disjoint = None
+    if cfg.known_disjoint:
+        if idk_it is None:
+            raise ParamError("preference.known_disjoint = true: needs the same seed's IDK-IT set (the idk_it section)")
+        used = {r["id"] for r in idk_it}
+        k = classes.index("known")
+        kept = [r for r in ok["known"] if r["id"] not in used]
+        full_avail, full_counts = avail, counts
+        ok = {**ok, "known": kept}
+        avail = [len(ok[c]) for c in classes]
+        counts, lim = ratio_counts(cfg.size, weights, avail)
+        if counts != full_counts:
+            raise DataError(
+                f"preference.known_disjoint = true: CA-DPO needs {full_counts[k]} Known questions but only "
+                f"{avail[k]} of the {full_avail[k]} eligible Known ones are not in IDK-IT's set "
+                f"({full_avail[k] - avail[k]} are); lower preference.size (or idk_it.size / known_ratio), "
+                f"or set preference.known_disjoint: false"
+            )
+        disjoint = {"known_pool": full_avail[k], "known_in_idk_it": full_avail[k] - avail[k]}
     chosen = take(ok, dict(zip(classes, counts)), seed, "preference")
     out = []
     for r in chosen:
@@ -172,6 +198,7 @@ def preference_set(pool: Sequence[dict], cfg: PreferenceData, seed: int) -> tupl
         n_pairs=sum(2 if r["bucket"] == "mixed" else 1 for r in out),
         unknown_mix=unknown_mix(out),
         unknown_extrinsic_share=cfg.unknown_extrinsic_share,
+        **({"known_disjoint": disjoint} if disjoint is not None else {}),
     )
     return out, report
 
@@ -356,8 +383,10 @@ def build_training_sets(
 ) -> tuple[dict[str, list[dict]], dict[str, dict], list[dict]]:
     """The training sets of data-selection ``seed`` whose config is given (``idk_it``, ``preference`` with the
     plain DPO variants built from it, ``sft``) at the thresholds ``delta_k``/``delta_uk``: (sets, their selection
-    reports, the pool).  Each set depends only on the pool, its config and the seed, so a set is the same
-    whichever others are built with it: the construct stage, the sweep cells and the search all build here."""
+    reports, the pool).  Each set depends only on the pool, its config and the seed (and, with
+    ``preference.known_disjoint``, CA-DPO's on the IDK-IT set of ``idk_it``, which must then be given), so a set
+    is the same whichever others are built with it: the construct stage, the sweep cells and the search all
+    build here."""
     pool = assemble_pool(
         restructured, unanswerable, delta_k, delta_uk, names=names, refusal_templates=refusal_templates
     )
@@ -366,7 +395,11 @@ def build_training_sets(
     if idk_it is not None:
         sets["idk_it"], reports["idk_it"] = idk_it_set(pool, idk_it, seed)
     if preference is not None:
-        sets["preference"], reports["preference"] = preference_set(pool, preference, seed)
+        if preference.known_disjoint and idk_it is None:
+            raise ParamError("preference.known_disjoint = true: needs the same seed's IDK-IT set (the idk_it section)")
+        sets["preference"], reports["preference"] = preference_set(
+            pool, preference, seed, sets["idk_it"] if preference.known_disjoint else None
+        )
     if sft is not None:
         sets["sft"], reports["sft"] = sft_set(pool, sft, seed)
     if preference is not None:

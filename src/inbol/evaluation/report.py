@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..evalsets import order_sets, ordered
-from ..io import write_json
-from ..methods.registry import labels, methods_in
+from ..io import read_json, write_json
+from ..methods.registry import labels, methods_in, registry
 from ..plots import plot_exposure, plot_figure4, write_csv
 from ..records import read_predictions
 from . import tables
@@ -385,6 +385,113 @@ def selective_section(sel: dict | None) -> list[str]:
     )
 
 
+def reference_info(folder: str | Path, models: Sequence[str]) -> dict[str, dict]:
+    """Per reference row (a method of kind inference) the ``reference`` block of its metrics file
+    (``<folder>/<name>.json``, written by evaluate_inference): its rule's ``t`` and ``delta_k``; rows
+    without a metrics file are left out."""
+    out = {}
+    for m in models:
+        spec = registry().get(m)
+        path = Path(folder) / f"{m}.json"
+        if spec is not None and spec.kind == "inference" and path.is_file():
+            out[m] = read_json(path).get("reference") or {}
+    return out
+
+
+def versus_references(runs: dict, testsets: dict, *, n_boot: int, level: float, seed: int) -> list[dict]:
+    """Each trained method against each reference row (kind inference) present: S_trust(method) - S_trust(row)
+    per scope as a paired difference on the same questions (the row's one run drawn beside the method's
+    seeds), with its interval and verdict (holds: the interval above 0)."""
+    from .stats import paired_difference, verdict
+
+    refs = [m for m in runs if m in registry() and registry()[m].kind == "inference"]
+    trained = [m for m in runs if m in registry() and registry()[m].trained]
+    out = []
+    for scope, sets in tables.groups(testsets).items():
+        if not sets:
+            continue
+        for a in trained:
+            for b in refs:
+
+                def fn(mats_a, metrics, how, _b=runs[b], _sets=sets, **kw):
+                    mats_b = [_b.values[s] for s in _sets]
+                    return paired_difference(mats_a, mats_b, metrics, how=how, **kw)
+
+                diff = tables._scope(runs[a], sets, scope, fn, n_boot=n_boot, level=level, seed=seed)["s_trust"]
+                out.append(
+                    {"scope": scope, "a": a, "b": b, "metric": "s_trust", "diff": diff, "verdict": verdict(diff)}
+                )
+    return out
+
+
+def references_section(info: dict, versus: Sequence[dict]) -> list[str]:
+    """The reference rows' rules (t chosen on validation beside delta_k) and each trained method against them."""
+    if not info and not versus:
+        return []
+    out = [
+        "## Beyond the paper: the reference rows",
+        "",
+        "Rules applied to the original model's greedy answers, no model run: Always refuse (S_trust 0 everywhere), "
+        "and Original, conf >= t (its answer where its K-sample confidence is at least t, else the refusal; t "
+        "chosen on the validation sets, the highest in-domain S_trust; an oracle reference, the confidence "
+        "needs the gold answers). The row is t; the paper's delta_k is shown with the test S_trust it would "
+        "give.",
+        "",
+    ]
+    rows = []
+    for m, r in info.items():
+        if r.get("t") is None:
+            continue
+        at = r.get("at_delta_k") or {}
+        rows.append(
+            [
+                label(m),
+                f"{r['t']:g}",
+                _f((r.get("validation_s_trust") or {}).get(f"{r['t']:g}")),
+                f"{r.get('delta_k'):g}",
+                _f((r.get("validation_s_trust") or {}).get(f"{r.get('delta_k'):g}")),
+                _f((at.get("overall") or {}).get("s_trust")),
+                _f((at.get("ood") or {}).get("s_trust")),
+            ]
+        )
+    if rows:
+        out += tables._table(
+            [
+                "Row",
+                "t (validation)",
+                "val in-domain S_trust at t",
+                "delta_k",
+                "val in-domain S_trust at delta_k",
+                "test in-domain S_trust at delta_k",
+                "test OOD S_trust at delta_k",
+            ],
+            rows,
+        ) + [""]
+    if versus:
+        out += [
+            "Each trained method against each reference row: S_trust(method) - S_trust(row) on the same questions "
+            "(percentage points), mean [95% bootstrap interval over questions and seeds]; holds: the interval "
+            "above 0 (the method beats the row), does not hold: below 0, else inconclusive.",
+            "",
+        ]
+        out += tables._table(
+            ["Method", "Reference", "Scope", "S_trust difference", "Verdict"],
+            [
+                [label(c["a"]), label(c["b"]), tables.SCOPES[c["scope"]], format_ci(c["diff"]), c["verdict"]]
+                for c in versus
+            ],
+        ) + [""]
+    return out
+
+
+def versus_json(versus: Sequence[dict]) -> dict:
+    """``{scope: {<method>: {<reference>: {diff, verdict}}}}``."""
+    out: dict = {}
+    for c in versus:
+        out.setdefault(c["scope"], {}).setdefault(c["a"], {})[c["b"]] = {"diff": c["diff"], "verdict": c["verdict"]}
+    return out
+
+
 def render_tables(
     cis: dict,
     testsets: dict,
@@ -445,10 +552,12 @@ def write_report(
     miniature: dict | None = None,
     selective: dict | None = None,
     awareness: dict | None = None,
+    references: dict | None = None,
 ) -> dict:
     """Write the tables, the figure CSVs/PNGs, the per-seed CSV and the trends JSON; returns the trends JSON.
     ``runs``: per model the predictions of each run; ``seeds``: per model the seed of each run; ``stats``:
-    the params' stats section (n_boot, level, seed)."""
+    the params' stats section (n_boot, level, seed); ``references``: per reference row its rule
+    (:func:`reference_info`)."""
     from ..io import atomic_path
 
     plots_dir = Path(plots_dir)
@@ -488,7 +597,9 @@ def write_report(
             units=[tables.set_units(testsets, stats.cluster)["emblem"]],
             **kw,
         )["acc"]
-    extra = overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
+    versus = versus_references(value_runs, testsets, **kw)
+    extra = references_section(references or {}, versus)
+    extra += overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
     extra += awareness_md(awareness or {}, label)
     with atomic_path(tables_md) as tmp:
         Path(tmp).write_text(
@@ -502,6 +613,8 @@ def write_report(
     tj["cells"] = cis
     if overlap is not None:
         tj["emblem_overlap"] = {**overlap, "sft_gain": gain}
+    if references or versus:
+        tj["references"] = {"rules": references or {}, "versus": versus_json(versus)}
     if awareness and awareness.get("scopes"):
         tj["awareness"] = awareness_headline(awareness)  # the headline subset of the awareness metrics
     if trends_path is not None:
@@ -524,6 +637,10 @@ __all__ = [
     "wide_rows",
     "exposure_rows",
     "emblem_overlap",
+    "reference_info",
+    "versus_references",
+    "references_section",
+    "versus_json",
     "render_tables",
     "write_report",
 ]

@@ -207,7 +207,9 @@ def label(m: str) -> str:
 
 
 def _name(m: str) -> str:
-    return label(m) if m == "base" else f"+{label(m)}"
+    """A row's name: the original and the reference rows (kind inference) as they are, the others "+<label>"."""
+    spec = registry().get(m)
+    return label(m) if m == "base" or (spec is not None and spec.kind == "inference") else f"+{label(m)}"
 
 
 def _paper_name(m: str) -> str:
@@ -224,7 +226,7 @@ def _table4_row(m: str) -> tuple[str, str]:
         method, data = spec.paper_table4.split(" ")
         return method, data
     same = [s.paper_table4.split(" ")[1] for s in registry().values() if s.data == spec.data and s.paper_table4]
-    return spec.label, same[0] if same else str(spec.data)
+    return spec.label, same[0] if same else (NO_PAPER if spec.data is None else str(spec.data))
 
 
 def _seeds_note(cis: Mapping) -> str:

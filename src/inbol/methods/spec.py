@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +44,7 @@ FIELDS_OF_KIND = {  # kind: (start, needs a training set, needs a loss)
     "preference": (("idk_it",), True, True),
     "rl": (("base", "idk_it"), True, False),
     "prompt": ((None,), False, False),
+    "inference": ((None,), False, False),
 }
 
 
@@ -88,6 +91,19 @@ class MethodSpec(BaseModel):
     @property
     def trained(self) -> bool:
         return self.start is not None
+
+
+@dataclass(frozen=True)
+class InferenceRule:
+    """How a method of kind ``inference`` answers (a reference row; no model runs): per question the original
+    model's greedy answer where ``answers(conf, t)``, else the refusal, ``conf`` being the original's K-sample
+    confidence; ``score(conf)`` is the row's abstention score (its ``p_refusal``, for AURC and the awareness
+    AUROC); ``threshold``: ``"validation"`` (``t`` chosen on the validation sets, inbol.evaluation.references)
+    or None (the rule has no ``t``).  A module of kind ``inference`` defines ``RULE = InferenceRule(...)``."""
+
+    answers: Callable[[float, float | None], bool]
+    score: Callable[[float], float]
+    threshold: Literal["validation"] | None
 
 
 def spec_error(where: str, exc: ValidationError) -> ParamError:
@@ -142,7 +158,29 @@ def load(name: str, known: tuple[str, ...] | None = None) -> MethodSpec:
         )
     if spec.name != name:
         raise ParamError(f"src/inbol/methods/{name}.py: SPEC.name is {spec.name!r}; it must be the module's name")
+    if spec.kind == "inference" and not isinstance(getattr(module, "RULE", None), InferenceRule):
+        raise ParamError(f"src/inbol/methods/{name}.py: a method of kind inference defines RULE = InferenceRule(...)")
     return spec
 
 
-__all__ = ["KINDS", "TABLES", "CA_DPO_LOSS", "TRL_DPO_LOSSES", "MethodSpec", "make", "names", "load", "spec_error"]
+def rule(name: str) -> InferenceRule:
+    """The :class:`InferenceRule` of method ``name`` (a one-line ParamError unless it is of kind inference)."""
+    spec = load(name)
+    if spec.kind != "inference":
+        raise ParamError(f"method {name!r} is of kind {spec.kind}; only a method of kind inference has a rule")
+    return importlib.import_module(f"{__package__}.{name}").RULE
+
+
+__all__ = [
+    "KINDS",
+    "TABLES",
+    "CA_DPO_LOSS",
+    "TRL_DPO_LOSSES",
+    "MethodSpec",
+    "InferenceRule",
+    "make",
+    "names",
+    "load",
+    "rule",
+    "spec_error",
+]

@@ -1,34 +1,42 @@
-"""Multimodal models: the tiny LLaVA of the embedded default and any LLaVA checkpoint (see docs/models.md)."""
+"""Multimodal models: the tiny LLaVA of the embedded default and any LLaVA checkpoint (see docs/models.md).
 
-from .base import build_base_model, check_base_inputs, evaluate_greedy, load_base
-from .build import (
-    CHAT_TEMPLATE,
-    build_processor,
-    build_tiny_llava,
-    load_model,
-    pick_device,
-    pick_dtype,
-    train_tokenizer,
-)
-from .generate import generate, greedy_answer_fn, open_images
-from .pretrain import pretrain
-from .prompt import PromptFormat
+The names below are imported from their submodule on first use: a stage that only loads a model and
+generates does not pay for the pretraining code's imports (transformers' Trainer, datasets)."""
 
-__all__ = [
-    "build_base_model",
-    "check_base_inputs",
-    "evaluate_greedy",
-    "load_base",
-    "CHAT_TEMPLATE",
-    "build_processor",
-    "build_tiny_llava",
-    "load_model",
-    "pick_device",
-    "pick_dtype",
-    "train_tokenizer",
-    "generate",
-    "greedy_answer_fn",
-    "open_images",
-    "pretrain",
-    "PromptFormat",
-]
+from __future__ import annotations
+
+import importlib
+
+# public name -> the submodule that defines it
+_WHERE = {
+    "build_base_model": "base",
+    "check_base_inputs": "base",
+    "evaluate_greedy": "base",
+    "load_base": "base",
+    "CHAT_TEMPLATE": "build",
+    "build_processor": "build",
+    "build_tiny_llava": "build",
+    "load_model": "build",
+    "pick_device": "build",
+    "pick_dtype": "build",
+    "train_tokenizer": "build",
+    "generate": "generate",
+    "greedy_answer_fn": "generate",
+    "open_images": "generate",
+    "pretrain": "pretrain",
+    "PromptFormat": "prompt",
+}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -20,7 +20,6 @@ from ..records import read_questions
 from ..schema.base_model import BaseEval, BaseModelParams
 from .build import build_processor, build_tiny_llava, load_model, pick_device, train_tokenizer
 from .generate import generate
-from .pretrain import pretrain
 from .prompt import PromptFormat
 
 EXPOSURE_BUCKETS = ((0, 0), (1, 4), (5, 14), (15, 49), (50, 10**9))
@@ -130,6 +129,8 @@ def build_base_model(
         processor = build_processor(tokenizer, stats["image_size"], cfg.arch.vision.patch_size)
         model = build_tiny_llava(cfg.arch, tokenizer, stats["image_size"], cfg.seed)
         model.to(pick_device(cfg.device))
+        from .pretrain import pretrain  # transformers' Trainer and datasets: only a model built here needs them
+
         result = pretrain(
             model,
             PromptFormat(processor, system),

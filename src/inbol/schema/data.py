@@ -35,6 +35,7 @@ class PreferenceData(Section):
     size: PosInt
     ratio: Annotated[list[float], AfterValidator(_ratio)]  # Unknown:Mixed:Known over questions (paper: 1:1:2)
     unknown_extrinsic_share: OptFloat(0.0, 1.0)  # unanswerable share of the Unknown questions; null: the pool's
+    known_disjoint: bool  # Known questions only from those not in the same seed's IDK-IT set
 
 
 class SFTData(Section):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from .core import ModuleName, OptFloat, PosFloat, Section, _opt_unique
+from .core import ModuleName, NonNegFloat, OptFloat, PosFloat, Section, _opt_unique
 from .training import Train
 
 
@@ -22,3 +22,13 @@ class DPO(Section):
     def apply(self, train: Train) -> Train:
         """``train`` with this section's overrides."""
         return train.replace(**{k: getattr(self, k) for k in ("lr", "epochs") if getattr(self, k) is not None})
+
+
+class CADPO(Section):
+    """``ca_dpo``: options of the CA-DPO loss only (plain DPO and its variants ignore them).
+
+    ``sft_weight`` alpha adds ``alpha * NLL`` of the chosen responses (RPO, TRL's ``rpo_alpha``): per question the
+    mean over its answer tokens of -log pi(y_w), conf-weighted over the two pairs like equation (6); 0 is the
+    paper's loss exactly."""
+
+    sft_weight: NonNegFloat

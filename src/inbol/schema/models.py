@@ -11,8 +11,9 @@ from ..methods.spec import load, names
 from .core import Section, UniqueList, _fail
 
 # each list of this section: the start its methods must have (their spec's ``start``); ``rl`` takes the RL methods
-# (kind rl), whichever model they start from, and only those
-STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it"}
+# (kind rl), whichever model they start from, and only those; ``references`` the methods of kind inference
+STARTS = {"baselines": None, "from_base": "base", "from_idk_it": "idk_it", "references": None}
+INFERENCE = "inference"  # the kind of the methods of models.references (and of no other list)
 
 
 def _method(key: str):
@@ -26,8 +27,11 @@ def _method(key: str):
             raise _fail(f"a {spec.kind} method (src/inbol/methods/{v}.py): list it in {where}")
         if key == "rl":
             return v
+        if (spec.kind == INFERENCE) != (key == "references"):
+            fits = ["references"] if spec.kind == INFERENCE else [k for k, s in STARTS.items() if s == spec.start]
+            raise _fail(f"is of kind {spec.kind} (src/inbol/methods/{v}.py): list it in models.{fits[0]}")
         if spec.start != STARTS[key]:
-            fits = [k for k, s in STARTS.items() if s == spec.start]
+            fits = [k for k, s in STARTS.items() if s == spec.start and k != "references"]
             where = f"models.{fits[0]}" if fits else f"a list of methods that start from {spec.start}"
             raise _fail(f"starts from {spec.start} (src/inbol/methods/{v}.py): list it in {where}")
         return v
@@ -42,6 +46,8 @@ class Models(Section):
     from_base: UniqueList(_method("from_base"))  # trained from the original model (train_sft@<name>-<seed>)
     from_idk_it: UniqueList(_method("from_idk_it"), nonempty=False)  # from IDK-IT (train_preference@<name>-<seed>)
     rl: UniqueList(_method("rl"), nonempty=False)  # RL on the S_trust reward (train_rl@<name>-<seed>)
+    # reference rows of kind inference, rules on the original's answers (evaluate_inference@<name>)
+    references: UniqueList(_method("references"), nonempty=False)
 
     @model_validator(mode="after")
     def _idk_it_first(self):
@@ -57,4 +63,9 @@ class Models(Section):
         return [*self.from_base, *self.from_idk_it, *self.rl]
 
     def all(self) -> list[str]:
+        """Every model that answers (the evaluate stages)."""
         return [*self.baselines, *self.trained]
+
+    def reported(self) -> list[str]:
+        """Every row of the report: the models that answer and the reference rows."""
+        return [*self.baselines, *self.references, *self.trained]

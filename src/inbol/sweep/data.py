@@ -47,6 +47,7 @@ def cell_data(
         seed=seed,
         refusal_templates=refusal_templates,
         **{name: cfg},
+        **({"idk_it": idk_it} if name == "preference" and cfg.known_disjoint else {}),
     )
     records, report = sets[name], reports[name]
     if not records:

@@ -29,7 +29,7 @@ def run_cell(
 ) -> dict | None:
     """Train one cell's model (``seed``) from ``start_model`` on ``records``, evaluate it, and write
     ``out_dir`` (cell.json, predictions.jsonl, adapter/).  ``p``: the params sections ``lora``, ``train``,
-    ``dpo``, ``sweep``, ``evaluate``, ``judge``, ``prompt``.  Returns the cell summary.  Under a multi-process
+    ``dpo``, ``ca_dpo`` (composition cells), ``sweep``, ``evaluate``, ``judge``, ``prompt``.  Returns the cell summary.  Under a multi-process
     launch every process trains; only the main one writes and evaluates (the others return None)."""
     from ..evaluation import load_testsets
     from ..evaluation.evaluate import evaluate_answerer
@@ -57,6 +57,7 @@ def run_cell(
         lora=p.lora,
         train=budget.train(p.train),
         dpo=budget.dpo(p.dpo) if preference else None,
+        ca_dpo=p.ca_dpo if preference else None,
         seed=seed,
         work_dir=work_dir / "ckpt",
         system=p.prompt.system,

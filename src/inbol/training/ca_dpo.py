@@ -95,9 +95,19 @@ def ca_dpo_loss(
     ref_l2: torch.Tensor,
     conf: torch.Tensor | float,
     beta: float,
+    *,
+    sft_weight: float = 0.0,
+    chosen_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Equation (6): the batch mean of ``-(conf log sigma(z1) + (1 - conf) log sigma(z2))`` with
     ``z_i = beta ((pi_wi - ref_wi) - (pi_li - ref_li))`` (sequence log-probabilities, shape ``(B,)``).
+
+    ``sft_weight`` alpha > 0 adds ``alpha * NLL`` of the chosen responses (RPO; TRL's ``loss_type=["sigmoid",
+    "sft"]`` with ``loss_weights=[1, alpha]``): the negative log-likelihood per answer token over the batch,
+    each question's two chosen responses weighted by conf and 1 - conf,
+    ``NLL = -sum(conf pi_w1 + (1-conf) pi_w2) / sum(conf n_w1 + (1-conf) n_w2)`` with ``n`` the token counts
+    ``chosen_tokens`` = (n_w1, n_w2); with p1 = p2 (conf = 1) it is TRL's token mean of the chosen NLL.
+    0 (the default) is equation (6) exactly.
 
     Returns ``(loss, metrics)``; ``metrics`` holds detached per-example tensors: the conf-weighted
     rewards (``rewards/chosen`` = beta (conf D_w1 + (1-conf) D_w2), likewise ``rewards/rejected``),
@@ -120,7 +130,15 @@ def ca_dpo_loss(
             "logps/rejected": c * pl1 + (1 - c) * pl2,
             "loss": per_example.detach(),
         }
-    return per_example.mean(), metrics
+    loss = per_example.mean()
+    if sft_weight:
+        if chosen_tokens is None:
+            raise ValueError("ca_dpo_loss: sft_weight > 0 needs chosen_tokens (the token counts of w1 and w2)")
+        n1, n2 = (torch.as_tensor(t, dtype=torch.float32, device=pw1.device).expand_as(pw1) for t in chosen_tokens)
+        nll = -(c * pw1 + (1 - c) * pw2).sum() / (c * n1 + (1 - c) * n2).sum().clamp(min=1.0)
+        loss = loss + sft_weight * nll
+        metrics["nll/chosen"] = nll.detach().expand_as(pw1)
+    return loss, metrics
 
 
 @dataclass
@@ -193,7 +211,8 @@ class CADPOTrainer(DPOTrainer):
     of :func:`inbol.training.data.preference_dataset` rows and ``args.precompute_ref_log_probs=False`` (the
     reference pass is this class's own).  ``precompute_ref``: compute the reference log-probabilities once
     before training (default) instead of in every step; ``ref_cache``: a file to keep them in between runs
-    (a resumed run reads it instead of recomputing)."""
+    (a resumed run reads it instead of recomputing); ``sft_weight``: the NLL term of :func:`ca_dpo_loss`
+    (``ca_dpo.sft_weight``; 0: equation (6) exactly)."""
 
     _tag_names = ["trl", "dpo", "ca-dpo"]
     _name = "CA-DPO"
@@ -204,8 +223,10 @@ class CADPOTrainer(DPOTrainer):
         precompute_ref: bool = True,
         ref_cache: str | Path | None = None,
         ref_table: Mapping[str, Mapping[str, float]] | None = None,
+        sft_weight: float = 0.0,
         **kwargs,
     ):
+        self.sft_weight = float(sft_weight)
         if kwargs.get("data_collator") is None:
             if kwargs.get("processing_class") is None:
                 raise ValueError("CADPOTrainer needs processing_class= (the model's processor) for its collator")
@@ -368,6 +389,12 @@ class CADPOTrainer(DPOTrainer):
     # loss and metrics
     # ---------------------------------------------------------------------------------------------
 
+    def _chosen_tokens(self, inputs: dict) -> dict:
+        """``ca_dpo_loss``'s NLL-term arguments: ``sft_weight`` and the answer-token counts of w1 and w2."""
+        idx = inputs["pair_index"]
+        n = inputs["completion_mask"][:, 1:].sum(dim=1)  # the tokens sequence_logps sums over
+        return {"sft_weight": self.sft_weight, "chosen_tokens": (n[idx[:, 0]], n[idx[:, 2]])}
+
     def ca_dpo_step(self, model, inputs, return_outputs):
         """The loss of one batch (TRL's loss hook, see trl_compat) and TRL-style metrics."""
         mode = "train" if self.model.training else "eval"
@@ -386,10 +413,11 @@ class CADPOTrainer(DPOTrainer):
             ref[:, 3],
             inputs["conf"],
             self.beta,
+            **(self._chosen_tokens(inputs) if self.sft_weight else {}),
         )
 
         gather = self.accelerator.gather_for_metrics
-        for k in METRIC_KEYS:
+        for k in METRIC_KEYS + (("nll/chosen",) if self.sft_weight else ()):
             trl_compat.log_metric(self, mode, k, gather(m[k]).mean().item())
         mask = inputs["completion_mask"][:, 1:]
         entropy = outputs.entropy[:, -mask.size(1) :].detach() if outputs.entropy is not None else None
@@ -560,12 +588,14 @@ def train_preference(
     diagnostics_n: int = 300,
     callbacks=(),
     loss_type: str = "sigmoid",
+    sft_weight: float = 0.0,
 ) -> dict:
     """CA-DPO (``kind='ca_dpo'``, the preference records, equation 6) or a pairwise TRL loss (``kind='dpo'``,
     plain-pair records such as a DPO variant's, TRL's ``DPOConfig.loss_type`` = ``loss_type``: ``"sigmoid"``
     is plain DPO, ``"ipo"`` IPO, ...) from ``start_model`` (the IDK-IT model), which is also the frozen
     reference (its log-probs read from ``reference``, the table of :func:`write_reference`, when given;
-    computed here otherwise).
+    computed here otherwise).  ``sft_weight``: CA-DPO's NLL term on the chosen responses (``ca_dpo.sft_weight``,
+    :func:`ca_dpo_loss`; 0: equation (6); CA-DPO only).
     Writes the adapter and the merged model to ``out_dir`` and returns the metrics (final loss, reward
     accuracy and margin, steps, seconds, and per-bucket diagnostics on ``diagnostics_n`` rows)."""
     from ..io import read_json
@@ -573,6 +603,8 @@ def train_preference(
 
     if kind not in ("ca_dpo", "dpo"):
         raise ParamError(f"preference kind {kind!r}: allowed: ca_dpo, dpo")
+    if sft_weight and kind != "ca_dpo":
+        raise ParamError(f"sft_weight = {sft_weight:g}: the NLL term is CA-DPO's (kind ca_dpo), not kind {kind!r}'s")
     train = dpo.apply(train)
     if dpo.modules_to_save is not None:
         lora = lora.replace(modules_to_save=dpo.modules_to_save)
@@ -594,6 +626,7 @@ def train_preference(
             stage=name,
             kind=kind,
             **({} if kind == "ca_dpo" else {"loss_type": loss_type}),
+            **({"sft_weight": sft_weight} if sft_weight else {}),
             lora=lora,
             train=train,
             beta=dpo.beta,
@@ -622,6 +655,7 @@ def train_preference(
         callbacks=cbs,
         ref_cache=Path(work_dir) / REF_CACHE,
         ref_table=None if reference is None else read_json(reference),
+        **({"sft_weight": sft_weight} if sft_weight else {}),
     )
     # the start model's P(refusal start) on the diagnostic rows: the reference (adapter off), on the
     # trainer's device and in the training dtype, before the first step
@@ -641,6 +675,7 @@ def train_preference(
         stage=name,
         kind=kind,
         **({} if kind == "ca_dpo" else {"loss_type": loss_type}),
+        **({"sft_weight": sft_weight} if sft_weight else {}),
         seed=seed,
         diagnostics=diag_metrics,
         shared_reference=reference is not None,

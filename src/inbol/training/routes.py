@@ -33,6 +33,7 @@ def train_method(
     name: str,
     kind: str | None = None,
     dpo=None,
+    ca_dpo=None,
     reference: str | Path | None = None,
     live_dir: str | Path | None = None,
     diagnostics_n: int = 300,
@@ -41,7 +42,8 @@ def train_method(
     """Train method ``name`` by ``route`` (``sft`` or ``preference``; ``kind`` the preference loss, ``ca_dpo``
     or ``dpo``) from ``start_model`` on the records of ``data``; write the adapter and the merged model to
     ``out_dir`` and return the training metrics.  ``train`` (and ``dpo``) are the sections as the caller
-    budgets them (a sweep cell's are the sweep budget's)."""
+    budgets them (a sweep cell's are the sweep budget's); ``ca_dpo``, CA-DPO's loss options
+    (``ca_dpo.sft_weight``), is needed for ``kind='ca_dpo'`` and handed on as the training stage hands it."""
     if route == "sft":
         from .sft import train_sft
 
@@ -63,6 +65,10 @@ def train_method(
 
         if dpo is None or kind is None:
             raise ParamError(f"training {name!r} by preference: needs the dpo section and a kind (ca_dpo or dpo)")
+        if kind == "ca_dpo" and ca_dpo is None:
+            raise ParamError(
+                f"training {name!r} by preference kind ca_dpo: needs the ca_dpo section (its loss options)"
+            )
         return train_preference(
             data,
             start_model,
@@ -79,6 +85,7 @@ def train_method(
             name=name,
             diagnostics_n=diagnostics_n,
             callbacks=callbacks,
+            sft_weight=ca_dpo.sft_weight if kind == "ca_dpo" else 0.0,
         )
     raise ParamError(f"training route {route!r}: must be one of {', '.join(ROUTES)}")
 
