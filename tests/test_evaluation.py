@@ -49,6 +49,7 @@ from inbol.evaluation import (
 from inbol.evaluation.metrics import EXPOSURE_BUCKETS, exposure_bucket
 from inbol.evaluation.report import (
     EXPOSURE_LONG_FIELDS,
+    FIG4_MODELS,
     FIG4_LONG_FIELDS,
     FIG4_WIDE_FIELDS,
     PLOT_FILES,
@@ -66,7 +67,7 @@ from inbol.methods.registry import registry
 from inbol.methods.spec import names as method_names
 from inbol.params import Params, validate
 
-MODELS = params().models.all()  # base, refusal_prompt, sft, idk_it, ca_dpo, dpo_1, dpo_2, dpo_3
+MODELS = params().models.reported()  # every row of the report: the baselines, the reference rows, the trained models
 
 
 # ------------------------------------------------------------------ metric math (hand-computed)
@@ -777,7 +778,7 @@ def test_evaluate_stage_rejects_an_unknown_model_name(project, monkeypatch, caps
         assert e.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "'refusal_promt'" in err and "\n" not in err
-        assert f"must be one of the evaluated models ({', '.join(MODELS)})" in err
+        assert f"must be one of the evaluated models ({', '.join(params().models.all())})" in err
         assert not any(p.exists() for p in outputs)
     finally:
         for p in outputs:
@@ -902,7 +903,10 @@ def test_write_report_files(tmp_path):
     assert tj["in_domain"]["refr_idk_it_gt_base"]["verdict"] == "holds"
     assert tj["in_domain"]["acc_ca_dpo_gt_idk_it"] == {"verdict": "not checked", "diff": None}
     md = (tmp_path / "tables.md").read_text()
-    assert "Figure 4 leaves out (no predictions): ca_dpo." in md and "Trained models: mean over 2 seed(s)" in md
+    fig_missing = [m for m in FIG4_MODELS if m not in runs]  # the registry's Figure 4 rows, in its order
+    assert "ca_dpo" in fig_missing and "idk_it" not in fig_missing
+    assert f"Figure 4 leaves out (no predictions): {', '.join(fig_missing)}." in md
+    assert "Trained models: mean over 2 seed(s)" in md
     with open(tmp_path / "seeds.csv") as fh:
         rows = list(csv.DictReader(fh))
     sft = [r for r in rows if r["model"] == "sft" and r["set"] == "perception"]
@@ -918,7 +922,8 @@ def test_write_report_files(tmp_path):
     assert tuple(fields) == FIG4_LONG_FIELDS and {r["model"] for r in long} == {"base", "idk_it"}
     assert {r["scope"] for r in long} == {"in_domain", "aokvqa"}
     fields, wide = rows_of("figure4_refusal")
-    assert tuple(fields) == FIG4_WIDE_FIELDS == ("bin", "conf", "base", "idk_it", "ca_dpo")
+    assert tuple(fields) == FIG4_WIDE_FIELDS == ("bin", "conf", *FIG4_MODELS)  # one column per Figure 4 row
+    assert {"base", "idk_it", "ca_dpo"} <= set(FIG4_MODELS)
     assert [r["bin"] for r in wide] == ["[0,0.2]", "(0.2,0.4]", "(0.4,0.6]", "(0.6,0.8]", "(0.8,1]"]
     assert wide[0]["idk_it"] == "100" and wide[-1]["idk_it"] == "0" and wide[0]["ca_dpo"] == ""
     fields, wide = rows_of("figure4_answered_acc")
@@ -950,7 +955,7 @@ def test_report_pools_the_seeds_of_a_trained_model():
 
 def test_report_without_any_predictions_is_a_clear_error(tmp_path):
     sets = _mini_sets()
-    with pytest.raises(DataError, match=r"no predictions of any model \(base, refusal_prompt, sft"):
+    with pytest.raises(DataError, match=r"no predictions of any model \(base, refusal_prompt, always_refuse, original_conf, sft"):
         load_runs(tmp_path / "data/predictions", MODELS, sets)
     write_jsonl(tmp_path / "data/predictions/gpt4.jsonl", _preds(sets))  # not an evaluated model
     with pytest.raises(DataError, match=r"no predictions of any model"):

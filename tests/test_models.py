@@ -1,4 +1,6 @@
 import copy
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -226,3 +228,15 @@ def test_patch_size_must_divide_image_size():
     cfg = section("base_model", arch={"vision": {"patch_size": 5}})
     with pytest.raises(ParamError, match=r"^base_model.arch.vision.patch_size = 5: must divide"):
         check_image_size(cfg, 32)
+
+
+def test_the_lazy_package_names_are_the_functions_whichever_is_imported_first():
+    # the submodules generate.py and pretrain.py define functions of the same name: importing a submodule
+    # first must not leave `from inbol.models import generate` bound to the module (a fresh interpreter)
+    code = (
+        "import inbol.models.generate, inbol.models.pretrain, inbol.models.base\n"
+        "from inbol.models import generate, pretrain, load_base\n"
+        "print(all(callable(f) and f.__module__.startswith('inbol.models.') for f in (generate, pretrain, load_base)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

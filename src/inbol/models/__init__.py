@@ -6,6 +6,8 @@ generates does not pay for the pretraining code's imports (transformers' Trainer
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 # public name -> the submodule that defines it
 _WHERE = {
@@ -40,3 +42,17 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
+
+
+class _Package(types.ModuleType):
+    """The import system binds a submodule to its name on this package when it is first imported; where a
+    submodule shares its name with the function it defines (``generate``, ``pretrain``), the name stays the
+    function's, whichever is imported first (as an eager ``from .generate import generate`` would leave it)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _WHERE.get(name) == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
