@@ -398,14 +398,18 @@ def reference_info(folder: str | Path, models: Sequence[str]) -> dict[str, dict]
     return out
 
 
-def versus_references(runs: dict, testsets: dict, *, n_boot: int, level: float, seed: int) -> list[dict]:
+def versus_references(
+    runs: dict, testsets: dict, *, n_boot: int, level: float, seed: int, cluster: str = "unit"
+) -> list[dict]:
     """Each trained method against each reference row (kind inference) present: S_trust(method) - S_trust(row)
     per scope as a paired difference on the same questions (the row's one run drawn beside the method's
-    seeds), with its interval and verdict (holds: the interval above 0)."""
+    seeds; the same unit draw for both, ``cluster`` as in the trend checks), with its interval and verdict
+    (holds: the interval above 0)."""
     from .stats import paired_difference, verdict
 
     refs = [m for m in runs if m in registry() and registry()[m].kind == "inference"]
     trained = [m for m in runs if m in registry() and registry()[m].trained]
+    unit = tables.set_units(testsets, cluster)
     out = []
     for scope, sets in tables.groups(testsets).items():
         if not sets:
@@ -417,7 +421,7 @@ def versus_references(runs: dict, testsets: dict, *, n_boot: int, level: float, 
                     mats_b = [_b.values[s] for s in _sets]
                     return paired_difference(mats_a, mats_b, metrics, how=how, **kw)
 
-                diff = tables._scope(runs[a], sets, scope, fn, n_boot=n_boot, level=level, seed=seed)["s_trust"]
+                diff = tables._scope(runs[a], sets, scope, fn, unit, n_boot=n_boot, level=level, seed=seed)["s_trust"]
                 out.append(
                     {"scope": scope, "a": a, "b": b, "metric": "s_trust", "diff": diff, "verdict": verdict(diff)}
                 )
@@ -597,7 +601,7 @@ def write_report(
             units=[tables.set_units(testsets, stats.cluster)["emblem"]],
             **kw,
         )["acc"]
-    versus = versus_references(value_runs, testsets, **kw)
+    versus = versus_references(value_runs, testsets, **kw, cluster=stats.cluster)
     extra = references_section(references or {}, versus)
     extra += overlap_section(overlap, gain) + selective_section(selective) + miniature_section(miniature)
     extra += awareness_md(awareness or {}, label)
