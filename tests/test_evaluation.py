@@ -49,8 +49,8 @@ from inbol.evaluation import (
 from inbol.evaluation.metrics import EXPOSURE_BUCKETS, exposure_bucket
 from inbol.evaluation.report import (
     EXPOSURE_LONG_FIELDS,
-    FIG4_MODELS,
     FIG4_LONG_FIELDS,
+    FIG4_MODELS,
     FIG4_WIDE_FIELDS,
     PLOT_FILES,
     load_runs,
@@ -955,7 +955,9 @@ def test_report_pools_the_seeds_of_a_trained_model():
 
 def test_report_without_any_predictions_is_a_clear_error(tmp_path):
     sets = _mini_sets()
-    with pytest.raises(DataError, match=r"no predictions of any model \(base, refusal_prompt, always_refuse, original_conf, sft"):
+    with pytest.raises(
+        DataError, match=r"no predictions of any model \(base, refusal_prompt, always_refuse, original_conf, sft"
+    ):
         load_runs(tmp_path / "data/predictions", MODELS, sets)
     write_jsonl(tmp_path / "data/predictions/gpt4.jsonl", _preds(sets))  # not an evaluated model
     with pytest.raises(DataError, match=r"no predictions of any model"):
