@@ -26,7 +26,20 @@ from .errors import DataError
 from .evaluation.stats import bootstrap, paired_difference, values
 
 OPTIONS = ("baseline", "known_disjoint", "sft_weight", "intrinsic", "all")
-MODELS = ("idk_it", "ca_dpo")
+
+
+def _models() -> tuple[str, ...]:
+    """The models the options change, from the method registry: the model CA-DPO starts from (IDK-IT) and
+    every method trained with CA-DPO's loss."""
+    from .methods.registry import registry
+    from .methods.spec import CA_DPO_LOSS
+
+    specs = registry()
+    ca_dpo = [n for n, s in specs.items() if s.loss == CA_DPO_LOSS]
+    return (specs[ca_dpo[0]].start, *ca_dpo)
+
+
+MODELS = _models()  # ("idk_it", "ca_dpo")
 FOLDER = "compare_fixes"  # under the copy: the base params and one folder per option
 BASE = f"{FOLDER}/params.base.yaml"
 CHANGES = "changes.json"
